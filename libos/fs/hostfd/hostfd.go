@@ -1,0 +1,130 @@
+// Package hostfd implements a library OS file on top of a host fd the sentry
+// holds through a capability (a granted stdio fd, or a file dirfs opened
+// beneath a dir capability). Reads, writes and the offset are the host fd's
+// own; only the ioctls a terminal client needs to query are passed through.
+package hostfd
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/vfs"
+)
+
+// File is a library OS file backed by a host fd it owns.
+type File struct {
+	fd int
+}
+
+// New takes ownership of fd.
+func New(fd int) *File { return &File{fd: fd} }
+
+// FD is the host fd.
+func (f *File) FD() int { return f.fd }
+
+func (f *File) Read(p []byte) (int, error) {
+	return retry(func() (int, error) { return unix.Read(f.fd, p) })
+}
+
+func (f *File) Write(p []byte) (int, error) {
+	return retry(func() (int, error) { return unix.Write(f.fd, p) })
+}
+
+// Pread implements vfs.File.
+func (f *File) Pread(p []byte, off int64) (int, error) {
+	return retry(func() (int, error) { return unix.Pread(f.fd, p, off) })
+}
+
+// Pwrite implements vfs.File.
+func (f *File) Pwrite(p []byte, off int64) (int, error) {
+	return retry(func() (int, error) { return unix.Pwrite(f.fd, p, off) })
+}
+
+// ReadAt lets mm copy file contents into private mappings.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := f.Pread(p[done:], off+int64(done))
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			break
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Seek implements vfs.File.
+func (f *File) Seek(off int64, whence int) (int64, error) { return unix.Seek(f.fd, off, whence) }
+
+// Stat implements vfs.File.
+func (f *File) Stat() (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstat(f.fd, &st)
+	return st, err
+}
+
+// Getdents implements vfs.File.
+func (f *File) Getdents(p []byte) (int, error) {
+	return retry(func() (int, error) { return unix.Getdents(f.fd, p) })
+}
+
+// kernelTermiosSize is sizeof(struct termios) as TCGETS copies it: the
+// x/sys type carries two extra speed fields that belong to termios2.
+const kernelTermiosSize = 36
+
+// Ioctl passes through the terminal queries; everything else is ENOTTY,
+// which is what Linux answers for ioctls a file does not know.
+func (f *File) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
+	switch req {
+	case unix.TCGETS:
+		t, err := unix.IoctlGetTermios(f.fd, unix.TCGETS)
+		if err != nil {
+			return 0, err
+		}
+		b := unsafe.Slice((*byte)(unsafe.Pointer(t)), kernelTermiosSize)
+		if _, err := mem.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	case unix.TIOCGWINSZ:
+		w, err := unix.IoctlGetWinsize(f.fd, unix.TIOCGWINSZ)
+		if err != nil {
+			return 0, err
+		}
+		b := unsafe.Slice((*byte)(unsafe.Pointer(w)), unsafe.Sizeof(*w))
+		if _, err := mem.CopyOut(arg, b); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	}
+	return 0, unix.ENOTTY
+}
+
+// Close implements vfs.File.
+func (f *File) Close() error { return unix.Close(f.fd) }
+
+// retry repeats a host call interrupted by a signal the sentry received;
+// the workload never asked for that interruption.
+func retry(call func() (int, error)) (int, error) {
+	for {
+		n, err := call()
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
+	}
+}
+
+// Statfs implements vfs.StatFSer for fstatfs.
+func (f *File) Statfs(string) (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	err := unix.Fstatfs(f.fd, &st)
+	return st, err
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/sentry"
+)
+
+// runBoot is the sentry process: it confines itself, receives its
+// capabilities from exo, boots the library OS and runs the workload. Its
+// exit status is the workload's (128+N for a signal death), or 125-127 for
+// a workload that could not start.
+func runBoot(g *globals, args []string) int {
+	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
+	capsFD := fs.Int("caps-fd", -1, "fd of the capability socket to exo")
+	configFD := fs.Int("config-fd", -1, "fd to read the sandbox config (JSON) from")
+	if err := fs.Parse(args); err != nil {
+		return 125
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "runsc-exo: "+format+"\n", a...)
+		return 125
+	}
+	var cfg sentry.Config
+	cf := os.NewFile(uintptr(*configFD), "config")
+	if err := json.NewDecoder(cf).Decode(&cfg); err != nil {
+		return fail("read sandbox config: %v", err)
+	}
+	cf.Close()
+	conn, err := caps.ConnFromFD(*capsFD)
+	if err != nil {
+		return fail("%v", err)
+	}
+	client := caps.NewClient(conn)
+	defer client.Close()
+
+	// Signals sent to the sentry are for the workload; they are forwarded
+	// by the platform when it supports it, and must not kill the sentry.
+	signal.Ignore(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPIPE)
+
+	aux, err := sentry.ReadHostAux()
+	if err != nil {
+		return fail("%v", err)
+	}
+	stubDir, err := sentry.Confine()
+	if err != nil {
+		return fail("%v", err)
+	}
+	sb, err := sentry.Boot(client, cfg, sentry.HostState{Aux: aux, StubDir: stubDir}, slog.Default())
+	if err != nil {
+		return fail("boot: %v", err)
+	}
+	if err := sentry.Seal(); err != nil {
+		return fail("%v", err)
+	}
+	status, err := sb.Run()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)
+		return sentry.ExitCode(err)
+	}
+	if status.Signal != 0 {
+		return 128 + status.Signal
+	}
+	return status.Code
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/sentry"
+)
+
+// runDo runs CMD sandboxed. This process plays exo: it opens the rootfs and
+// the memory quota as capabilities, starts the sentry in its own
+// namespaces, serves its capability requests, and exits with the
+// workload's status.
+func runDo(g *globals, args []string) int {
+	fs := flag.NewFlagSet("do", flag.ContinueOnError)
+	rootfs := fs.String("rootfs", "/", "host directory to use as the container's root file system (read-only)")
+	platform := fs.String("platform", "ptrace", "how workload syscalls are trapped: ptrace")
+	strace := fs.Bool("strace", false, "print every syscall the workload makes, strace-style, to stderr")
+	memLimit := fs.String("memory-limit", "", "memory quota of the sandbox, e.g. 512M or 2G (default: the host's RAM)")
+	cwd := fs.String("cwd", "", "working directory inside the sandbox (default: / )")
+	hostname := fs.String("hostname", "runsc-exo", "host name the workload sees")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: runsc-exo do [flags] [--] CMD [ARGS...]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "runsc-exo do: missing CMD: usage: runsc-exo do [flags] [--] CMD [ARGS...]")
+		return 2
+	}
+	quota, err := memoryQuota(*memLimit)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: --memory-limit: %v\n", err)
+		return 2
+	}
+	st, err := os.Stat(*rootfs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: --rootfs %q: %v\n", *rootfs, errors.Unwrap(err))
+		return 125
+	}
+	if !st.IsDir() {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: --rootfs %q: not a directory\n", *rootfs)
+		return 125
+	}
+	cfg := sentry.Config{
+		Argv:     fs.Args(),
+		Env:      os.Environ(),
+		Cwd:      *cwd,
+		Hostname: *hostname,
+		Platform: *platform,
+		Strace:   *strace,
+	}
+	code, err := doSandbox(g, cfg, *rootfs, quota)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: %v\n", err)
+		return 125
+	}
+	return code
+}
+
+// doSandbox sets up exo's grants, starts the sentry and waits for it.
+func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64) (int, error) {
+	exo := caps.NewExo(slog.Default())
+	defer exo.Close()
+	if _, err := exo.GrantMemory("memory", quota); err != nil {
+		return 0, err
+	}
+	if _, err := exo.GrantDir("rootfs", rootfs, caps.RightRead); err != nil {
+		return 0, fmt.Errorf("rootfs %q: %w", rootfs, err)
+	}
+	stdio := []struct {
+		name   string
+		f      *os.File
+		rights caps.Rights
+	}{
+		{"stdin", os.Stdin, caps.RightRead},
+		{"stdout", os.Stdout, caps.RightWrite},
+		{"stderr", os.Stderr, caps.RightWrite},
+	}
+	for _, s := range stdio {
+		if _, err := exo.GrantFile(s.name, s.f, s.rights); err != nil {
+			// A closed stdio fd is not an error: the workload sees it closed.
+			slog.Debug("no stdio handle", "name", s.name, "err", err)
+		}
+	}
+	exoEnd, sentryEnd, err := caps.SocketPair()
+	if err != nil {
+		return 0, err
+	}
+	defer exoEnd.Close()
+	sentrySock, err := sentryEnd.File()
+	sentryEnd.Close()
+	if err != nil {
+		return 0, fmt.Errorf("caps socket: %w", err)
+	}
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("config pipe: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("find own executable: %w", err)
+	}
+	cmd := exec.Command(self, append(g.args(), "boot", "--caps-fd", "3", "--config-fd", "4")...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, os.Stderr
+	cmd.ExtraFiles = []*os.File{sentrySock, cfgR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	// Signals meant for the workload reach it through the sentry.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start sentry: %w", err)
+	}
+	sentrySock.Close()
+	cfgR.Close()
+	go func() {
+		json.NewEncoder(cfgW).Encode(cfg)
+		cfgW.Close()
+	}()
+	go func() {
+		if err := exo.Serve(exoEnd); err != nil {
+			slog.Warn("capability server stopped", "err", err)
+		}
+	}()
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 0, fmt.Errorf("sentry killed by %v", ws.Signal())
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wait for sentry: %w", err)
+	}
+	return 0, nil
+}
+
+// memoryQuota parses a size like 64M; empty means the host's total RAM.
+func memoryQuota(s string) (int64, error) {
+	if s == "" {
+		var si unix.Sysinfo_t
+		if err := unix.Sysinfo(&si); err != nil {
+			return 0, fmt.Errorf("read host memory size: %w", err)
+		}
+		return int64(si.Totalram) * int64(si.Unit), nil
+	}
+	mult := int64(1)
+	switch suffix := strings.ToUpper(s[len(s)-1:]); suffix {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult != 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<46)/mult {
+		return 0, fmt.Errorf("%q is not a size like 512M or 2G", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,128 @@
+// Command runsc-exo is an OCI container runtime that runs each container's
+// programs on a library OS in a sandbox. This file holds the command
+// dispatch and the global flags; each subcommand lives in its own file.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// globals are the runc-style flags that precede the subcommand.
+type globals struct {
+	debug     bool
+	logPath   string
+	logFormat string
+	root      string
+}
+
+type command struct {
+	summary string
+	run     func(g *globals, args []string) int
+}
+
+var commands = map[string]command{
+	"do":   {"run a command sandboxed on the host's root file system (no bundle)", runDo},
+	"boot": {"internal: the sentry process of a sandbox", runBoot},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	g := &globals{}
+	fs := flag.NewFlagSet("runsc-exo", flag.ContinueOnError)
+	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
+	fs.StringVar(&g.logPath, "log", "", "write logs to this file instead of stderr")
+	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&g.root, "root", "/run/runsc-exo", "directory for container state")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs.Output(), fs) }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Printf("runsc-exo version %s\n", version)
+		return 0
+	}
+	if fs.NArg() == 0 {
+		usage(os.Stderr, fs)
+		return 2
+	}
+	name := fs.Arg(0)
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "runsc-exo: unknown command %q (see runsc-exo --help)\n", name)
+		return 2
+	}
+	if err := setupLogging(g); err != nil {
+		fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)
+		return 125
+	}
+	return cmd.run(g, fs.Args()[1:])
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: runsc-exo [global flags] COMMAND [flags] [args]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !strings.HasPrefix(commands[n].summary, "internal") {
+			fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		}
+	}
+	fmt.Fprintf(w, "\nglobal flags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func setupLogging(g *globals) error {
+	var out io.Writer = os.Stderr
+	if g.logPath != "" {
+		f, err := os.OpenFile(g.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log %q: %w", g.logPath, err)
+		}
+		out = f
+	}
+	level := slog.LevelWarn
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch g.logFormat {
+	case "text":
+		h = slog.NewTextHandler(out, opts)
+	case "json":
+		h = slog.NewJSONHandler(out, opts)
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
+	slog.SetDefault(slog.New(h))
+	return nil
+}
+
+// globalArgs renders the global flags again for a child runsc-exo process.
+func (g *globals) args() []string {
+	a := []string{"--log-format", g.logFormat, "--root", g.root}
+	if g.debug {
+		a = append(a, "--debug")
+	}
+	if g.logPath != "" {
+		a = append(a, "--log", g.logPath)
+	}
+	return a
+}

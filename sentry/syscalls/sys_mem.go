@@ -1,0 +1,117 @@
+package syscalls
+
+import (
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/kernel"
+	"exokernelul.dev/exo/libos/mm"
+)
+
+func init() {
+	register(SysMmap, sysMmap)
+	register(SysMunmap, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, t.MM.Unmap(a[0], a[1]) })
+	register(SysMprotect, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		prot, err := protArg(a[2] &^ (unix.PROT_GROWSDOWN | unix.PROT_GROWSUP))
+		if err != nil {
+			return 0, err
+		}
+		return 0, t.MM.Protect(a[0], a[1], prot)
+	})
+	register(SysBrk, func(t *kernel.Task, a [6]uint64) (uint64, error) { return t.MM.Brk(a[0]), nil })
+	register(SysMremap, sysMremap)
+	register(SysMadvise, sysMadvise)
+}
+
+func protArg(v uint64) (mm.Prot, error) {
+	if v&^uint64(unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	return mm.Prot(v), nil
+}
+
+func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
+	addr, length, flags, fd, off := a[0], a[1], int(a[3]), fdArg(a[4]), a[5]
+	prot, err := protArg(a[2])
+	if err != nil {
+		return 0, err
+	}
+	o := mm.MapOpts{
+		Addr:      addr,
+		Length:    length,
+		Prot:      prot,
+		Fixed:     flags&unix.MAP_FIXED != 0,
+		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0 && flags&unix.MAP_FIXED == 0,
+	}
+	switch flags & unix.MAP_TYPE {
+	case unix.MAP_PRIVATE:
+	case unix.MAP_SHARED, unix.MAP_SHARED_VALIDATE:
+		o.Shared = true
+	default:
+		return 0, unix.EINVAL
+	}
+	if flags&unix.MAP_ANONYMOUS != 0 {
+		return t.MM.Map(o)
+	}
+	d, err := t.FDs.Get(fd)
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY || d.Flags()&unix.O_PATH != 0 {
+		return 0, unix.EACCES
+	}
+	if o.Shared && prot&mm.ProtWrite != 0 {
+		// Writes through a shared file mapping must reach the file; that
+		// needs file-backed frames, which the memory manager does not have
+		// yet. Refuse rather than silently lose the writes.
+		t.K.WarnOnce("mmap-shared-file", "writable MAP_SHARED file mappings are not supported: returning ENODEV")
+		return 0, unix.ENODEV
+	}
+	st, err := d.File.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, unix.ENODEV
+	}
+	r, ok := d.File.(mm.ReaderAt)
+	if !ok {
+		return 0, unix.ENODEV
+	}
+	o.File, o.Offset = r, off
+	// A private copy of a file behaves like a private mapping of it as
+	// long as nobody writes the file meanwhile.
+	o.Shared = false
+	return t.MM.Map(o)
+}
+
+func sysMremap(t *kernel.Task, a [6]uint64) (uint64, error) {
+	flags := a[3]
+	if flags&^uint64(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&(unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
+		t.K.WarnOnce("mremap-fixed", "mremap with MREMAP_FIXED or MREMAP_DONTUNMAP is not supported: returning EINVAL")
+		return 0, unix.EINVAL
+	}
+	return t.MM.Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0)
+}
+
+func sysMadvise(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[0]%4096 != 0 {
+		return 0, unix.EINVAL
+	}
+	switch advice := intArg(a[2]); advice {
+	case unix.MADV_DONTNEED:
+		return 0, t.MM.Discard(a[0], a[1])
+	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+		unix.MADV_FREE, unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP,
+		unix.MADV_DODUMP, unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE,
+		unix.MADV_UNMERGEABLE, unix.MADV_COLD, unix.MADV_PAGEOUT:
+		// Hints: the memory manager may ignore them without changing what
+		// the workload observes (MADV_FREE allows the old contents to stay).
+		return 0, nil
+	default:
+		return 0, unix.EINVAL
+	}
+}

@@ -1,0 +1,515 @@
+package syscalls
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/kernel"
+)
+
+func init() {
+	register(SysArchPrctl, sysArchPrctl)
+	register(SysSetTidAddress, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		t.ClearTID = a[0]
+		return uint64(t.TID), nil
+	})
+	register(SysSetRobustList, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if a[1] != 24 { // sizeof(struct robust_list_head)
+			return 0, unix.EINVAL
+		}
+		t.RobustList = a[0]
+		return 0, nil
+	})
+	// rseq is deliberately absent from the library OS: libc treats ENOSYS
+	// as "not available" and carries on, so it is answered without the
+	// unimplemented-syscall warning.
+	register(SysRseq, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.ENOSYS })
+	register(SysUname, sysUname)
+	register(SysGetpid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID), nil })
+	register(SysGettid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TID), nil })
+	register(SysGetppid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.PPID), nil })
+	register(SysGetpgrp, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID), nil })
+	register(SysGetpgid, sysGetpgidOrSid)
+	register(SysGetsid, sysGetpgidOrSid)
+	register(SysGetuid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.UID), nil })
+	register(SysGeteuid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.EUID), nil })
+	register(SysGetgid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.GID), nil })
+	register(SysGetegid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.EGID), nil })
+	register(SysGetresuid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return 0, putIDs(t, a, t.Creds.UID, t.Creds.EUID, t.Creds.SUID)
+	})
+	register(SysGetresgid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return 0, putIDs(t, a, t.Creds.GID, t.Creds.EGID, t.Creds.SGID)
+	})
+	register(SysGetgroups, sysGetgroups)
+	register(SysUmask, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		old := t.Umask
+		t.Umask = uint32(a[0]) & 0o777
+		return uint64(old), nil
+	})
+	register(SysExit, sysExit)
+	register(SysExitGroup, sysExit)
+	register(SysClockGettime, sysClockGettime)
+	register(SysClockGetres, sysClockGetres)
+	register(SysGettimeofday, sysGettimeofday)
+	register(SysTime, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		now := uint64(time.Now().Unix())
+		if a[0] != 0 {
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], now)
+			if _, err := t.MM.CopyOut(a[0], b[:]); err != nil {
+				return 0, unix.EFAULT
+			}
+		}
+		return now, nil
+	})
+	register(SysNanosleep, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return clockNanosleep(t, unix.CLOCK_MONOTONIC, 0, a[0], a[1])
+	})
+	register(SysClockNanosleep, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return clockNanosleep(t, int32(a[0]), intArg(a[1]), a[2], a[3])
+	})
+	register(SysGetrandom, sysGetrandom)
+	register(SysPrlimit64, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		pid := int32(a[0])
+		if pid != 0 && pid != t.TGID {
+			return 0, unix.ESRCH
+		}
+		return 0, prlimit(t, intArg(a[1]), a[2], a[3])
+	})
+	register(SysGetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), 0, a[1]) })
+	register(SysSetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), a[1], 0) })
+	register(SysRtSigaction, sysRtSigaction)
+	register(SysRtSigprocmask, sysRtSigprocmask)
+	register(SysSigaltstack, sysSigaltstack)
+	register(SysSchedGetaffinity, sysSchedGetaffinity)
+	register(SysSchedYield, func(*kernel.Task, [6]uint64) (uint64, error) { runtime.Gosched(); return 0, nil })
+	register(SysKill, func(t *kernel.Task, a [6]uint64) (uint64, error) { return signalTarget(t, int32(a[0]), intArg(a[1])) })
+	register(SysTkill, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) <= 0 {
+			return 0, unix.EINVAL
+		}
+		return signalTarget(t, int32(a[0]), intArg(a[1]))
+	})
+	register(SysTgkill, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) <= 0 || int32(a[1]) <= 0 {
+			return 0, unix.EINVAL
+		}
+		if int32(a[0]) != t.TGID {
+			return 0, unix.ESRCH
+		}
+		return signalTarget(t, int32(a[1]), intArg(a[2]))
+	})
+	register(SysSysinfo, sysSysinfo)
+	// The container holds no capabilities over the machine: these are the
+	// answers an unprivileged process gets on Linux.
+	for _, nr := range []int{SysReboot, SysMount, SysUmount2, SysPtrace, SysPivotRoot, SysSwapon, SysSwapoff,
+		SysInitModule, SysFinitModule, SysDeleteModule, SysKexecLoad, SysKexecFileLoad, SysAcct,
+		SysSettimeofday, SysClockSettime, SysAdjtimex, SysClockAdjtime, SysSethostname, SysSetdomainname,
+		SysIopl, SysIoperm, SysChroot, SysUnshare, SysSetns, SysBpf, SysPerfEventOpen,
+		SysFsopen, SysFsmount, SysFsconfig, SysFspick, SysMoveMount, SysOpenTree, SysMountSetattr} {
+		register(nr, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.EPERM })
+	}
+}
+
+// arch_prctl codes (asm/prctl.h).
+const (
+	archSetGs = 0x1001
+	archSetFs = 0x1002
+	archGetFs = 0x1003
+	archGetGs = 0x1004
+)
+
+func sysArchPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
+	const canonicalEnd = 1 << 47
+	switch a[0] {
+	case archSetFs, archSetGs:
+		if a[1] >= canonicalEnd {
+			return 0, unix.EPERM
+		}
+		if a[0] == archSetFs {
+			t.Regs.Fs_base = a[1]
+		} else {
+			t.Regs.Gs_base = a[1]
+		}
+		return 0, nil
+	case archGetFs, archGetGs:
+		v := t.Regs.Fs_base
+		if a[0] == archGetGs {
+			v = t.Regs.Gs_base
+		}
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], v)
+		if _, err := t.MM.CopyOut(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	}
+	return 0, unix.EINVAL
+}
+
+func sysUname(t *kernel.Task, a [6]uint64) (uint64, error) {
+	var u unix.Utsname
+	put := func(dst *[65]byte, s string) { copy(dst[:64], s) }
+	put(&u.Sysname, kernel.Sysname)
+	put(&u.Nodename, t.K.Hostname)
+	put(&u.Release, kernel.Release)
+	put(&u.Version, kernel.Version)
+	put(&u.Machine, kernel.Machine)
+	put(&u.Domainname, "(none)")
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&u)), unsafe.Sizeof(u))
+	if _, err := t.MM.CopyOut(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+func sysGetpgidOrSid(t *kernel.Task, a [6]uint64) (uint64, error) {
+	pid := int32(a[0])
+	if pid != 0 && pid != t.TGID {
+		return 0, unix.ESRCH
+	}
+	// The container's init leads its own session and process group.
+	return uint64(t.TGID), nil
+}
+
+func putIDs(t *kernel.Task, a [6]uint64, ids ...uint32) error {
+	for i, id := range ids {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], id)
+		if _, err := t.MM.CopyOut(a[i], b[:]); err != nil {
+			return unix.EFAULT
+		}
+	}
+	return nil
+}
+
+func sysGetgroups(t *kernel.Task, a [6]uint64) (uint64, error) {
+	size := intArg(a[0])
+	groups := t.Creds.Groups
+	if size < 0 {
+		return 0, unix.EINVAL
+	}
+	if size == 0 {
+		return uint64(len(groups)), nil
+	}
+	if size < len(groups) {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, 4*len(groups))
+	for i, g := range groups {
+		binary.LittleEndian.PutUint32(b[4*i:], g)
+	}
+	if _, err := t.MM.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return uint64(len(groups)), nil
+}
+
+func sysExit(t *kernel.Task, a [6]uint64) (uint64, error) {
+	t.Exit(kernel.ExitStatus{Code: int(a[0] & 0xff)})
+	return 0, nil
+}
+
+// hostClock maps a workload clock id to the host clock that serves it.
+// CPU-time clocks are answered with the sentry's own CPU time, which
+// includes the work done on the workload's behalf.
+func hostClock(id int32) (int32, bool) {
+	switch id {
+	case unix.CLOCK_REALTIME, unix.CLOCK_MONOTONIC, unix.CLOCK_MONOTONIC_RAW, unix.CLOCK_REALTIME_COARSE,
+		unix.CLOCK_MONOTONIC_COARSE, unix.CLOCK_BOOTTIME, unix.CLOCK_TAI:
+		return id, true
+	case unix.CLOCK_REALTIME_ALARM:
+		return unix.CLOCK_REALTIME, true
+	case unix.CLOCK_BOOTTIME_ALARM:
+		return unix.CLOCK_BOOTTIME, true
+	case unix.CLOCK_PROCESS_CPUTIME_ID, unix.CLOCK_THREAD_CPUTIME_ID:
+		return unix.CLOCK_PROCESS_CPUTIME_ID, true
+	}
+	return 0, false
+}
+
+func putTimespec(t *kernel.Task, addr uint64, ts unix.Timespec) error {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(ts.Sec))
+	binary.LittleEndian.PutUint64(b[8:], uint64(ts.Nsec))
+	if _, err := t.MM.CopyOut(addr, b[:]); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+func getTimespec(t *kernel.Task, addr uint64) (unix.Timespec, error) {
+	var b [16]byte
+	if _, err := t.MM.CopyIn(addr, b[:]); err != nil {
+		return unix.Timespec{}, unix.EFAULT
+	}
+	ts := unix.Timespec{Sec: int64(binary.LittleEndian.Uint64(b[:])), Nsec: int64(binary.LittleEndian.Uint64(b[8:]))}
+	if ts.Sec < 0 || ts.Nsec < 0 || ts.Nsec >= 1e9 {
+		return ts, unix.EINVAL
+	}
+	return ts, nil
+}
+
+func sysClockGettime(t *kernel.Task, a [6]uint64) (uint64, error) {
+	id, ok := hostClock(int32(a[0]))
+	if !ok {
+		return 0, unix.EINVAL
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(id, &ts); err != nil {
+		return 0, err
+	}
+	return 0, putTimespec(t, a[1], ts)
+}
+
+func sysClockGetres(t *kernel.Task, a [6]uint64) (uint64, error) {
+	id, ok := hostClock(int32(a[0]))
+	if !ok {
+		return 0, unix.EINVAL
+	}
+	if a[1] == 0 {
+		return 0, nil
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGetres(id, &ts); err != nil {
+		return 0, err
+	}
+	return 0, putTimespec(t, a[1], ts)
+}
+
+func sysGettimeofday(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[0] != 0 {
+		now := time.Now()
+		var b [16]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(now.Unix()))
+		binary.LittleEndian.PutUint64(b[8:], uint64(now.Nanosecond()/1000))
+		if _, err := t.MM.CopyOut(a[0], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[1] != 0 {
+		var tz [8]byte // UTC: no minutes west, no DST
+		if _, err := t.MM.CopyOut(a[1], tz[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+func clockNanosleep(t *kernel.Task, clock int32, flags int, reqAddr, remAddr uint64) (uint64, error) {
+	id, ok := hostClock(clock)
+	if !ok || clock == unix.CLOCK_THREAD_CPUTIME_ID {
+		return 0, unix.EINVAL
+	}
+	req, err := getTimespec(t, reqAddr)
+	if err != nil {
+		return 0, err
+	}
+	d := time.Duration(req.Sec)*time.Second + time.Duration(req.Nsec)
+	if flags&unix.TIMER_ABSTIME != 0 {
+		var now unix.Timespec
+		if err := unix.ClockGettime(id, &now); err != nil {
+			return 0, err
+		}
+		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
+	}
+	// Nothing can interrupt the sleep until signals are delivered, so the
+	// remaining time is never written.
+	if d > 0 {
+		time.Sleep(d)
+	}
+	return 0, nil
+}
+
+func sysGetrandom(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[2]&^uint64(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 ||
+		a[2]&(unix.GRND_RANDOM|unix.GRND_INSECURE) == unix.GRND_RANDOM|unix.GRND_INSECURE {
+		return 0, unix.EINVAL
+	}
+	n := int(min(a[1], 1<<25-1))
+	if n == 0 {
+		return 0, nil
+	}
+	if ok := t.MM.Accessible(a[0], n, 2); ok < n {
+		if ok == 0 {
+			return 0, unix.EFAULT
+		}
+		n = ok
+	}
+	b := make([]byte, n)
+	rand.Read(b)
+	t.MM.CopyOut(a[0], b)
+	return uint64(n), nil
+}
+
+func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
+	if res < 0 || res >= kernel.NumRlimits {
+		return unix.EINVAL
+	}
+	var nl kernel.Rlimit
+	if newAddr != 0 {
+		var b [16]byte
+		if _, err := t.MM.CopyIn(newAddr, b[:]); err != nil {
+			return unix.EFAULT
+		}
+		nl = kernel.Rlimit{Cur: binary.LittleEndian.Uint64(b[:]), Max: binary.LittleEndian.Uint64(b[8:])}
+		if nl.Cur > nl.Max {
+			return unix.EINVAL
+		}
+		if res == unix.RLIMIT_NOFILE && nl.Max > 1<<20 {
+			return unix.EPERM // above fs.nr_open
+		}
+	}
+	if oldAddr != 0 {
+		var b [16]byte
+		old := t.Rlimits[res]
+		binary.LittleEndian.PutUint64(b[:], old.Cur)
+		binary.LittleEndian.PutUint64(b[8:], old.Max)
+		if _, err := t.MM.CopyOut(oldAddr, b[:]); err != nil {
+			return unix.EFAULT
+		}
+	}
+	if newAddr != 0 {
+		t.Rlimits[res] = nl
+	}
+	return nil
+}
+
+func validSignal(sig int) bool { return sig > 0 && sig < kernel.NumSignals }
+
+func sysRtSigaction(t *kernel.Task, a [6]uint64) (uint64, error) {
+	sig := intArg(a[0])
+	if a[3] != 8 || !validSignal(sig) {
+		return 0, unix.EINVAL
+	}
+	if a[1] != 0 && (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP)) {
+		return 0, unix.EINVAL
+	}
+	var act [32]byte
+	if a[1] != 0 {
+		if _, err := t.MM.CopyIn(a[1], act[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[2] != 0 {
+		if _, err := t.MM.CopyOut(a[2], t.SigActions[sig-1][:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[1] != 0 {
+		t.SigActions[sig-1] = act
+	}
+	return 0, nil
+}
+
+func sysRtSigprocmask(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[3] != 8 {
+		return 0, unix.EINVAL
+	}
+	old := t.SigMask
+	if a[1] != 0 {
+		var b [8]byte
+		if _, err := t.MM.CopyIn(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		set := binary.LittleEndian.Uint64(b[:])
+		switch intArg(a[0]) {
+		case unix.SIG_BLOCK:
+			t.SigMask |= set
+		case unix.SIG_UNBLOCK:
+			t.SigMask &^= set
+		case unix.SIG_SETMASK:
+			t.SigMask = set
+		default:
+			return 0, unix.EINVAL
+		}
+		// SIGKILL and SIGSTOP cannot be blocked.
+		t.SigMask &^= 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
+	}
+	if a[2] != 0 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], old)
+		if _, err := t.MM.CopyOut(a[2], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
+
+func sysSigaltstack(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[1] != 0 {
+		var b [24]byte // stack_t: ss_sp, ss_flags (+pad), ss_size
+		binary.LittleEndian.PutUint32(b[8:], ssDisable)
+		if _, err := t.MM.CopyOut(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[0] != 0 {
+		var b [24]byte
+		if _, err := t.MM.CopyIn(a[0], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		if flags := binary.LittleEndian.Uint32(b[8:]); flags&^(ssDisable|ssAutodisarm) != 0 {
+			return 0, unix.EINVAL
+		}
+	}
+	return 0, nil
+}
+
+func sysSchedGetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
+	pid := int32(a[0])
+	if pid != 0 && pid != t.TID {
+		return 0, unix.ESRCH
+	}
+	const maskBytes = 8
+	if a[1] < maskBytes || a[1]%8 != 0 {
+		return 0, unix.EINVAL
+	}
+	var b [maskBytes]byte
+	n := min(runtime.NumCPU(), 64)
+	binary.LittleEndian.PutUint64(b[:], (1<<n)-1)
+	if _, err := t.MM.CopyOut(a[2], b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return maskBytes, nil
+}
+
+// signalTarget sends sig to a pid inside the container. Only the
+// container's own processes exist here: host pids are ESRCH.
+func signalTarget(t *kernel.Task, pid int32, sig int) (uint64, error) {
+	if sig < 0 || sig >= kernel.NumSignals {
+		return 0, unix.EINVAL
+	}
+	switch {
+	case pid == t.TGID, pid == 0, pid == -1, pid == -t.TGID:
+		t.SendSignal(sig)
+		return 0, nil
+	}
+	return 0, unix.ESRCH
+}
+
+func sysSysinfo(t *kernel.Task, a [6]uint64) (uint64, error) {
+	var si unix.Sysinfo_t
+	si.Uptime = int64(t.K.Uptime().Seconds())
+	si.Totalram = t.K.Memory.Size()
+	si.Freeram = t.K.Memory.FreeBytes()
+	si.Procs = 1
+	si.Unit = 1
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&si)), unsafe.Sizeof(si))
+	if _, err := t.MM.CopyOut(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// sigaltstack flags (asm-generic/signal-defs.h).
+const (
+	ssDisable    = 2
+	ssAutodisarm = 1 << 31
+)
