@@ -29,11 +29,19 @@ func protArg(v uint64) (mm.Prot, error) {
 	return mm.Prot(v), nil
 }
 
+// mapKnownFlags are the mmap flags Linux accepts with MAP_SHARED_VALIDATE.
+const mapKnownFlags = unix.MAP_TYPE | unix.MAP_FIXED | unix.MAP_ANONYMOUS | unix.MAP_32BIT | unix.MAP_GROWSDOWN |
+	unix.MAP_DENYWRITE | unix.MAP_EXECUTABLE | unix.MAP_LOCKED | unix.MAP_NORESERVE | unix.MAP_POPULATE |
+	unix.MAP_NONBLOCK | unix.MAP_STACK | unix.MAP_HUGETLB | unix.MAP_SYNC | unix.MAP_FIXED_NOREPLACE
+
 func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	addr, length, flags, fd, off := a[0], a[1], int(a[3]), fdArg(a[4]), a[5]
 	prot, err := protArg(a[2])
 	if err != nil {
 		return 0, err
+	}
+	if off%4096 != 0 {
+		return 0, unix.EINVAL
 	}
 	o := mm.MapOpts{
 		Addr:      addr,
@@ -42,14 +50,25 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 		Fixed:     flags&unix.MAP_FIXED != 0,
 		NoReplace: flags&unix.MAP_FIXED_NOREPLACE != 0 && flags&unix.MAP_FIXED == 0,
 	}
+	anon := flags&unix.MAP_ANONYMOUS != 0
 	switch flags & unix.MAP_TYPE {
 	case unix.MAP_PRIVATE:
-	case unix.MAP_SHARED, unix.MAP_SHARED_VALIDATE:
+	case unix.MAP_SHARED:
+		o.Shared = true
+	case unix.MAP_SHARED_VALIDATE:
+		// Linux validates the flags only for files; for anonymous memory
+		// this type is simply invalid.
+		if anon {
+			return 0, unix.EINVAL
+		}
+		if flags&^mapKnownFlags != 0 {
+			return 0, unix.EOPNOTSUPP
+		}
 		o.Shared = true
 	default:
 		return 0, unix.EINVAL
 	}
-	if flags&unix.MAP_ANONYMOUS != 0 {
+	if anon {
 		return t.MM.Map(o)
 	}
 	d, err := t.FDs.Get(fd)

@@ -1,0 +1,217 @@
+package mm
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeHost records host mapping calls instead of changing a real stub.
+type fakeHost struct{ maps, unmaps, protects int }
+
+func (f *fakeHost) MapFile(addr, length, offset uint64, prot Prot) error { f.maps++; return nil }
+func (f *fakeHost) Unmap(addr, length uint64) error                     { f.unmaps++; return nil }
+func (f *fakeHost) Protect(addr, length uint64, prot Prot) error        { f.protects++; return nil }
+
+func newMM(t *testing.T, quota int64) (*MemoryManager, *fakeHost) {
+	t.Helper()
+	fd, err := unix.MemfdCreate("mm-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "mm-test")
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(quota); err != nil {
+		t.Fatal(err)
+	}
+	mf, err := NewMemoryFile(f, quota)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mf.Close() })
+	h := &fakeHost{}
+	return New(mf, h), h
+}
+
+func TestMapCopyUnmap(t *testing.T) {
+	m, h := newMM(t, 1<<20)
+	addr, err := m.Map(MapOpts{Length: 8192, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.maps != 1 {
+		t.Fatalf("host maps = %d, want 1", h.maps)
+	}
+	if _, err := m.CopyOut(addr+4000, []byte("across a page")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 13)
+	if _, err := m.CopyIn(addr+4000, buf); err != nil || string(buf) != "across a page" {
+		t.Fatalf("CopyIn = %q, %v", buf, err)
+	}
+	if err := m.Unmap(addr, 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyIn(addr, buf); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("CopyIn of unmapped page: err = %v, want EFAULT", err)
+	}
+	if n, err := m.CopyIn(addr+4096, buf); err != nil || n != len(buf) {
+		t.Fatalf("CopyIn of the page kept: %d, %v", n, err)
+	}
+}
+
+func TestQuotaIsENOMEMAndFreedMemoryIsReused(t *testing.T) {
+	m, _ := newMM(t, 64<<10)
+	a, err := m.Map(MapOpts{Length: 48 << 10, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Map(MapOpts{Length: 32 << 10, Prot: ProtRead | ProtWrite}); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("map past quota: err = %v, want ENOMEM", err)
+	}
+	m.CopyOut(a, []byte("secret"))
+	if err := m.Unmap(a, 48<<10); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Map(MapOpts{Length: 64 << 10, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatalf("map after freeing: %v", err)
+	}
+	buf := make([]byte, 6)
+	m.CopyIn(b, buf)
+	for off := uint64(0); off < 64<<10; off += 4096 {
+		m.CopyIn(b+off, buf)
+		if string(buf) == "secret" {
+			t.Fatalf("freed memory kept its contents at +%#x", off)
+		}
+	}
+}
+
+func TestProtNoneCostsNothingUntilAccessible(t *testing.T) {
+	m, _ := newMM(t, 64<<10)
+	a, err := m.Map(MapOpts{Length: 1 << 30, Prot: 0})
+	if err != nil {
+		t.Fatalf("PROT_NONE reservation bigger than the quota: %v", err)
+	}
+	if _, err := m.CopyIn(a, make([]byte, 1)); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("read of PROT_NONE: %v, want EFAULT", err)
+	}
+	if err := m.Protect(a, 16<<10, ProtRead|ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(a, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Protect(a+16<<10, 1<<20, ProtRead); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("mprotect past quota: %v, want ENOMEM", err)
+	}
+}
+
+func TestProtectChecksAndWriteProtection(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 3 * 4096, Prot: ProtRead | ProtWrite})
+	if err := m.Protect(a+1, 4096, ProtRead); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("unaligned mprotect: %v", err)
+	}
+	if err := m.Protect(a, 4*4096, ProtRead); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("mprotect over a hole: %v", err)
+	}
+	if err := m.Protect(a+4096, 4096, ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CopyOut(a+4096, []byte{1}); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("write to read-only page: %v, want EFAULT", err)
+	}
+	if err := m.WriteImage(a+4096, []byte{1}); err != nil {
+		t.Fatalf("loader write to read-only page: %v", err)
+	}
+	if _, err := m.CopyOut(a+2*4096, []byte{1}); err != nil {
+		t.Fatalf("write to the page after the split: %v", err)
+	}
+}
+
+func TestFixedAndNoReplace(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 2 * 4096, Prot: ProtRead | ProtWrite})
+	m.CopyOut(a, []byte("old"))
+	if _, err := m.Map(MapOpts{Addr: a, Length: 4096, Prot: ProtRead | ProtWrite, NoReplace: true}); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("MAP_FIXED_NOREPLACE over a mapping: %v, want EEXIST", err)
+	}
+	got, err := m.Map(MapOpts{Addr: a, Length: 4096, Prot: ProtRead | ProtWrite, Fixed: true})
+	if err != nil || got != a {
+		t.Fatalf("MAP_FIXED: %#x, %v", got, err)
+	}
+	buf := make([]byte, 3)
+	m.CopyIn(a, buf)
+	if string(buf) == "old" {
+		t.Fatal("MAP_FIXED kept the old contents")
+	}
+	if _, err := m.Map(MapOpts{Addr: a + 1, Length: 4096, Prot: ProtRead, Fixed: true}); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("unaligned MAP_FIXED: %v", err)
+	}
+	if _, err := m.Map(MapOpts{Length: 0, Prot: ProtRead}); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("zero-length map: %v", err)
+	}
+}
+
+func TestBrk(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	m.SetBrkStart(0x600000)
+	if got := m.Brk(0); got != 0x600000 {
+		t.Fatalf("brk(0) = %#x", got)
+	}
+	if got := m.Brk(0x600000 + 10000); got != 0x600000+10000 {
+		t.Fatalf("grow brk = %#x", got)
+	}
+	if _, err := m.CopyOut(0x600000+9999, []byte{1}); err != nil {
+		t.Fatalf("write below the break: %v", err)
+	}
+	if got := m.Brk(0x600000 + 2<<20); got != 0x600000+10000 {
+		t.Fatalf("brk past the quota = %#x, want the old break", got)
+	}
+	if got := m.Brk(0x600000); got != 0x600000 {
+		t.Fatalf("shrink brk = %#x", got)
+	}
+	if _, err := m.CopyOut(0x600000, []byte{1}); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("write above a shrunk break: %v", err)
+	}
+}
+
+func TestRemapMovesContents(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 4096, Prot: ProtRead | ProtWrite})
+	m.Map(MapOpts{Addr: a + 4096, Length: 4096, Prot: ProtRead, Fixed: true}) // block growth in place
+	m.CopyOut(a, []byte("keep"))
+	b, err := m.Remap(a, 4096, 3*4096, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	m.CopyIn(b, buf)
+	if string(buf) != "keep" || b == a {
+		t.Fatalf("remap to %#x (from %#x): %q", b, a, buf)
+	}
+	if _, err := m.Remap(b, 3*4096, 64<<20, false); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("grow without MAYMOVE past quota: %v", err)
+	}
+}
+
+func TestCopyInString(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 4096, Prot: ProtRead | ProtWrite})
+	// A string ending exactly at the end of the mapping is still read.
+	m.CopyOut(a+4096-4, []byte("abc\x00"))
+	if s, err := m.CopyInString(a+4096-4, 100); err != nil || s != "abc" {
+		t.Fatalf("CopyInString = %q, %v", s, err)
+	}
+	m.CopyOut(a+4096-3, []byte("xyz"))
+	if _, err := m.CopyInString(a+4096-3, 100); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("unterminated string at the end of memory: %v", err)
+	}
+	m.CopyOut(a, []byte("0123456789\x00"))
+	if _, err := m.CopyInString(a, 5); !errors.Is(err, unix.ENAMETOOLONG) {
+		t.Fatalf("too long: %v", err)
+	}
+}

@@ -1,0 +1,414 @@
+// Package security tries to escape runsc-exo's sandbox, one test per
+// attempt, with the static C programs of testdata/: reboot, mount, ptrace
+// and kill of host processes, opening host files outside --rootfs, sockets,
+// and allocating past --memory-limit. Each must fail inside the sandbox (or
+// have an effect confined to it) and leave the host as it was. The first
+// process must also see itself as pid 1.
+//
+// Calls that would harm the host if the sandbox let them through (reboot,
+// mount) run the runtime inside a pid and mount namespace of the test's own,
+// so that a broken sandbox fails the test instead of powering off the machine
+// or changing its mounts.
+package security
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"exokernelul.dev/exo/test/internal/harness"
+)
+
+var (
+	suite    *harness.Suite
+	bins     map[string]string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	harness.LimitParallel()
+	s, err := harness.NewSuite("security")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "security: cannot create a scratch directory:", err)
+		os.Exit(1)
+	}
+	suite = s
+	if err := harness.GlibcStatic.Available(); err != nil {
+		buildErr = err
+	} else {
+		var errs map[string]error
+		bins, errs, buildErr = harness.CompileDir("testdata", s.Dir, harness.GlibcStatic)
+		for name, e := range errs {
+			buildErr = fmt.Errorf("%s: %v", name, e)
+		}
+	}
+	code := m.Run()
+	s.Close()
+	os.Exit(code)
+}
+
+// setup returns the runtime and the helper program name, or ends the test.
+func setup(t *testing.T, name string) (*harness.Runtime, string) {
+	t.Helper()
+	if buildErr != nil {
+		t.Fatalf("building the test programs failed: %v", buildErr)
+	}
+	bin, ok := bins[name]
+	if !ok {
+		t.Fatalf("testdata/%s.c was not built", name)
+	}
+	return suite.Runtime(t), bin
+}
+
+// confined is the outcome of a run inside the test's own namespaces.
+type confined struct {
+	*harness.Result        // of the sentinel shell; Stderr without the marker line
+	finished        bool   // the sentinel outlived the runtime and reported its status
+	status          int    // the runtime's exit status as the sentinel saw it
+	mountsBefore    []byte // the namespace's mount table before the runtime ran
+	mountsAfter     []byte // and after
+}
+
+var sentinelRC = regexp.MustCompile(`(?m)^EXO-SENTINEL-RC=(\d+)\n?`)
+
+// runConfined runs args (a runtime command line) as the child of a shell
+// that is pid 1 of a new pid namespace, in a new private mount namespace.
+// If the workload's reboot reached the kernel, only that namespace ends
+// (the sentinel is killed and never reports); if its mount did, only the
+// namespace's mount table changes.
+func runConfined(t *testing.T, args []string) *confined {
+	t.Helper()
+	dir := t.TempDir()
+	// The files are opened first: a mount that got through may cover dir.
+	const script = `exec 3>"$0/before" 4>"$0/after"
+cat /proc/self/mountinfo >&3
+"$@" 3>&- 4>&-
+rc=$?
+cat /proc/self/mountinfo >&4
+echo "EXO-SENTINEL-RC=$rc" >&2`
+	t.Logf("in a new pid+mount namespace: %s", harness.ShellQuote(args))
+	r := harness.Run(harness.Cmd{
+		Args: append([]string{"/bin/sh", "-c", script, dir}, args...),
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:   syscall.CLONE_NEWPID,
+			Unshareflags: syscall.CLONE_NEWNS, // Go makes it MS_REC|MS_PRIVATE
+		},
+	})
+	c := &confined{Result: r}
+	if m := sentinelRC.FindSubmatch(r.Stderr); m != nil {
+		c.finished = true
+		c.status, _ = strconv.Atoi(string(m[1]))
+		r.Stderr = sentinelRC.ReplaceAll(r.Stderr, nil)
+	}
+	c.mountsBefore, _ = os.ReadFile(filepath.Join(dir, "before"))
+	c.mountsAfter, _ = os.ReadFile(filepath.Join(dir, "after"))
+	return c
+}
+
+func hostMounts(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func uptime(t *testing.T) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func noPanic(t *testing.T, r *harness.Result) {
+	t.Helper()
+	if bytes.Contains(r.Stderr, []byte("panic:")) || bytes.Contains(r.Stderr, []byte("goroutine ")) {
+		t.Errorf("the runtime panicked:\n%s", r)
+	}
+}
+
+// TestReboot: reboot(POWER_OFF) fails inside with EPERM or ENOSYS (or ends
+// only the sandbox), and the host keeps running: this test surviving shows
+// it, the pid namespace around the runtime makes sure of it.
+func TestReboot(t *testing.T) {
+	rt, bin := setup(t, "reboot")
+	up := uptime(t)
+	c := runConfined(t, rt.DoArgs(harness.DoOpts{}, bin, "--sandboxed"))
+	if up2 := uptime(t); up2 < up {
+		t.Fatalf("host uptime went from %.2f to %.2f: the host rebooted?!", up, up2)
+	}
+	if !c.finished {
+		// Linux ends a pid namespace whose process calls reboot: its init
+		// (the sentinel) dies, reported as killed by SIGINT for POWER_OFF.
+		t.Fatalf("the reboot reached the host kernel: it ended the pid namespace the test put the runtime in "+
+			"(without that namespace the host would have powered off)\n%s", c.Result)
+	}
+	noPanic(t, c.Result)
+	out := string(c.Stdout)
+	switch {
+	case c.status == 0 && regexp.MustCompile(`reboot returned -1 errno (EPERM|ENOSYS)`).MatchString(out):
+		t.Logf("refused inside: %s", strings.TrimSpace(out))
+	case strings.Contains(out, "reboot returned"):
+		t.Errorf("reboot returned, but not an error with EPERM or ENOSYS (runtime exit status %d)\n%s", c.status, c.Result)
+	default:
+		// reboot did not return: acceptable only as the library OS ending
+		// its own container.
+		t.Logf("reboot did not return; the sandbox ended with status %d (an effect confined to it)\n%s", c.status, c.Result)
+		if c.status == 0 {
+			t.Errorf("the workload's reboot did not return, yet the sandbox reported success")
+		}
+	}
+}
+
+// TestMount: mount calls fail or stay inside the library OS; neither the
+// host's mount table nor that of the namespace the runtime was started in
+// changes.
+func TestMount(t *testing.T) {
+	rt, bin := setup(t, "mount")
+	before := hostMounts(t)
+	c := runConfined(t, rt.DoArgs(harness.DoOpts{}, bin))
+	after := hostMounts(t)
+	if !bytes.Equal(before, after) {
+		t.Errorf("the host's /proc/self/mountinfo changed:\n%s", harness.FirstDifference("before", before, "after", after))
+	}
+	if !c.finished {
+		t.Fatalf("the runtime's namespace ended abnormally\n%s", c.Result)
+	}
+	if len(c.mountsBefore) == 0 || !bytes.Equal(c.mountsBefore, c.mountsAfter) {
+		t.Errorf("the mount table of the namespace the runtime ran in changed (a mount reached the host kernel):\n%s",
+			harness.FirstDifference("before", c.mountsBefore, "after", c.mountsAfter))
+	}
+	noPanic(t, c.Result)
+	if c.status != 0 {
+		t.Errorf("want the workload's exit status 0, got %d\n%s", c.status, c.Result)
+	}
+	t.Logf("results inside the sandbox:\n%s", c.Stdout)
+}
+
+// startHelper starts `sleep 100` on the host and returns it and a channel
+// closed when it exits.
+func startHelper(t *testing.T) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := exec.Command("sleep", "100")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the helper: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	return cmd, done
+}
+
+func tracerPid(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "?"
+}
+
+// TestPtrace: PTRACE_ATTACH/PTRACE_SEIZE of host pids (this test's own and
+// a helper's) fail; the host processes stay untraced.
+func TestPtrace(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "ptrace")
+	helper, done := startHelper(t)
+	r := rt.Do(t, harness.DoOpts{}, bin, strconv.Itoa(helper.Process.Pid), strconv.Itoa(os.Getpid()))
+	noPanic(t, r)
+	harness.CheckExit(t, "ptrace of host pids", r, 0)
+	if tp := tracerPid(helper.Process.Pid); tp != "0" {
+		t.Errorf("the helper (pid %d) has TracerPid %s", helper.Process.Pid, tp)
+	}
+	if tp := tracerPid(os.Getpid()); tp != "0" {
+		t.Errorf("the test process has TracerPid %s", tp)
+	}
+	select {
+	case <-done:
+		t.Errorf("the helper process died")
+	default:
+	}
+	t.Logf("results inside the sandbox:\n%s", r.Stdout)
+}
+
+// TestKill: kill(host pid, SIGKILL) fails and the host process lives on.
+func TestKill(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "kill")
+	helper, done := startHelper(t)
+	r := rt.Do(t, harness.DoOpts{}, bin, strconv.Itoa(helper.Process.Pid))
+	noPanic(t, r)
+	harness.CheckExit(t, "kill of a host pid", r, 0)
+	select {
+	case <-done:
+		t.Fatalf("the host helper process (pid %d) was killed: %v\n%s", helper.Process.Pid, helper.ProcessState, r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := helper.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the helper is gone: %v", err)
+	}
+	t.Logf("results inside the sandbox:\n%s", r.Stdout)
+}
+
+// TestOpenOutsideRootfs: with --rootfs DIR, no path reaches a host file
+// outside DIR: absolute paths, ../ chains, /proc/self/root, symlinks out.
+func TestOpenOutsideRootfs(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "escape")
+	rootfs, err := os.MkdirTemp(suite.Dir, "rootfs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretDir, err := os.MkdirTemp(suite.Dir, "secret-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{rootfs, secretDir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token := make([]byte, 16)
+	rand.Read(token)
+	secretText := "EXO-SECRET-" + hex.EncodeToString(token) + "\n"
+	secret := filepath.Join(secretDir, "secret.txt")
+	rel, err := filepath.Rel(rootfs, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []error{
+		os.WriteFile(secret, []byte(secretText), 0o644),
+		harness.CopyExecutable(bin, filepath.Join(rootfs, "escape")),
+		os.WriteFile(filepath.Join(rootfs, "inside.txt"), []byte("inside\n"), 0o644),
+		os.Symlink(secret, filepath.Join(rootfs, "abs-link")),
+		os.Symlink(rel, filepath.Join(rootfs, "rel-link")),
+		os.Symlink("../../../../..", filepath.Join(rootfs, "up")),
+	} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+
+	r := rt.Do(t, harness.DoOpts{Rootfs: rootfs}, "/escape", secret, rel)
+	noPanic(t, r)
+	for _, out := range [][]byte{r.Stdout, r.Stderr} {
+		if bytes.Contains(out, []byte(strings.TrimSpace(secretText))) {
+			t.Errorf("the secret's contents came out of the sandbox\n%s", r)
+		}
+	}
+	switch r.ExitCode {
+	case 0:
+		t.Logf("every attempt failed:\n%s", r.Stdout)
+	case 3:
+		t.Fatalf("the workload could not read /inside.txt from its --rootfs %s, so the failed escapes prove nothing\n%s", rootfs, r)
+	default:
+		t.Errorf("the workload reached a host file outside --rootfs (or failed otherwise)\n%s", r)
+	}
+}
+
+// TestSocket: socket() fails until the library OS has networking, and
+// nothing reaches a listener on the host's loopback.
+func TestSocket(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "socket")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	r := rt.Do(t, harness.DoOpts{}, bin, strconv.Itoa(port))
+	time.Sleep(100 * time.Millisecond)
+	ln.Close()
+	noPanic(t, r)
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host listener on 127.0.0.1:%d accepted %d connection(s) from the sandbox", port, n)
+	}
+	harness.CheckExit(t, "socket", r, 0)
+	t.Logf("results inside the sandbox:\n%s", r.Stdout)
+}
+
+// TestPid1: the first process of the sandbox is pid 1.
+func TestPid1(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "pid1")
+	r := rt.Do(t, harness.DoOpts{}, bin)
+	noPanic(t, r)
+	harness.CheckExit(t, "pid1", r, 0)
+}
+
+// TestMemoryLimit: under --memory-limit 64M, allocating 256 MiB through
+// mmap, brk or malloc fails with ENOMEM below the quota, the workload sees
+// the failure and exits normally, and no host process grew past it.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	rt, bin := setup(t, "memhog")
+	re := regexp.MustCompile(`ENOMEM after (\d+) MiB`)
+	for _, mode := range []string{"mmap", "brk", "malloc"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := rt.Do(t, harness.DoOpts{MemoryLimit: "64M"}, bin, mode)
+			noPanic(t, r)
+			if !harness.CheckExit(t, "allocating 256 MiB under a 64 MiB quota", r, 0) {
+				return
+			}
+			m := re.FindSubmatch(r.Stdout)
+			if m == nil {
+				t.Fatalf("no ENOMEM report\n%s", r)
+			}
+			n, _ := strconv.Atoi(string(m[1]))
+			if n > 64 {
+				t.Errorf("the workload got %d MiB under a 64 MiB quota", n)
+			}
+			if n < 8 {
+				t.Errorf("the workload got only %d MiB under a 64 MiB quota: the quota is not what was asked", n)
+			}
+			if r.Rusage != nil {
+				maxrss := r.Rusage.Maxrss / 1024 // KiB to MiB
+				t.Logf("%s: ENOMEM after %d MiB; largest host process of the run: %d MiB resident", mode, n, maxrss)
+				if maxrss >= 192 {
+					t.Errorf("a host process of the run reached %d MiB resident under a 64 MiB quota", maxrss)
+				}
+			}
+		})
+	}
+}
