@@ -12,8 +12,8 @@ import (
 type fakeHost struct{ maps, unmaps, protects int }
 
 func (f *fakeHost) MapFile(addr, length, offset uint64, prot Prot) error { f.maps++; return nil }
-func (f *fakeHost) Unmap(addr, length uint64) error                     { f.unmaps++; return nil }
-func (f *fakeHost) Protect(addr, length uint64, prot Prot) error        { f.protects++; return nil }
+func (f *fakeHost) Unmap(addr, length uint64) error                      { f.unmaps++; return nil }
+func (f *fakeHost) Protect(addr, length uint64, prot Prot) error         { f.protects++; return nil }
 
 func newMM(t *testing.T, quota int64) (*MemoryManager, *fakeHost) {
 	t.Helper()
