@@ -163,6 +163,24 @@ func defaultRlimits() [NumRlimits]Rlimit {
 	return r
 }
 
+// NewTask creates a task with the next pid, an empty address space whose
+// host side is host, and an empty fd table, running as creds in "/".
+func (k *Kernel) NewTask(host mm.HostMapper, creds Creds) *Task {
+	pid := k.nextPID.Add(1)
+	return &Task{
+		K:       k,
+		TID:     pid,
+		TGID:    pid,
+		MM:      mm.New(k.Memory, host),
+		FDs:     vfs.NewFDTable(),
+		Cwd:     "/",
+		Creds:   creds,
+		Umask:   0o022,
+		Rlimits: defaultRlimits(),
+		Start:   time.Now(),
+	}
+}
+
 // InitSpec is the container's first process.
 type InitSpec struct {
 	Argv  []string
@@ -177,20 +195,7 @@ func (k *Kernel) NewInitTask(host mm.HostMapper, spec InitSpec) (*Task, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	t := &Task{
-		K:       k,
-		TID:     1,
-		TGID:    1,
-		PPID:    0,
-		MM:      mm.New(k.Memory, host),
-		FDs:     vfs.NewFDTable(),
-		Cwd:     "/",
-		Creds:   spec.Creds,
-		Umask:   0o022,
-		Rlimits: defaultRlimits(),
-		Start:   time.Now(),
-	}
-	k.nextPID.Store(1)
+	t := k.NewTask(host, spec.Creds)
 	if spec.Cwd != "" {
 		t.Cwd = path.Clean("/" + spec.Cwd)
 	}

@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"errors"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 
@@ -26,7 +27,7 @@ func Dispatch(t *kernel.Task, nr uintptr, a [6]uint64) int64 {
 		t.K.WarnOnce("syscall:"+name, "unimplemented syscall: returning ENOSYS", "syscall", name, "nr", nr)
 		return -int64(unix.ENOSYS)
 	}
-	v, err := table[nr](t, a)
+	v, err := call(t, nr, a)
 	if err == nil {
 		return int64(v)
 	}
@@ -36,6 +37,19 @@ func Dispatch(t *kernel.Task, nr uintptr, a [6]uint64) int64 {
 	}
 	t.K.Log.Error("syscall failed inside the library OS", "syscall", Name(nr), "err", err)
 	return -int64(unix.EIO)
+}
+
+// call runs the handler. A panic here is a library OS bug reached by
+// workload input: it is logged with its stack and the syscall fails with
+// EIO, rather than taking the whole sandbox down.
+func call(t *kernel.Task, nr uintptr, a [6]uint64) (v uint64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.K.Log.Error("library OS panic in syscall handler", "syscall", Name(nr), "panic", r, "stack", string(debug.Stack()))
+			v, err = 0, unix.EIO
+		}
+	}()
+	return table[nr](t, a)
 }
 
 // Implemented reports whether nr has a handler.
