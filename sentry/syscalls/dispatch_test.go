@@ -18,8 +18,8 @@ import (
 type nopHost struct{}
 
 func (nopHost) MapFile(addr, length, offset uint64, prot mm.Prot) error { return nil }
-func (nopHost) Unmap(addr, length uint64) error                     { return nil }
-func (nopHost) Protect(addr, length uint64, prot mm.Prot) error     { return nil }
+func (nopHost) Unmap(addr, length uint64) error                         { return nil }
+func (nopHost) Protect(addr, length uint64, prot mm.Prot) error         { return nil }
 
 // newTestTask builds a task over a small memory quota and a temporary
 // read-only rootfs, with one writable page at the returned address.
