@@ -42,9 +42,11 @@ func runBoot(g *globals, args []string) int {
 	client := caps.NewClient(conn)
 	defer client.Close()
 
-	// Signals sent to the sentry are for the workload; they are forwarded
-	// by the platform when it supports it, and must not kill the sentry.
-	signal.Ignore(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPIPE)
+	// Until the sandbox runs, a signal for the workload must not kill the
+	// sentry; ForwardSignals then routes them to the workload.
+	forwarded := []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+	signal.Ignore(forwarded...)
+	signal.Ignore(unix.SIGPIPE)
 
 	aux, err := sentry.ReadHostAux()
 	if err != nil {
@@ -61,6 +63,7 @@ func runBoot(g *globals, args []string) int {
 	if err := sentry.Seal(); err != nil {
 		return fail("%v", err)
 	}
+	sb.ForwardSignals(forwarded...)
 	status, err := sb.Run()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime"
 
 	"golang.org/x/sys/unix"
@@ -49,6 +50,9 @@ type Sandbox struct {
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
 	grants []caps.Grant
+	// signals carries host signals sent to the sentry, which are the
+	// workload's to handle.
+	signals chan os.Signal
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -136,6 +140,13 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	return s, nil
 }
 
+// ForwardSignals makes host signals the sentry receives go to the
+// workload's init instead; call it before Run.
+func (s *Sandbox) ForwardSignals(sigs ...os.Signal) {
+	s.signals = make(chan os.Signal, 16)
+	signal.Notify(s.signals, sigs...)
+}
+
 // Run starts the container's init and runs it to the end. The boot error
 // of a program that cannot start is returned as err, with errno inside.
 func (s *Sandbox) Run() (kernel.ExitStatus, error) {
@@ -147,6 +158,20 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 		return kernel.ExitStatus{}, err
 	}
 	defer as.Release()
+	if s.signals != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			for {
+				select {
+				case sig := <-s.signals:
+					as.Interrupt(int(sig.(unix.Signal)))
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
 	t, err := s.kernel.NewInitTask(as, kernel.InitSpec{
 		Argv: s.cfg.Argv,
 		Env:  s.cfg.Env,

@@ -27,6 +27,10 @@ type AddressSpace interface {
 	// Switch runs the thread with regs until it traps; regs is updated with
 	// the thread's state at the trap.
 	Switch(regs *arch.Registers) (Exit, error)
+	// Interrupt makes a running Switch return ExitSignal with sig, so a
+	// signal meant for the workload reaches the library OS. It may be
+	// called from any goroutine.
+	Interrupt(sig int) error
 	// Release destroys the address space and its thread.
 	Release()
 }

@@ -1335,8 +1335,8 @@ func init() {
 
 		SysRtSigaction:      (*stCall).sysRtSigaction,
 		SysRtSigprocmask:    (*stCall).sysRtSigprocmask,
-		SysRtSigsuspend:     stArgs(stASigset, stAUlong),
-		SysRtSigpending:     func(c *stCall) { c.add(c.sigset(c.a[0], true), stUlong(c.a[1])) },
+		SysRtSigsuspend:     func(c *stCall) { c.add(c.sigsetN(c.a[0], false, c.a[1]), stUlong(c.a[1])) },
+		SysRtSigpending:     func(c *stCall) { c.add(c.sigsetN(c.a[0], true, c.a[1]), stUlong(c.a[1])) },
 		SysRtSigtimedwait:   stArgs(stASigset, stAPtr, stATimespec, stAUlong),
 		SysRtSigqueueinfo:   stArgs(stAInt, stASig, stAPtr),
 		SysRtTgsigqueueinfo: stArgs(stAInt, stAInt, stASig, stAPtr),
@@ -1500,6 +1500,18 @@ func init() {
 		SysSetpriority:      stArgs(stAEnum(xPrioWhich, "PRIO_???"), stAInt, stAInt),
 		SysSchedGetaffinity: (*stCall).sysSchedAffinity,
 		SysSchedSetaffinity: (*stCall).sysSchedAffinity,
+		SysGetxattr:         (*stCall).sysXattr,
+		SysLgetxattr:        (*stCall).sysXattr,
+		SysFgetxattr:        (*stCall).sysXattr,
+		SysSetxattr:         (*stCall).sysXattr,
+		SysLsetxattr:        (*stCall).sysXattr,
+		SysFsetxattr:        (*stCall).sysXattr,
+		SysListxattr:        (*stCall).sysXattr,
+		SysLlistxattr:       (*stCall).sysXattr,
+		SysFlistxattr:       (*stCall).sysXattr,
+		SysRemovexattr:      stArgs(stAPath, stAStr),
+		SysLremovexattr:     stArgs(stAPath, stAStr),
+		SysFremovexattr:     stArgs(stAFD, stAStr),
 		SysStatfs:           stArgs(stAPath, stAPtr),
 		SysFstatfs:          stArgs(stAFD, stAPtr),
 		SysTimes:            (*stCall).sysTimes,
@@ -1708,6 +1720,27 @@ func (c *stCall) sysReadlink() {
 	c.add(c.path(a[0]), c.outBuf(a[1]), stUlong(a[2]))
 }
 
+var xXattrFlags = []stBit{{unix.XATTR_CREATE, "XATTR_CREATE"}, {unix.XATTR_REPLACE, "XATTR_REPLACE"}}
+
+// sysXattr decodes the get/set/list xattr families, by path, by link
+// path and by fd.
+func (c *stCall) sysXattr() {
+	switch c.nr {
+	case SysFgetxattr, SysFsetxattr, SysFlistxattr:
+		c.add(stInt(c.a[0]))
+	default:
+		c.add(c.path(c.a[0]))
+	}
+	switch c.nr {
+	case SysGetxattr, SysLgetxattr, SysFgetxattr:
+		c.add(c.str(c.a[1]), c.outBuf(c.a[2]), stUlong(c.a[3]))
+	case SysSetxattr, SysLsetxattr, SysFsetxattr:
+		c.add(c.str(c.a[1]), c.buf(c.a[2], c.a[3]), stUlong(c.a[3]), stFlags(uint64(uint32(c.a[4])), xXattrFlags, "XATTR_???"))
+	default: // listxattr: NUL-separated names
+		c.add(c.outBuf(c.a[1]), stUlong(c.a[2]))
+	}
+}
+
 func (c *stCall) sysGetcwd() {
 	buf := stPtr(c.a[0])
 	if c.ok {
@@ -1870,7 +1903,16 @@ func (c *stCall) sigaction(addr uint64, out bool) string {
 
 func (c *stCall) sysRtSigprocmask() {
 	c.add(stEnum(uint64(uint32(c.a[0])), xSigprocmaskHow, "SIG_???"),
-		c.sigset(c.a[1], false), c.sigset(c.a[2], true), stUlong(c.a[3]))
+		c.sigsetN(c.a[1], false, c.a[3]), c.sigsetN(c.a[2], true, c.a[3]), stUlong(c.a[3]))
+}
+
+// sigsetN renders a sigset_t whose size the call passes; the kernel
+// accepts only 8.
+func (c *stCall) sigsetN(addr uint64, out bool, size uint64) string {
+	if size != 8 {
+		return stPtr(addr)
+	}
+	return c.sigset(addr, out)
 }
 
 func (c *stCall) sysSigaltstack() {
@@ -2068,14 +2110,21 @@ func (c *stCall) cloneArgs(addr, size uint64) string {
 	f := func(i int) uint64 { return stLE64(b[8*i:]) }
 	flags := f(0)
 	parts := []string{"flags=" + stFlags(flags, xCloneFlags, "CLONE_???")}
+	var outs []string // what the kernel stored for the parent
 	if flags&unix.CLONE_PIDFD != 0 {
-		parts = append(parts, "pidfd="+c.intPtr(f(1), true))
+		parts = append(parts, "pidfd="+stPtr(f(1)))
+		if c.ok && f(1) != 0 {
+			outs = append(outs, "pidfd="+c.intPtr(f(1), true))
+		}
 	}
 	if flags&(unix.CLONE_CHILD_SETTID|unix.CLONE_CHILD_CLEARTID) != 0 {
-		parts = append(parts, "child_tid="+stHex(f(2)))
+		parts = append(parts, "child_tid="+stPtr(f(2)))
 	}
 	if flags&unix.CLONE_PARENT_SETTID != 0 {
-		parts = append(parts, "parent_tid="+c.intPtr(f(3), true))
+		parts = append(parts, "parent_tid="+stPtr(f(3)))
+		if c.ok && f(3) != 0 {
+			outs = append(outs, "parent_tid="+c.intPtr(f(3), true))
+		}
 	}
 	parts = append(parts, "exit_signal="+stSig(f(4)), "stack="+stPtr(f(5)), "stack_size="+stHex(f(6)))
 	if flags&unix.CLONE_SETTLS != 0 {
@@ -2087,7 +2136,11 @@ func (c *stCall) cloneArgs(addr, size uint64) string {
 	if n >= 88 && flags&unix.CLONE_INTO_CGROUP != 0 {
 		parts = append(parts, "cgroup="+stUlong(f(10)))
 	}
-	return "{" + strings.Join(parts, ", ") + "}"
+	s := "{" + strings.Join(parts, ", ") + "}"
+	if len(outs) > 0 {
+		s += " => {" + strings.Join(outs, ", ") + "}"
+	}
+	return s
 }
 
 func (c *stCall) sysUname() {
@@ -2124,15 +2177,15 @@ func (c *stCall) sysArchPrctl() {
 
 func (c *stCall) sysPrlimit64() {
 	c.add(stInt(c.a[0]), stEnum(uint64(uint32(c.a[1])), xRlimits, "RLIMIT_???"),
-		c.rlimit(c.a[2], false, "RLIM64_INFINITY"), c.rlimit(c.a[3], true, "RLIM64_INFINITY"))
+		c.rlimit(c.a[2], false), c.rlimit(c.a[3], true))
 }
 
 func (c *stCall) sysGetrlimit() {
 	c.add(stEnum(uint64(uint32(c.a[0])), xRlimits, "RLIMIT_???"),
-		c.rlimit(c.a[1], c.nr == SysGetrlimit, "RLIM_INFINITY"))
+		c.rlimit(c.a[1], c.nr == SysGetrlimit))
 }
 
-func (c *stCall) rlimit(addr uint64, out bool, inf string) string {
+func (c *stCall) rlimit(addr uint64, out bool) string {
 	if addr == 0 {
 		return "NULL"
 	}
@@ -2146,7 +2199,7 @@ func (c *stCall) rlimit(addr uint64, out bool, inf string) string {
 	lim := func(v uint64) string {
 		switch {
 		case v == ^uint64(0):
-			return inf
+			return "RLIM64_INFINITY"
 		case v > 1024 && v%1024 == 0:
 			return stUlong(v/1024) + "*1024"
 		}

@@ -211,6 +211,12 @@ type siginfo struct {
 	_     [112]byte
 }
 
+// Interrupt implements platform.AddressSpace: the signal stops the traced
+// stub, and Switch reports it without delivering it on the host.
+func (s *stub) Interrupt(sig int) error {
+	return unix.Kill(s.pid, unix.Signal(sig))
+}
+
 // Release implements platform.AddressSpace.
 func (s *stub) Release() {
 	unix.Kill(s.pid, unix.SIGKILL)

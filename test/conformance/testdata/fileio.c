@@ -96,7 +96,8 @@ int main(void)
 	puts("descriptors: ok");
 
 	/* stdout is the harness's pipe: not seekable. */
-	EXPECT_ERR(lseek(1, 0, SEEK_CUR), ESPIPE);
+	if (fstat(1, &st) == 0 && S_ISFIFO(st.st_mode))
+		EXPECT_ERR(lseek(1, 0, SEEK_CUR), ESPIPE);
 
 	/* openat relative to a directory descriptor. */
 	int dfd = MUST(open("/etc", O_RDONLY | O_DIRECTORY));

@@ -24,7 +24,7 @@ func acquireSlot() func() {
 	}
 	var files []*os.File
 	for i := 0; i < MaxParallel; i++ {
-		f, err := os.OpenFile(filepath.Join(slotDir, fmt.Sprintf("slot-%d", i)), os.O_CREATE|os.O_RDWR, 0o666)
+		f, err := os.OpenFile(filepath.Join(slotDir, fmt.Sprintf("slot-%d", i)), os.O_CREATE|os.O_RDONLY, 0o666) // flock needs no write access
 		if err != nil {
 			for _, g := range files {
 				g.Close()

@@ -5,7 +5,9 @@
  */
 #include "../../conformance/testdata/check.h"
 #include <arpa/inet.h>
-#include <linux/netlink.h>
+#ifndef NETLINK_ROUTE
+#define NETLINK_ROUTE 0 /* <linux/netlink.h> is not in every libc's headers */
+#endif
 #include <netinet/in.h>
 #include <sys/socket.h>
 
