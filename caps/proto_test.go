@@ -430,18 +430,26 @@ func TestClientRejectsBadServer(t *testing.T) {
 	defer exoEnd.Close()
 	c := NewClient(sentryEnd)
 	defer c.Close()
+	// Opened here, not in the fake server, so the fd count below does not
+	// race with the server goroutine opening and closing it.
+	f, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		buf := make([]byte, maxRequest)
 		exoEnd.Read(buf)
 		// Claims two grants but sends one fd.
-		f, _ := os.Open("/dev/null")
-		defer f.Close()
 		sendMsg(exoEnd, response{Grants: []wireGrant{{ID: 1, Kind: KindFile, Name: "a"}, {ID: 2, Kind: KindFile, Name: "b"}}}, []int{int(f.Fd())})
 	}()
 	before := openFDs(t)
 	if _, err := c.Grants(); err == nil {
 		t.Fatal("client accepted a reply with fewer fds than grants")
 	}
+	<-sent
 	if after := openFDs(t); after > before {
 		t.Errorf("client leaked fds: %d -> %d", before, after)
 	}
