@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/libos/fs/devfs"
 	"exokernelul.dev/exo/libos/fs/dirfs"
 	"exokernelul.dev/exo/libos/fs/hostfd"
 	"exokernelul.dev/exo/libos/kernel"
@@ -109,6 +110,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	}
 	mounts := &vfs.MountTable{}
 	mounts.Attach("/", dirfs.New(int(root.File.Fd()), root.Rights&caps.RightWrite != 0))
+	mounts.Attach("/dev", devfs.New())
 	var stdio [3]vfs.File
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
 		if g, ok := byName[name]; ok && g.Kind == caps.KindFile {

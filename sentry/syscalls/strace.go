@@ -2107,7 +2107,12 @@ func (c *stCall) cloneArgs(addr, size uint64) string {
 	if size < 64 || !ok {
 		return stHex(addr)
 	}
-	f := func(i int) uint64 { return stLE64(b[8*i:]) }
+	f := func(i int) uint64 { // fields past what was read are 0
+		if 8*i+8 > len(b) {
+			return 0
+		}
+		return stLE64(b[8*i:])
+	}
 	flags := f(0)
 	parts := []string{"flags=" + stFlags(flags, xCloneFlags, "CLONE_???")}
 	var outs []string // what the kernel stored for the parent
