@@ -22,9 +22,14 @@ func (s *Sandbox) runTask(t *kernel.Task, as platform.AddressSpace) (kernel.Exit
 		case platform.ExitSyscall:
 			nr := arch.SyscallNumber(&t.Regs)
 			args := arch.SyscallArgs(&t.Regs)
+			var before string
+			if s.strace != nil && (nr == syscalls.SysExecve || nr == syscalls.SysExecveat) {
+				// A successful exec replaces the memory its arguments were in.
+				before = syscalls.FormatCall(nr, args, 0, t.MM)
+			}
 			ret := syscalls.Dispatch(t, nr, args)
 			if s.strace != nil {
-				s.traceSyscall(t, nr, args, ret)
+				s.traceSyscall(t, nr, args, ret, before)
 			}
 			arch.SetReturn(&t.Regs, uint64(ret))
 		case platform.ExitFault:
@@ -40,10 +45,15 @@ func (s *Sandbox) runTask(t *kernel.Task, as platform.AddressSpace) (kernel.Exit
 	}
 }
 
-func (s *Sandbox) traceSyscall(t *kernel.Task, nr uintptr, args [6]uint64, ret int64) {
+// traceSyscall prints one strace line; call is the call already rendered
+// before dispatch, or "" to render it now.
+func (s *Sandbox) traceSyscall(t *kernel.Task, nr uintptr, args [6]uint64, ret int64, call string) {
+	if call == "" {
+		call = syscalls.FormatCall(nr, args, ret, t.MM)
+	}
 	if done, _ := t.Exited(); done {
-		fmt.Fprintf(s.strace, "[pid %d] %s = ?\n", t.TID, syscalls.FormatCall(nr, args, ret, t.MM))
+		fmt.Fprintf(s.strace, "[pid %d] %s = ?\n", t.TID, call)
 		return
 	}
-	fmt.Fprintf(s.strace, "[pid %d] %s%s\n", t.TID, syscalls.FormatCall(nr, args, ret, t.MM), syscalls.FormatReturn(nr, ret))
+	fmt.Fprintf(s.strace, "[pid %d] %s%s\n", t.TID, call, syscalls.FormatReturn(nr, ret))
 }
