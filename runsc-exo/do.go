@@ -31,6 +31,7 @@ func runDo(g *globals, args []string) int {
 	memLimit := fs.String("memory-limit", "", "memory quota of the sandbox, e.g. 512M or 2G (default: the host's RAM)")
 	cwd := fs.String("cwd", "", "working directory inside the sandbox (default: / )")
 	hostname := fs.String("hostname", "runsc-exo", "host name the workload sees")
+	pidsLimit := fs.Int("pids-limit", 0, "most tasks (processes and threads) the sandbox may have; 0 for no limit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-exo do [flags] [--] CMD [ARGS...]\n\n")
 		fs.PrintDefaults()
@@ -63,6 +64,8 @@ func runDo(g *globals, args []string) int {
 		Hostname: *hostname,
 		Platform: *platform,
 		Strace:   *strace,
+
+		PidsLimit: *pidsLimit,
 	}
 	code, err := doSandbox(g, cfg, *rootfs, quota)
 	if err != nil {

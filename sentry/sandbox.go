@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -37,6 +36,8 @@ type Config struct {
 	Hostname string   `json:"hostname"`
 	Platform string   `json:"platform"`
 	Strace   bool     `json:"strace"`
+	// PidsLimit caps the sandbox's tasks (0: no limit).
+	PidsLimit int `json:"pidsLimit"`
 }
 
 // Sandbox is a booted library OS with its platform.
@@ -51,9 +52,6 @@ type Sandbox struct {
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
 	grants []caps.Grant
-	// signals carries host signals sent to the sentry, which are the
-	// workload's to handle.
-	signals chan os.Signal
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -127,15 +125,20 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	k := kernel.New(kernel.Config{
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants}
+	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
 		Mounts:   mounts,
 		Stdio:    stdio,
 		Hostname: cfg.Hostname,
 		HostAux:  host.Aux,
 		Log:      log,
+		NewAddressSpace: func() (kernel.HostAddressSpace, error) {
+			return plat.NewAddressSpace(mem)
+		},
+		StartTask: s.startTask,
+		PidsLimit: cfg.PidsLimit,
 	})
-	s := &Sandbox{cfg: cfg, log: log, kernel: k, platform: plat, mem: mem, grants: grants}
 	if cfg.Strace {
 		s.strace = os.Stderr
 	}
@@ -145,36 +148,20 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 // ForwardSignals makes host signals the sentry receives go to the
 // workload's init instead; call it before Run.
 func (s *Sandbox) ForwardSignals(sigs ...os.Signal) {
-	s.signals = make(chan os.Signal, 16)
-	signal.Notify(s.signals, sigs...)
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, sigs...)
+	go func() {
+		for sig := range ch {
+			s.kernel.SignalInit(int(sig.(unix.Signal)))
+		}
+	}()
 }
 
-// Run starts the container's init and runs it to the end. The boot error
-// of a program that cannot start is returned as err, with errno inside.
+// Run starts the container's init and waits until it and every other
+// task are gone. The boot error of a program that cannot start is
+// returned as err, with errno inside.
 func (s *Sandbox) Run() (kernel.ExitStatus, error) {
-	// The ptrace platform binds the stub to this OS thread.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	as, err := s.platform.NewAddressSpace(s.mem)
-	if err != nil {
-		return kernel.ExitStatus{}, err
-	}
-	defer as.Release()
-	if s.signals != nil {
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			for {
-				select {
-				case sig := <-s.signals:
-					as.Interrupt(int(sig.(unix.Signal)))
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	t, err := s.kernel.NewInitTask(as, kernel.InitSpec{
+	t, err := s.kernel.NewInitTask(kernel.InitSpec{
 		Argv: s.cfg.Argv,
 		Env:  s.cfg.Env,
 		Cwd:  s.cfg.Cwd,
@@ -186,7 +173,9 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 	if err != nil {
 		return kernel.ExitStatus{}, err
 	}
-	return s.runTask(t, as)
+	s.startTask(t)
+	<-s.kernel.Done()
+	return s.kernel.InitStatus(), nil
 }
 
 // ExitCode turns a boot failure into the exit status shells use: 127 when

@@ -2,6 +2,9 @@ package sentry
 
 import (
 	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/kernel"
@@ -9,49 +12,98 @@ import (
 	"exokernelul.dev/exo/sentry/syscalls"
 )
 
-// runTask is the task run loop: switch into the workload until it traps,
-// serve the trap, repeat until the task exits. It owns t and as and runs on
-// one locked OS thread.
-func (s *Sandbox) runTask(t *kernel.Task, as platform.AddressSpace) (kernel.ExitStatus, error) {
+// startTask gives a task its platform context and its goroutine.
+func (s *Sandbox) startTask(t *kernel.Task) {
+	ctx := s.platform.NewContext()
+	if t.InitialFP != nil {
+		ctx.SetFPState(t.InitialFP)
+	}
+	t.SetContext(ctx)
+	go s.runTask(t, ctx)
+}
+
+// runTask is the task run loop: deliver what is pending, switch into the
+// workload until it traps, serve the trap, repeat until the task exits.
+// The goroutine owns t's registers and ctx, on one locked OS thread (the
+// ptrace platform binds stub threads to it).
+func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
+	runtime.LockOSThread()
+	defer func() {
+		ctx.Release()
+		runtime.UnlockOSThread()
+		s.kernel.TaskDone()
+	}()
 	for {
-		exit, err := as.Switch(&t.Regs)
+		if !t.HandlePending(ctx) {
+			return
+		}
+		exit, err := ctx.Switch(t.AS.(platform.AddressSpace), &t.Regs)
 		if err != nil {
-			return kernel.ExitStatus{}, fmt.Errorf("run task %d: %w", t.TID, err)
+			if !t.Exiting() {
+				s.log.Error("task lost its host thread; killing its process", "tid", t.TID, "err", err)
+				t.ExitGroup(kernel.ExitStatus{Signal: int(unix.SIGKILL)})
+			}
+			continue
 		}
 		switch exit.Kind {
 		case platform.ExitSyscall:
-			nr := arch.SyscallNumber(&t.Regs)
-			args := arch.SyscallArgs(&t.Regs)
-			var before string
-			if s.strace != nil && (nr == syscalls.SysExecve || nr == syscalls.SysExecveat) {
-				// A successful exec replaces the memory its arguments were in.
-				before = syscalls.FormatCall(nr, args, 0, t.MM)
-			}
-			ret := syscalls.Dispatch(t, nr, args)
-			if s.strace != nil {
-				s.traceSyscall(t, nr, args, ret, before)
-			}
-			arch.SetReturn(&t.Regs, uint64(ret))
+			s.syscall(t)
 		case platform.ExitFault:
-			// No signal frames yet: a fault ends the process with its signal.
-			s.log.Debug("workload fault", "tid", t.TID, "fault", exit.String(), "rip", fmt.Sprintf("%#x", t.Regs.Rip))
-			t.SendSignal(exit.Signo)
+			if exit.Signo == int(unix.SIGSEGV) && exit.Code == arch.SEGVAccErr {
+				handled, err := t.MM.HandleFault(exit.Addr, true)
+				if handled {
+					continue
+				}
+				if err != nil {
+					// Out of memory quota while copying on write: what
+					// Linux's OOM killer would do.
+					s.log.Warn("copy-on-write past the memory quota; killing the process", "tid", t.TID)
+					t.ExitGroup(kernel.ExitStatus{Signal: int(unix.SIGKILL)})
+					continue
+				}
+			}
+			t.Fault(exit.Signo, exit.Code, exit.Addr)
 		case platform.ExitSignal:
-			t.SendSignal(exit.Signo)
-		}
-		if done, status := t.Exited(); done {
-			return status, nil
+			t.SendSignal(&arch.SignalInfo{Signo: int32(exit.Signo), Code: arch.SIKernel})
+		case platform.ExitInterrupt:
+			// HandlePending, next, does what the interrupt was for.
 		}
 	}
+}
+
+// syscall serves the syscall the task trapped with.
+func (s *Sandbox) syscall(t *kernel.Task) {
+	nr := arch.SyscallNumber(&t.Regs)
+	args := arch.SyscallArgs(&t.Regs)
+	var before string
+	if s.strace != nil && (nr == syscalls.SysExecve || nr == syscalls.SysExecveat) {
+		// A successful exec replaces the memory its arguments were in.
+		before = syscalls.FormatCall(nr, args, 0, t.MM)
+	}
+	ret := syscalls.Dispatch(t, nr, args)
+	if s.strace != nil {
+		s.traceSyscall(t, nr, args, ret, before)
+	}
+	if nr == syscalls.SysRtSigreturn {
+		return // the registers are the restored ones, rax included
+	}
+	if ret < 0 && kernel.IsRestartErrno(unix.Errno(-ret)) {
+		t.SetRestart(uint64(nr), unix.Errno(-ret))
+	}
+	arch.SetReturn(&t.Regs, uint64(ret))
 }
 
 // traceSyscall prints one strace line; call is the call already rendered
 // before dispatch, or "" to render it now.
 func (s *Sandbox) traceSyscall(t *kernel.Task, nr uintptr, args [6]uint64, ret int64, call string) {
 	if call == "" {
-		call = syscalls.FormatCall(nr, args, ret, t.MM)
+		if t.MM == nil {
+			call = syscalls.Name(nr) + "(...)"
+		} else {
+			call = syscalls.FormatCall(nr, args, ret, t.MM)
+		}
 	}
-	if done, _ := t.Exited(); done {
+	if (nr == syscalls.SysExit || nr == syscalls.SysExitGroup) && t.Exiting() {
 		fmt.Fprintf(s.strace, "[pid %d] %s = ?\n", t.TID, call)
 		return
 	}

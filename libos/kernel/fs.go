@@ -24,7 +24,7 @@ func (t *Task) AbsPath(dirfd int, p string) (string, error) {
 	if path.IsAbs(p) {
 		return p, nil
 	}
-	base := t.Cwd
+	base := t.FS.Cwd()
 	if dirfd != unix.AT_FDCWD {
 		d, err := t.FDs.Get(dirfd)
 		if err != nil {
@@ -53,7 +53,7 @@ func (t *Task) Open(dirfd int, p string, flags int, mode uint32) (*vfs.FileDescr
 	if err != nil {
 		return nil, err
 	}
-	f, err := fs.Open(rel, flags, mode&^t.Umask)
+	f, err := fs.Open(rel, flags, mode&^t.FS.Umask())
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (t *Task) Chdir(p string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return unix.ENOTDIR
 	}
-	t.Cwd = path.Clean(abs)
+	t.FS.SetCwd(path.Clean(abs))
 	return nil
 }
 
@@ -127,7 +127,8 @@ func (t *Task) Access(dirfd int, p string, mode uint32, follow bool) error {
 		}
 	}
 	perm := st.Mode & 0o777
-	if t.Creds.UID == 0 {
+	creds := t.Creds()
+	if creds.UID == 0 {
 		// Root may read and write anything, and execute what anyone may.
 		if mode&unix.X_OK != 0 && st.Mode&unix.S_IFMT != unix.S_IFDIR && perm&0o111 == 0 {
 			return unix.EACCES
@@ -136,9 +137,9 @@ func (t *Task) Access(dirfd int, p string, mode uint32, follow bool) error {
 	}
 	var granted uint32
 	switch {
-	case st.Uid == t.Creds.UID:
+	case st.Uid == creds.UID:
 		granted = perm >> 6
-	case st.Gid == t.Creds.GID || t.inGroup(st.Gid):
+	case st.Gid == creds.GID || inGroup(creds, st.Gid):
 		granted = perm >> 3
 	default:
 		granted = perm
@@ -149,8 +150,8 @@ func (t *Task) Access(dirfd int, p string, mode uint32, follow bool) error {
 	return nil
 }
 
-func (t *Task) inGroup(gid uint32) bool {
-	for _, g := range t.Creds.Groups {
+func inGroup(c Creds, gid uint32) bool {
+	for _, g := range c.Groups {
 		if g == gid {
 			return true
 		}

@@ -1,36 +1,46 @@
 // Package kernel is the core of the library OS: the kernel object a sandbox
-// boots, its tasks with their credentials, limits, fd tables and working
-// directories, and the exec path that turns a file into a running image.
+// boots; its processes (thread groups) and threads (tasks) with their
+// process groups, sessions, credentials, limits, fd tables and working
+// directories; clone, exec, exit and wait; signals; futexes; and the
+// blocking primitive every sleeping syscall uses.
+//
+// Lock order: Kernel.mu (the task tree, signal and exit state of every
+// task) before anything a single task or file owns. Each task's goroutine
+// owns the task's registers and its platform context.
 package kernel
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
-// Release is the kernel release the library OS reports. It is a Linux 6.x
-// ABI, and says which kernel it really is.
+// The kernel release the library OS reports: a Linux 6.x ABI that says
+// which kernel it really is.
 const (
 	Sysname = "Linux"
 	Release = "6.6.0-runsc-exo"
 	Version = "#1 SMP runsc-exo library OS"
 	Machine = "x86_64"
 )
+
+// HostAddressSpace is the platform side of an address space, as the kernel
+// needs it: the memory manager maps into it, and it is released with the
+// last task using it.
+type HostAddressSpace interface {
+	mm.HostMapper
+	Release()
+}
 
 // Config is what a sandbox gives its kernel at boot.
 type Config struct {
@@ -40,6 +50,14 @@ type Config struct {
 	Hostname string
 	HostAux  loader.HostAux
 	Log      *slog.Logger
+	// NewAddressSpace makes a host address space for a new process image.
+	NewAddressSpace func() (HostAddressSpace, error)
+	// StartTask runs a new task (from clone) on its own goroutine; the
+	// kernel calls it with the task ready to switch into.
+	StartTask func(*Task)
+	// PidsLimit caps the number of live tasks (threads count), like the
+	// pids cgroup; 0 means no limit.
+	PidsLimit int
 }
 
 // Kernel is one sandbox's library OS instance.
@@ -51,24 +69,47 @@ type Kernel struct {
 	Log      *slog.Logger
 	Boot     time.Time
 
-	stdio   [3]vfs.File
-	nextPID atomic.Int32
-	// warned records the syscalls already logged as unimplemented, so each
-	// is logged once per sandbox.
+	stdio           [3]vfs.File
+	newAddressSpace func() (HostAddressSpace, error)
+	startTask       func(*Task)
+	pidsLimit       int
+
+	// mu guards the task tree and every task's signal and exit state.
+	mu      sync.Mutex
+	tasks   map[int32]*Task // live and zombie tasks by tid
+	nextPID int32
+	init    *ThreadGroup
+	// done is closed when the init process has exited and every task is
+	// gone.
+	done    chan struct{}
+	running int // tasks whose goroutine has not finished
+	futexes futexTable
+	// asUsers counts the tasks using each address space.
+	asUsers map[*mm.MemoryManager]int
+
+	// warned records the warnings already logged, so each is logged once
+	// per sandbox.
 	warned sync.Map
 }
 
 // New boots an empty kernel.
 func New(c Config) *Kernel {
 	k := &Kernel{
-		Memory:   c.Memory,
-		Mounts:   c.Mounts,
-		Hostname: c.Hostname,
-		HostAux:  c.HostAux,
-		Log:      c.Log,
-		Boot:     time.Now(),
-		stdio:    c.Stdio,
+		Memory:          c.Memory,
+		Mounts:          c.Mounts,
+		Hostname:        c.Hostname,
+		HostAux:         c.HostAux,
+		Log:             c.Log,
+		Boot:            time.Now(),
+		stdio:           c.Stdio,
+		newAddressSpace: c.NewAddressSpace,
+		startTask:       c.StartTask,
+		pidsLimit:       c.PidsLimit,
+		tasks:           make(map[int32]*Task),
+		asUsers:         make(map[*mm.MemoryManager]int),
+		done:            make(chan struct{}),
 	}
+	k.futexes.init()
 	if k.Hostname == "" {
 		k.Hostname = "runsc-exo"
 	}
@@ -83,6 +124,20 @@ func (k *Kernel) WarnOnce(key, msg string, attrs ...any) {
 	if _, loaded := k.warned.LoadOrStore(key, true); !loaded {
 		k.Log.Warn(msg, attrs...)
 	}
+}
+
+// Uptime is the time since the kernel booted.
+func (k *Kernel) Uptime() time.Duration { return time.Since(k.Boot) }
+
+// Done is closed once the container's init has exited and every task has
+// finished.
+func (k *Kernel) Done() <-chan struct{} { return k.done }
+
+// InitStatus is how the container's init ended; valid after Done.
+func (k *Kernel) InitStatus() ExitStatus {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.init.exitStatus
 }
 
 // Creds are a task's identities as the library OS tracks them; they never
@@ -102,49 +157,6 @@ const RlimInfinity = ^uint64(0)
 // NumRlimits is RLIM_NLIMITS.
 const NumRlimits = 16
 
-// Task is one workload thread. Fields without a lock are touched only by
-// the task's own goroutine.
-type Task struct {
-	K          *Kernel
-	TID, TGID  int32
-	PPID       int32
-	MM         *mm.MemoryManager
-	FDs        *vfs.FDTable
-	Cwd        string
-	Creds      Creds
-	Umask      uint32
-	Rlimits    [NumRlimits]Rlimit
-	Regs       arch.Registers
-	ClearTID   uint64
-	RobustList uint64
-	SigMask    uint64
-	SigActions [64][32]byte // struct sigaction as the workload set it
-	Exe        string
-	Argv       []string
-	Comm       string // the thread name, PR_SET_NAME / the exec'd file's base name
-	NoNewPrivs bool
-	Dumpable   bool
-	PdeathSig  int
-	Start      time.Time
-
-	exited     bool
-	exitStatus ExitStatus
-}
-
-// ExitStatus is how a process ended: a code from exit, or a signal.
-type ExitStatus struct {
-	Code   int
-	Signal int
-}
-
-// WaitStatus encodes the status as wait4 reports it.
-func (s ExitStatus) WaitStatus() int {
-	if s.Signal != 0 {
-		return s.Signal & 0x7f
-	}
-	return (s.Code & 0xff) << 8
-}
-
 // defaultRlimits are Linux's defaults for a fresh login.
 func defaultRlimits() [NumRlimits]Rlimit {
 	var r [NumRlimits]Rlimit
@@ -163,22 +175,23 @@ func defaultRlimits() [NumRlimits]Rlimit {
 	return r
 }
 
-// NewTask creates a task with the next pid, an empty address space whose
-// host side is host, and an empty fd table, running as creds in "/".
-func (k *Kernel) NewTask(host mm.HostMapper, creds Creds) *Task {
-	pid := k.nextPID.Add(1)
-	return &Task{
-		K:       k,
-		TID:     pid,
-		TGID:    pid,
-		MM:      mm.New(k.Memory, host),
-		FDs:     vfs.NewFDTable(),
-		Cwd:     "/",
-		Creds:   creds,
-		Umask:   0o022,
-		Rlimits: defaultRlimits(),
-		Start:   time.Now(),
+// ExitStatus is how a process ended: a code from exit, or a signal.
+type ExitStatus struct {
+	Code   int
+	Signal int
+	Core   bool
+}
+
+// WaitStatus encodes the status as wait4 reports it.
+func (s ExitStatus) WaitStatus() int {
+	if s.Signal != 0 {
+		w := s.Signal & 0x7f
+		if s.Core {
+			w |= 0x80
+		}
+		return w
 	}
+	return (s.Code & 0xff) << 8
 }
 
 // InitSpec is the container's first process.
@@ -189,16 +202,48 @@ type InitSpec struct {
 	Creds Creds
 }
 
-// NewInitTask creates pid 1, its fds 0-2 on the sandbox's stdio, and loads
-// its program into an address space whose host side is host.
-func (k *Kernel) NewInitTask(host mm.HostMapper, spec InitSpec) (*Task, error) {
+// NewInitTask creates pid 1 with fds 0-2 on the sandbox's stdio and loads
+// its program. The caller runs it (the kernel does not call StartTask for
+// init).
+func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	t := k.NewTask(host, spec.Creds)
+	fs := &FSContext{cwd: "/", umask: 0o022}
 	if spec.Cwd != "" {
-		t.Cwd = path.Clean("/" + spec.Cwd)
+		fs.cwd = path.Clean("/" + spec.Cwd)
 	}
+	k.mu.Lock()
+	tg := &ThreadGroup{
+		k:        k,
+		children: make(map[*ThreadGroup]struct{}),
+		handlers: &SignalHandlers{},
+		rlimits:  defaultRlimits(),
+		waitCh:   make(chan struct{}),
+		termSig:  int(unix.SIGCHLD),
+	}
+	t := &Task{
+		K:         k,
+		tg:        tg,
+		FDs:       vfs.NewFDTable(),
+		FS:        fs,
+		creds:     spec.Creds,
+		interrupt: make(chan struct{}, 1),
+		Start:     time.Now(),
+	}
+	k.nextPID = 1
+	t.TID = 1
+	tg.tgid = 1
+	tg.leader = t
+	tg.tasks = []*Task{t}
+	sess := &Session{sid: 1}
+	tg.pgrp = &ProcessGroup{id: 1, session: sess, members: 1}
+	sess.foreground = tg.pgrp
+	k.tasks[1] = t
+	k.init = tg
+	k.running = 1
+	k.mu.Unlock()
+
 	for i, f := range k.stdio {
 		if f == nil {
 			continue
@@ -246,7 +291,7 @@ func (t *Task) lookPath(file string, env []string) (string, error) {
 		}
 		p := path.Join(dir, file)
 		if !path.IsAbs(p) {
-			p = path.Join(t.Cwd, p)
+			p = path.Join(t.FS.Cwd(), p)
 		}
 		st, err := t.Stat(unix.AT_FDCWD, p, true)
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
@@ -255,92 +300,3 @@ func (t *Task) lookPath(file string, env []string) (string, error) {
 	}
 	return "", fmt.Errorf("%q: executable file not found in $PATH: %w", file, unix.ENOENT)
 }
-
-// Exec replaces the task's image with the program at file. On failure
-// before the old image is gone, the task keeps running it.
-func (t *Task) Exec(file string, argv, envv []string) error {
-	d, err := t.Open(unix.AT_FDCWD, file, unix.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer d.DecRef()
-	st, err := d.File.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return unix.EACCES
-	}
-	var a loader.Args
-	a.Filename = file
-	a.Argv, a.Envv = argv, envv
-	a.Creds = [4]uint32{t.Creds.UID, t.Creds.EUID, t.Creds.GID, t.Creds.EGID}
-	a.HostAux = t.K.HostAux
-	if _, err := io.ReadFull(rand.Reader, a.Random[:]); err != nil {
-		return fmt.Errorf("AT_RANDOM: %w", err)
-	}
-	img, err := loader.Load(t.MM, readerAt{d.File}, t.openInterp, a)
-	if err != nil {
-		return err
-	}
-	t.Regs = arch.Registers{
-		Rip:    img.Entry,
-		Rsp:    img.Stack,
-		Cs:     arch.UserCS,
-		Ss:     arch.UserSS,
-		Eflags: arch.InitialFlags,
-	}
-	t.Exe = path.Clean(file)
-	if !path.IsAbs(t.Exe) {
-		t.Exe = path.Join(t.Cwd, t.Exe)
-	}
-	t.Argv = argv
-	t.Comm = path.Base(t.Exe)
-	if len(t.Comm) > 15 {
-		t.Comm = t.Comm[:15]
-	}
-	t.Dumpable = true
-	return nil
-}
-
-func (t *Task) openInterp(p string) (io.ReaderAt, func(), error) {
-	d, err := t.Open(unix.AT_FDCWD, p, unix.O_RDONLY, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	return readerAt{d.File}, d.DecRef, nil
-}
-
-// readerAt adapts a vfs.File to io.ReaderAt for the loader and mm.
-type readerAt struct{ f vfs.File }
-
-func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
-	done := 0
-	for done < len(p) {
-		n, err := r.f.Pread(p[done:], off+int64(done))
-		if err != nil {
-			return done, err
-		}
-		if n == 0 {
-			return done, io.EOF
-		}
-		done += n
-	}
-	return done, nil
-}
-
-// Exit ends the task with status.
-func (t *Task) Exit(s ExitStatus) {
-	if t.exited {
-		return
-	}
-	t.exited = true
-	t.exitStatus = s
-	t.FDs.CloseAll()
-}
-
-// Exited reports whether the task has ended and how.
-func (t *Task) Exited() (bool, ExitStatus) { return t.exited, t.exitStatus }
-
-// Uptime is the time since the kernel booted.
-func (k *Kernel) Uptime() time.Duration { return time.Since(k.Boot) }

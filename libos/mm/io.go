@@ -2,57 +2,75 @@ package mm
 
 import (
 	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/arch"
 )
 
-// copyRange walks [addr, addr+n) through the mappings, calling fn with the
-// sentry's view of each piece. need is the access every piece must allow (0
-// for the loader, which writes read-only text). It stops at the first hole
-// or disallowed page and returns how many bytes were visited.
-func (mm *MemoryManager) copyRange(addr uint64, n int, need Prot, fn func(done int, b []byte)) (int, error) {
+// copyRange walks [addr, addr+n) page by page through the mappings,
+// calling fn with the sentry's view of each piece. need is the access every
+// piece must allow (0 for the loader, which writes read-only text). A write
+// (write set) first gives a page shared copy-on-write a frame of its own,
+// because the sentry writes the frame itself. It stops at the first hole or
+// disallowed page and returns how many bytes were visited.
+func (mm *MemoryManager) copyRange(addr uint64, n int, need Prot, write bool, fn func(done int, b []byte)) (int, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	done := 0
+	var m *mapping
 	for done < n {
 		cur := addr + uint64(done)
 		if cur < addr { // wrapped around the address space
 			return done, unix.EFAULT
 		}
-		m := mm.findLocked(cur)
-		if m == nil || !m.backed || m.prot&need != need || (need != 0 && m.prot == 0) {
+		if m == nil || cur < m.start || cur >= m.end {
+			m = mm.findLocked(cur)
+		}
+		if m == nil || m.frames == nil || m.prot&need != need || (need != 0 && m.prot == 0) {
 			return done, unix.EFAULT
 		}
-		chunk := min(uint64(n-done), m.end-cur)
-		fn(done, mm.mf.bytes(m.off+(cur-m.start), chunk))
+		i := int((cur - m.start) / arch.PageSize)
+		if write && !m.shared && mm.mf.Shared(m.frames[i]) {
+			if err := mm.breakCOWLocked(m, i); err != nil {
+				return done, unix.EFAULT
+			}
+			page := m.start + uint64(i)*arch.PageSize
+			if err := mm.hostMapLocked(m, page, page+arch.PageSize); err != nil {
+				return done, unix.EFAULT
+			}
+		}
+		off := cur % arch.PageSize
+		chunk := min(uint64(n-done), arch.PageSize-off)
+		fn(done, mm.mf.page(m.frames[i])[off:off+chunk])
 		done += int(chunk)
 	}
 	return done, nil
 }
 
-func (mm *MemoryManager) copyIn(addr uint64, dst []byte, need Prot) (int, error) {
-	return mm.copyRange(addr, len(dst), need, func(done int, b []byte) { copy(dst[done:], b) })
-}
-
-func (mm *MemoryManager) copyOut(addr uint64, src []byte, need Prot) (int, error) {
-	return mm.copyRange(addr, len(src), need, func(done int, b []byte) { copy(b, src[done:]) })
-}
-
 // CopyIn reads workload memory at addr into dst as the workload could read
 // it; it returns the bytes copied and EFAULT if it stopped short.
 func (mm *MemoryManager) CopyIn(addr uint64, dst []byte) (int, error) {
-	return mm.copyIn(addr, dst, ProtRead)
+	return mm.copyRange(addr, len(dst), ProtRead, false, func(done int, b []byte) { copy(dst[done:], b) })
 }
 
 // CopyOut writes src to workload memory at addr, which must be writable by
 // the workload, as the kernel's copy_to_user requires.
 func (mm *MemoryManager) CopyOut(addr uint64, src []byte) (int, error) {
-	return mm.copyOut(addr, src, ProtWrite)
+	return mm.copyRange(addr, len(src), ProtWrite, true, func(done int, b []byte) { copy(b, src[done:]) })
 }
 
 // WriteImage writes src regardless of the mapping's access; the loader uses
 // it to fill text segments that the workload itself cannot write.
 func (mm *MemoryManager) WriteImage(addr uint64, src []byte) error {
-	_, err := mm.copyOut(addr, src, 0)
+	_, err := mm.copyRange(addr, len(src), 0, true, func(done int, b []byte) { copy(b, src[done:]) })
 	return err
+}
+
+// Accessible returns how many bytes from addr, up to n, the workload could
+// access with prot; syscalls check a buffer with it before consuming input
+// they could not hand back.
+func (mm *MemoryManager) Accessible(addr uint64, n int, prot Prot) int {
+	done, _ := mm.copyRange(addr, n, prot, false, func(int, []byte) {})
+	return done
 }
 
 // CopyInString reads a NUL-terminated string of at most max bytes
@@ -65,7 +83,7 @@ func (mm *MemoryManager) CopyInString(addr uint64, max int) (string, error) {
 		// Never read across a page boundary in one step, so a string that
 		// ends right before an unmapped page is still read.
 		cur := addr + uint64(len(buf))
-		n := min(chunk, int(4096-cur%4096))
+		n := min(chunk, int(arch.PageSize-cur%arch.PageSize))
 		tmp := make([]byte, n)
 		got, err := mm.CopyIn(cur, tmp)
 		for i := 0; i < got; i++ {
@@ -83,12 +101,4 @@ func (mm *MemoryManager) CopyInString(addr uint64, max int) (string, error) {
 		buf = append(buf, tmp...)
 	}
 	return "", unix.ENAMETOOLONG
-}
-
-// Accessible returns how many bytes from addr, up to n, the workload could
-// access with prot; syscalls check a buffer with it before consuming input
-// they could not hand back.
-func (mm *MemoryManager) Accessible(addr uint64, n int, prot Prot) int {
-	done, _ := mm.copyRange(addr, n, prot, func(int, []byte) {})
-	return done
 }

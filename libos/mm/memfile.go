@@ -3,6 +3,7 @@ package mm
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 
@@ -14,16 +15,21 @@ import (
 // MemoryFile is the memory capability as the library OS uses it: a sealed
 // memfd whose size is the sandbox's memory quota, mapped once into the
 // sentry so workload memory is read and written directly, and carved into
-// page-aligned extents that back workload mappings. Because exo sealed the
-// memfd, running out of extents here is the quota: the host refuses to grow
-// it whatever the library OS does.
+// page frames that back workload mappings. Because exo sealed the memfd,
+// running out of frames here is the quota: the host refuses to grow it
+// whatever the library OS does.
+//
+// A frame is named by its offset in the file. Frames are reference counted
+// so that fork can share them copy-on-write.
 type MemoryFile struct {
 	file *os.File
 	size uint64
 	view []byte // the sentry's own shared mapping of the whole file
 
-	mu   sync.Mutex // guards free
-	free []extent   // sorted by start, never adjacent (merged on free)
+	mu   sync.Mutex        // guards free and refs
+	free []extent          // sorted by start, never adjacent (merged on free)
+	refs map[uint64]uint32 // frames with more than one reference
+	used uint64            // bytes in frames handed out
 }
 
 type extent struct{ start, end uint64 }
@@ -43,6 +49,7 @@ func NewMemoryFile(f *os.File, size int64) (*MemoryFile, error) {
 		size: uint64(size),
 		view: view,
 		free: []extent{{0, uint64(size)}},
+		refs: make(map[uint64]uint32),
 	}, nil
 }
 
@@ -52,52 +59,124 @@ func (m *MemoryFile) FD() int { return int(m.file.Fd()) }
 // Size is the quota in bytes.
 func (m *MemoryFile) Size() uint64 { return m.size }
 
-// Allocate reserves length bytes (a page multiple) of the file and returns
-// their offset. It fails with ENOMEM when no free extent is long enough.
-func (m *MemoryFile) Allocate(length uint64) (uint64, error) {
+// Allocate hands out n zeroed frames, contiguous in the file when a long
+// enough free extent exists (so they map with one host call), scattered
+// otherwise. It fails with ENOMEM, allocating nothing, past the quota.
+func (m *MemoryFile) Allocate(n int) ([]uint64, error) {
+	length := uint64(n) * arch.PageSize
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := range m.free {
-		e := &m.free[i]
-		if e.end-e.start < length {
-			continue
-		}
-		off := e.start
-		e.start += length
-		if e.start == e.end {
-			m.free = append(m.free[:i], m.free[i+1:]...)
-		}
-		return off, nil
+	if m.size-m.used < length {
+		return nil, unix.ENOMEM
 	}
-	return 0, unix.ENOMEM
+	frames := make([]uint64, 0, n)
+	take := func(i int, pages uint64) {
+		e := &m.free[i]
+		for p := uint64(0); p < pages; p++ {
+			frames = append(frames, e.start+p*arch.PageSize)
+		}
+		e.start += pages * arch.PageSize
+	}
+	for i := range m.free {
+		if m.free[i].end-m.free[i].start >= length {
+			take(i, uint64(n))
+			break
+		}
+	}
+	for i := 0; len(frames) < n && i < len(m.free); i++ {
+		avail := (m.free[i].end - m.free[i].start) / arch.PageSize
+		take(i, min(avail, uint64(n-len(frames))))
+	}
+	m.free = slices.DeleteFunc(m.free, func(e extent) bool { return e.start == e.end })
+	m.used += length
+	return frames, nil
 }
 
-// Free returns an extent to the allocator and punches it out of the memfd, so
-// the host memory is released and the next user of the range reads zeroes.
-func (m *MemoryFile) Free(off, length uint64) {
-	if length == 0 {
+// IncRef takes another reference on each frame (fork sharing them).
+func (m *MemoryFile) IncRef(frames []uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range frames {
+		if f == noFrame {
+			continue
+		}
+		if c, ok := m.refs[f]; ok {
+			m.refs[f] = c + 1
+		} else {
+			m.refs[f] = 2
+		}
+	}
+}
+
+// Shared reports whether a frame has more than one reference.
+func (m *MemoryFile) Shared(f uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.refs[f]
+	return ok
+}
+
+// DecRef drops a reference on each frame; frames nobody references are
+// punched out of the memfd (releasing the host memory, so the next user
+// reads zeroes) and become free.
+func (m *MemoryFile) DecRef(frames []uint64) {
+	var dead []uint64
+	m.mu.Lock()
+	for _, f := range frames {
+		if f == noFrame {
+			continue
+		}
+		if c, ok := m.refs[f]; ok {
+			if c == 2 {
+				delete(m.refs, f)
+			} else {
+				m.refs[f] = c - 1
+			}
+			continue
+		}
+		dead = append(dead, f)
+	}
+	m.mu.Unlock()
+	if len(dead) == 0 {
 		return
 	}
+	slices.Sort(dead)
+	for i := 0; i < len(dead); {
+		j := i + 1
+		for j < len(dead) && dead[j] == dead[j-1]+arch.PageSize {
+			j++
+		}
+		m.freeExtent(dead[i], dead[j-1]+arch.PageSize)
+		i = j
+	}
+}
+
+func (m *MemoryFile) freeExtent(start, end uint64) {
 	// Punching cannot fail on a memfd we own except for programming errors;
 	// if it does, the pages would leak their contents to the next mapping, so
 	// zero them by hand instead.
-	if err := unix.Fallocate(m.FD(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(length)); err != nil {
-		clear(m.view[off : off+length])
+	if err := unix.Fallocate(m.FD(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(start), int64(end-start)); err != nil {
+		clear(m.view[start:end])
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i := sort.Search(len(m.free), func(i int) bool { return m.free[i].start >= off })
-	m.free = append(m.free, extent{})
-	copy(m.free[i+1:], m.free[i:])
-	m.free[i] = extent{off, off + length}
-	// Merge with the right, then the left neighbour.
+	m.used -= end - start
+	i := sort.Search(len(m.free), func(i int) bool { return m.free[i].start >= start })
+	m.free = slices.Insert(m.free, i, extent{start, end})
 	if i+1 < len(m.free) && m.free[i].end == m.free[i+1].start {
 		m.free[i].end = m.free[i+1].end
-		m.free = append(m.free[:i+1], m.free[i+2:]...)
+		m.free = slices.Delete(m.free, i+1, i+2)
 	}
 	if i > 0 && m.free[i-1].end == m.free[i].start {
 		m.free[i-1].end = m.free[i].end
-		m.free = append(m.free[:i], m.free[i+1:]...)
+		m.free = slices.Delete(m.free, i, i+1)
+	}
+}
+
+// zero clears a frame in place, releasing its host memory.
+func (m *MemoryFile) zero(f uint64) {
+	if err := unix.Fallocate(m.FD(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(f), arch.PageSize); err != nil {
+		clear(m.view[f : f+arch.PageSize])
 	}
 }
 
@@ -105,15 +184,11 @@ func (m *MemoryFile) Free(off, length uint64) {
 func (m *MemoryFile) FreeBytes() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var n uint64
-	for _, e := range m.free {
-		n += e.end - e.start
-	}
-	return n
+	return m.size - m.used
 }
 
-// bytes is the sentry's view of an allocated range.
-func (m *MemoryFile) bytes(off, length uint64) []byte { return m.view[off : off+length : off+length] }
+// page is the sentry's view of one frame.
+func (m *MemoryFile) page(f uint64) []byte { return m.view[f : f+arch.PageSize : f+arch.PageSize] }
 
 // Close unmaps the sentry's view.
 func (m *MemoryFile) Close() error {

@@ -1,13 +1,15 @@
 // Package mm is the library OS's memory manager: a workload address space
-// as a list of mappings backed by extents of the memory capability, mirrored
-// into the platform's host address space, and the copy routines the syscall
-// layer uses to reach workload memory through the sentry's own mapping.
+// as a list of mappings backed by page frames of the memory capability,
+// mirrored into the platform's host address space, shared copy-on-write by
+// fork, and the copy routines the syscall layer uses to reach workload
+// memory through the sentry's own mapping.
 package mm
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 
@@ -37,7 +39,7 @@ type HostMapper interface {
 }
 
 // Address space layout chosen by the library OS. The platform keeps its own
-// stub code above MaxUserAddress.
+// stub code at and above MaxUserAddress.
 const (
 	MinUserAddress = 0x10000
 	MaxUserAddress = 0x7ff0_0000_0000
@@ -48,20 +50,27 @@ const (
 	StackTop = 0x7fe0_0000_0000
 )
 
-// mapping is one contiguous range with uniform access. A backed mapping is
-// contiguous in the memory file too, starting at off; an unbacked one is an
-// address-space reservation (PROT_NONE) that gets memory when it becomes
-// accessible, so reservations cost no quota, as Linux does not charge them.
+// noFrame marks a page without memory behind it.
+const noFrame = ^uint64(0)
+
+// mapping is one contiguous range with uniform access. frames holds the
+// frame of each page; a nil frames is an address-space reservation
+// (PROT_NONE) that gets memory when it becomes accessible, so reservations
+// cost no quota, as Linux does not charge them.
 type mapping struct {
 	start, end uint64
 	prot       Prot
-	shared     bool
-	backed     bool
-	off        uint64
+	// shared mappings (MAP_SHARED) keep sharing their frames with a forked
+	// child; private ones share them copy-on-write.
+	shared bool
+	frames []uint64
 }
 
+func (m *mapping) pages() int { return int((m.end - m.start) / arch.PageSize) }
+
 // MemoryManager is one workload address space. Its methods are safe for
-// concurrent use; mu is taken before the memory file's lock.
+// concurrent use by the threads sharing it; mu is taken before the memory
+// file's lock.
 type MemoryManager struct {
 	mf   *MemoryFile
 	host HostMapper
@@ -135,31 +144,75 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	}
 	m := &mapping{start: addr, end: addr + length, prot: o.Prot, shared: o.Shared}
 	if o.Prot != 0 || o.Shared {
-		off, err := mm.mf.Allocate(length)
+		frames, err := mm.mf.Allocate(m.pages())
 		if err != nil {
 			return 0, err
 		}
-		m.backed, m.off = true, off
+		m.frames = frames
 		if o.File != nil {
-			// Bytes past the end of the file stay zero, as Linux fills the
-			// last page; a short read is not an error here.
-			if _, err := o.File.ReadAt(mm.mf.bytes(off, length), int64(o.Offset)); err != nil && !errors.Is(err, io.EOF) {
-				mm.mf.Free(off, length)
-				return 0, fmt.Errorf("read file contents for mapping: %w", err)
+			if err := mm.fillFromFile(m, o.File, o.Offset); err != nil {
+				mm.mf.DecRef(frames)
+				return 0, err
 			}
 		}
 	}
 	if o.Fixed {
 		mm.unmapLocked(addr, addr+length, false)
 	}
-	if m.backed {
-		if err := mm.host.MapFile(m.start, length, m.off, m.prot); err != nil {
-			mm.mf.Free(m.off, length)
-			return 0, fmt.Errorf("map %#x+%#x on the host: %w", addr, length, err)
-		}
+	if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
+		mm.mf.DecRef(m.frames)
+		return 0, err
 	}
 	mm.insertLocked(m)
 	return addr, nil
+}
+
+// fillFromFile reads the file into a fresh mapping's frames. Bytes past the
+// end of the file stay zero, as Linux fills the last page.
+func (mm *MemoryManager) fillFromFile(m *mapping, r ReaderAt, off uint64) error {
+	for i, f := range m.frames {
+		n, err := r.ReadAt(mm.mf.page(f), int64(off)+int64(i)*arch.PageSize)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("read file contents for mapping: %w", err)
+		}
+		if n < arch.PageSize {
+			break
+		}
+	}
+	return nil
+}
+
+// effectiveProt is the host access of page i: a private page whose frame
+// is shared copy-on-write is mapped without write access, so the first
+// write traps and gets its own copy.
+func (mm *MemoryManager) effectiveProt(m *mapping, i int) Prot {
+	if m.prot&ProtWrite != 0 && !m.shared && mm.mf.Shared(m.frames[i]) {
+		return m.prot &^ ProtWrite
+	}
+	return m.prot
+}
+
+// hostMapLocked maps [start, end) of m on the host, one host call per run
+// of pages that are contiguous in the memory file with the same access.
+func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
+	if m.frames == nil {
+		return nil
+	}
+	first := int((start - m.start) / arch.PageSize)
+	last := int((end - m.start) / arch.PageSize)
+	for i := first; i < last; {
+		prot := mm.effectiveProt(m, i)
+		j := i + 1
+		for j < last && m.frames[j] == m.frames[j-1]+arch.PageSize && mm.effectiveProt(m, j) == prot {
+			j++
+		}
+		addr := m.start + uint64(i)*arch.PageSize
+		if err := mm.host.MapFile(addr, uint64(j-i)*arch.PageSize, m.frames[i], prot); err != nil {
+			return fmt.Errorf("map %#x on the host: %w", addr, err)
+		}
+		i = j
+	}
+	return nil
 }
 
 // Unmap removes [addr, addr+length).
@@ -216,78 +269,110 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 		if m.end <= addr || m.start >= end {
 			continue
 		}
+		old := m.prot
 		m.prot = prot
-		if !m.backed {
+		if m.frames == nil {
 			if prot == 0 {
 				continue
 			}
-			off, err := mm.mf.Allocate(m.end - m.start)
+			frames, err := mm.mf.Allocate(m.pages())
 			if err != nil {
 				// Earlier pieces keep their new access, as a partially
 				// applied mprotect would on Linux after ENOMEM.
-				m.prot = 0
+				m.prot = old
 				return err
 			}
-			m.backed, m.off = true, off
-			if err := mm.host.MapFile(m.start, m.end-m.start, m.off, prot); err != nil {
-				return fmt.Errorf("map %#x on the host: %w", m.start, err)
+			m.frames = frames
+			if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
+				return err
 			}
 			continue
 		}
-		if err := mm.host.Protect(m.start, m.end-m.start, prot); err != nil {
-			return fmt.Errorf("protect %#x on the host: %w", m.start, err)
+		if err := mm.reprotectLocked(m, m.start, m.end); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Remap implements mremap for anonymous private memory: shrinking in place,
-// growing in place when the following range is free, or moving by copying
-// when MAYMOVE allows it.
+// reprotectLocked applies m's access to [start, end) on the host. Pages
+// shared copy-on-write need a different access from the rest, so a
+// writable private mapping is mapped afresh; otherwise one mprotect does.
+func (mm *MemoryManager) reprotectLocked(m *mapping, start, end uint64) error {
+	if m.prot&ProtWrite != 0 && !m.shared {
+		return mm.hostMapLocked(m, start, end)
+	}
+	if err := mm.host.Protect(start, end-start, m.prot); err != nil {
+		return fmt.Errorf("protect %#x on the host: %w", start, err)
+	}
+	return nil
+}
+
+// Remap implements mremap: shrinking in place, growing in place when the
+// following range is free, or moving the frames to a new range when
+// MAYMOVE allows it (no copy).
 func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, mayMove bool) (uint64, error) {
 	if oldAddr%arch.PageSize != 0 || newLen == 0 {
 		return 0, unix.EINVAL
 	}
 	oldLen, _ = arch.PageRoundUp(oldLen)
 	newLen, ok := arch.PageRoundUp(newLen)
-	if !ok {
+	if !ok || newLen > MaxUserAddress {
 		return 0, unix.ENOMEM
 	}
 	mm.mu.Lock()
+	defer mm.mu.Unlock()
 	m := mm.findLocked(oldAddr)
 	if m == nil || oldAddr+oldLen > m.end || oldLen == 0 {
-		mm.mu.Unlock()
 		return 0, unix.EFAULT
 	}
 	if newLen <= oldLen {
 		mm.unmapLocked(oldAddr+newLen, oldAddr+oldLen, true)
-		mm.mu.Unlock()
 		return oldAddr, nil
 	}
-	prot, shared := m.prot, m.shared
-	if oldAddr+newLen <= MaxUserAddress && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
-		mm.mu.Unlock()
-		_, err := mm.Map(MapOpts{Addr: oldAddr + oldLen, Length: newLen - oldLen, Prot: prot, Shared: shared, Fixed: true})
-		return oldAddr, err
+	// Work on exactly [oldAddr, oldAddr+oldLen) as one mapping.
+	mm.splitLocked(oldAddr)
+	mm.splitLocked(oldAddr + oldLen)
+	m = mm.findLocked(oldAddr)
+	grow := (newLen - oldLen) / arch.PageSize
+	var extra []uint64
+	if m.frames != nil {
+		var err error
+		if extra, err = mm.mf.Allocate(int(grow)); err != nil {
+			return 0, err
+		}
 	}
-	mm.mu.Unlock()
+	if oldAddr+newLen <= MaxUserAddress && oldAddr+newLen > oldAddr && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
+		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared, frames: extra}
+		if err := mm.hostMapLocked(ext, ext.start, ext.end); err != nil {
+			mm.mf.DecRef(extra)
+			return 0, err
+		}
+		mm.insertLocked(ext)
+		return oldAddr, nil
+	}
 	if !mayMove {
+		mm.mf.DecRef(extra)
 		return 0, unix.ENOMEM
 	}
-	newAddr, err := mm.Map(MapOpts{Length: newLen, Prot: prot | ProtRead | ProtWrite, Shared: shared})
+	newAddr, err := mm.findGapLocked(newLen)
 	if err != nil {
+		mm.mf.DecRef(extra)
 		return 0, err
 	}
-	buf := make([]byte, oldLen)
-	if _, err := mm.copyIn(oldAddr, buf, 0); err != nil {
-		mm.Unmap(newAddr, newLen)
-		return 0, unix.EFAULT
+	moved := &mapping{start: newAddr, end: newAddr + newLen, prot: m.prot, shared: m.shared}
+	if m.frames != nil {
+		moved.frames = append(slices.Clone(m.frames), extra...)
 	}
-	mm.copyOut(newAddr, buf, 0)
-	if prot != prot|ProtRead|ProtWrite {
-		mm.Protect(newAddr, newLen, prot)
+	if err := mm.hostMapLocked(moved, moved.start, moved.end); err != nil {
+		mm.mf.DecRef(extra)
+		return 0, err
 	}
-	mm.Unmap(oldAddr, oldLen)
+	// The frames now belong to the moved mapping: drop the old one without
+	// releasing them.
+	mm.maps = slices.DeleteFunc(mm.maps, func(x *mapping) bool { return x == m })
+	mm.host.Unmap(oldAddr, oldLen)
+	mm.insertLocked(moved)
 	return newAddr, nil
 }
 
@@ -323,6 +408,95 @@ func (mm *MemoryManager) Brk(addr uint64) uint64 {
 	mm.brk = addr
 	mm.mu.Unlock()
 	return addr
+}
+
+// Fork returns a copy of the address space for a child process, whose host
+// side is host. Private memory is shared copy-on-write: both sides lose
+// write access to it on the host until a write fault gives the writer its
+// own copy (HandleFault).
+func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	child := &MemoryManager{mf: mm.mf, host: host, brkStart: mm.brkStart, brk: mm.brk}
+	for _, m := range mm.maps {
+		c := *m
+		if m.frames != nil {
+			c.frames = slices.Clone(m.frames)
+			mm.mf.IncRef(c.frames)
+		}
+		child.maps = append(child.maps, &c)
+	}
+	for _, m := range mm.maps {
+		if m.frames != nil && m.prot&ProtWrite != 0 && !m.shared {
+			if err := mm.host.Protect(m.start, m.end-m.start, m.prot&^ProtWrite); err != nil {
+				child.releaseLocked()
+				return nil, fmt.Errorf("write-protect %#x for fork: %w", m.start, err)
+			}
+		}
+	}
+	for _, c := range child.maps {
+		if err := child.hostMapLocked(c, c.start, c.end); err != nil {
+			child.releaseLocked()
+			return nil, err
+		}
+	}
+	return child, nil
+}
+
+// HandleFault resolves a write fault at addr that copy-on-write explains,
+// and reports whether it did; any other fault is the workload's own and
+// becomes a signal. It fails with ENOMEM when the copy exceeds the quota.
+func (mm *MemoryManager) HandleFault(addr uint64, write bool) (bool, error) {
+	if !write {
+		return false, nil
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	m := mm.findLocked(addr)
+	if m == nil || m.frames == nil || m.prot&ProtWrite == 0 || m.shared {
+		return false, nil
+	}
+	i := int((addr - m.start) / arch.PageSize)
+	if err := mm.breakCOWLocked(m, i); err != nil {
+		return false, err
+	}
+	// Pages around it whose other sharers have gone since fork can have
+	// write access back now, saving a fault each.
+	lo := max(0, i-32)
+	hi := min(m.pages(), i+32)
+	return true, mm.hostMapLocked(m, m.start+uint64(lo)*arch.PageSize, m.start+uint64(hi)*arch.PageSize)
+}
+
+// breakCOWLocked gives page i of m a frame of its own if it shares one.
+func (mm *MemoryManager) breakCOWLocked(m *mapping, i int) error {
+	old := m.frames[i]
+	if !mm.mf.Shared(old) {
+		return nil
+	}
+	frames, err := mm.mf.Allocate(1)
+	if err != nil {
+		return err
+	}
+	copy(mm.mf.page(frames[0]), mm.mf.page(old))
+	m.frames[i] = frames[0]
+	mm.mf.DecRef([]uint64{old})
+	return nil
+}
+
+// Release drops every mapping's memory; the address space is unusable
+// afterwards. Host mappings are left to the platform, which destroys the
+// host address space.
+func (mm *MemoryManager) Release() {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	mm.releaseLocked()
+}
+
+func (mm *MemoryManager) releaseLocked() {
+	for _, m := range mm.maps {
+		mm.mf.DecRef(m.frames)
+	}
+	mm.maps = nil
 }
 
 // overlapsLocked reports whether any mapping intersects [start, end).
@@ -361,9 +535,7 @@ func (mm *MemoryManager) findGapLocked(length uint64) (uint64, error) {
 
 func (mm *MemoryManager) insertLocked(m *mapping) {
 	i := sort.Search(len(mm.maps), func(i int) bool { return mm.maps[i].start >= m.start })
-	mm.maps = append(mm.maps, nil)
-	copy(mm.maps[i+1:], mm.maps[i:])
-	mm.maps[i] = m
+	mm.maps = slices.Insert(mm.maps, i, m)
 }
 
 // splitLocked makes addr a mapping boundary if it falls inside one.
@@ -374,31 +546,28 @@ func (mm *MemoryManager) splitLocked(addr uint64) {
 	}
 	right := *m
 	right.start = addr
-	if m.backed {
-		right.off = m.off + (addr - m.start)
+	if m.frames != nil {
+		cut := int((addr - m.start) / arch.PageSize)
+		right.frames = slices.Clone(m.frames[cut:])
+		m.frames = slices.Clip(m.frames[:cut])
 	}
 	m.end = addr
 	mm.insertLocked(&right)
 }
 
-// unmapLocked removes [start, end), freeing the memory behind it.
+// unmapLocked removes [start, end), releasing the memory behind it.
 func (mm *MemoryManager) unmapLocked(start, end uint64, host bool) {
 	mm.splitLocked(start)
 	mm.splitLocked(end)
-	kept := mm.maps[:0]
 	removed := false
-	for _, m := range mm.maps {
+	mm.maps = slices.DeleteFunc(mm.maps, func(m *mapping) bool {
 		if m.start >= start && m.end <= end {
-			if m.backed {
-				mm.mf.Free(m.off, m.end-m.start)
-			}
+			mm.mf.DecRef(m.frames)
 			removed = true
-			continue
+			return true
 		}
-		kept = append(kept, m)
-	}
-	clear(mm.maps[len(kept):])
-	mm.maps = kept
+		return false
+	})
 	if removed && host {
 		// A failure leaves a stale host mapping of freed frames; the stub
 		// is then unusable and the next switch fails, which ends the task.
@@ -406,21 +575,9 @@ func (mm *MemoryManager) unmapLocked(start, end uint64, host bool) {
 	}
 }
 
-// MappedBytes is the memory the address space holds from the quota.
-func (mm *MemoryManager) MappedBytes() uint64 {
-	mm.mu.Lock()
-	defer mm.mu.Unlock()
-	var n uint64
-	for _, m := range mm.maps {
-		if m.backed {
-			n += m.end - m.start
-		}
-	}
-	return n
-}
-
 // Discard implements MADV_DONTNEED on private anonymous memory: the pages
-// are released to the host and read back as zeroes.
+// read back as zeroes. A frame shared copy-on-write is let go rather than
+// cleared, since the other sharers still need its contents.
 func (mm *MemoryManager) Discard(addr, length uint64) error {
 	if addr%arch.PageSize != 0 {
 		return unix.EINVAL
@@ -433,14 +590,60 @@ func (mm *MemoryManager) Discard(addr, length uint64) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	for _, m := range mm.maps {
-		if m.end <= addr || m.start >= end || !m.backed || m.shared {
+		if m.end <= addr || m.start >= end || m.frames == nil || m.shared {
 			continue
 		}
 		s, e := max(m.start, addr), min(m.end, end)
-		off := m.off + (s - m.start)
-		if err := unix.Fallocate(mm.mf.FD(), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(off), int64(e-s)); err != nil {
-			clear(mm.mf.bytes(off, e-s))
+		remap := false
+		for a := s; a < e; a += arch.PageSize {
+			i := int((a - m.start) / arch.PageSize)
+			if !mm.mf.Shared(m.frames[i]) {
+				mm.mf.zero(m.frames[i])
+				continue
+			}
+			fresh, err := mm.mf.Allocate(1)
+			if err != nil {
+				return err
+			}
+			mm.mf.DecRef(m.frames[i : i+1])
+			m.frames[i] = fresh[0]
+			remap = true
+		}
+		if remap {
+			if err := mm.hostMapLocked(m, s, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// MappedBytes is the memory the address space holds from the quota,
+// counting shared frames once per sharer.
+func (mm *MemoryManager) MappedBytes() uint64 {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	var n uint64
+	for _, m := range mm.maps {
+		if m.frames != nil {
+			n += m.end - m.start
+		}
+	}
+	return n
+}
+
+// FutexKey identifies the futex word at addr: in a MAP_SHARED mapping by
+// the frame behind it, so processes sharing the memory meet on it;
+// otherwise by the address space and address.
+func (mm *MemoryManager) FutexKey(addr uint64) (shared bool, frame uint64, err error) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	m := mm.findLocked(addr)
+	if m == nil || m.frames == nil {
+		return false, 0, unix.EFAULT
+	}
+	if !m.shared {
+		return false, 0, nil
+	}
+	return true, m.frames[(addr-m.start)/arch.PageSize] + addr%arch.PageSize, nil
 }

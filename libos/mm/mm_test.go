@@ -215,3 +215,58 @@ func TestCopyInString(t *testing.T) {
 		t.Fatalf("too long: %v", err)
 	}
 }
+
+func TestForkCopyOnWrite(t *testing.T) {
+	parent, _ := newMM(t, 1<<20)
+	a, err := parent.Map(MapOpts{Length: 4 * 4096, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := parent.Map(MapOpts{Length: 4096, Prot: ProtRead | ProtWrite, Shared: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent.CopyOut(a, []byte("parent"))
+	used := parent.mf.FreeBytes()
+	child, err := parent.Fork(&fakeHost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parent.mf.FreeBytes() != used {
+		t.Fatalf("fork copied memory: free %d -> %d", used, parent.mf.FreeBytes())
+	}
+	child.CopyOut(a, []byte("child!"))
+	buf := make([]byte, 6)
+	parent.CopyIn(a, buf)
+	if string(buf) != "parent" {
+		t.Fatalf("parent sees %q after the child wrote", buf)
+	}
+	child.CopyIn(a, buf)
+	if string(buf) != "child!" {
+		t.Fatalf("child sees %q", buf)
+	}
+	if parent.mf.FreeBytes() != used-4096 {
+		t.Fatalf("a copy-on-write break should cost one page: free %d -> %d", used, parent.mf.FreeBytes())
+	}
+	// MAP_SHARED memory stays shared.
+	child.CopyOut(sh, []byte("both"))
+	parent.CopyIn(sh, buf[:4])
+	if string(buf[:4]) != "both" {
+		t.Fatalf("shared mapping after fork: parent sees %q", buf[:4])
+	}
+	// A write fault in the parent on a page still shared is resolved.
+	if ok, err := parent.HandleFault(a+4096, true); !ok || err != nil {
+		t.Fatalf("HandleFault on a copy-on-write page = %v, %v", ok, err)
+	}
+	if ok, _ := parent.HandleFault(a+4096, false); ok {
+		t.Fatal("a read fault is never copy-on-write")
+	}
+	if ok, _ := parent.HandleFault(0x1000, true); ok {
+		t.Fatal("a fault outside any mapping was handled")
+	}
+	child.Release()
+	parent.Release()
+	if parent.mf.FreeBytes() != parent.mf.Size() {
+		t.Fatalf("frames leaked: %d of %d free", parent.mf.FreeBytes(), parent.mf.Size())
+	}
+}

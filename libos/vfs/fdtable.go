@@ -11,14 +11,100 @@ type fdEntry struct {
 	cloexec bool
 }
 
-// FDTable is a process's file descriptor table.
+// FDTable is a process's file descriptor table, shared by the tasks that
+// cloned with CLONE_FILES.
 type FDTable struct {
 	mu    sync.Mutex
 	files []fdEntry // index is the fd; nil desc is a free slot
+	users int       // tasks sharing the table
 }
 
-// NewFDTable returns an empty table.
-func NewFDTable() *FDTable { return &FDTable{} }
+// NewFDTable returns an empty table with one user.
+func NewFDTable() *FDTable { return &FDTable{users: 1} }
+
+// IncUsers adds a task sharing the table.
+func (t *FDTable) IncUsers() {
+	t.mu.Lock()
+	t.users++
+	t.mu.Unlock()
+}
+
+// DecUsers drops a sharing task; the last one closes every fd.
+func (t *FDTable) DecUsers() {
+	t.mu.Lock()
+	t.users--
+	last := t.users == 0
+	t.mu.Unlock()
+	if last {
+		t.CloseAll()
+	}
+}
+
+// Fork returns a copy for a child process: the same descriptions, each
+// with another reference, and the same close-on-exec flags.
+func (t *FDTable) Fork() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := &FDTable{files: make([]fdEntry, len(t.files)), users: 1}
+	copy(n.files, t.files)
+	for _, e := range n.files {
+		if e.desc != nil {
+			e.desc.IncRef()
+		}
+	}
+	return n
+}
+
+// Unshare gives the caller a table of its own if others share this one
+// (exec must not close fds under a process sharing the table).
+func (t *FDTable) Unshare() *FDTable {
+	t.mu.Lock()
+	shared := t.users > 1
+	t.mu.Unlock()
+	if !shared {
+		return t
+	}
+	n := t.Fork()
+	t.DecUsers()
+	return n
+}
+
+// CloseOnExecAll closes every fd marked close-on-exec.
+func (t *FDTable) CloseOnExecAll() {
+	t.mu.Lock()
+	var closing []*FileDescription
+	for i, e := range t.files {
+		if e.desc != nil && e.cloexec {
+			closing = append(closing, e.desc)
+			t.files[i] = fdEntry{}
+		}
+	}
+	t.mu.Unlock()
+	for _, d := range closing {
+		d.DecRef()
+	}
+}
+
+// CloseRange closes fds first..last, or marks them close-on-exec.
+func (t *FDTable) CloseRange(first, last int, cloexec bool) {
+	t.mu.Lock()
+	var closing []*FileDescription
+	for i := first; i <= last && i < len(t.files); i++ {
+		if t.files[i].desc == nil {
+			continue
+		}
+		if cloexec {
+			t.files[i].cloexec = true
+			continue
+		}
+		closing = append(closing, t.files[i].desc)
+		t.files[i] = fdEntry{}
+	}
+	t.mu.Unlock()
+	for _, d := range closing {
+		d.DecRef()
+	}
+}
 
 // Install puts d at the lowest free fd >= min, below limit, taking over the
 // caller's reference.

@@ -101,6 +101,11 @@ type FileDescription struct {
 	Path  string
 	flags atomic.Int32
 	refs  atomic.Int32
+
+	// hooks run when the last reference goes, before the file closes
+	// (epoll drops its interest in the description then).
+	hookMu sync.Mutex
+	hooks  map[*ReleaseHook]struct{}
 }
 
 // NewDescription wraps a freshly opened file with one reference.
@@ -132,6 +137,7 @@ func (d *FileDescription) IncRef() { d.refs.Add(1) }
 // DecRef drops a reference and closes the file with the last one.
 func (d *FileDescription) DecRef() {
 	if d.refs.Add(-1) == 0 {
+		d.runReleaseHooks()
 		d.File.Close()
 	}
 }

@@ -1,7 +1,8 @@
-// Package platform defines how the sentry runs workload code: an address
-// space it fills with memory-capability frames, and a context switch into a
-// workload thread that returns when the thread makes a syscall or faults.
-// Implementations live in subpackages (ptrace; systrap and kvm later).
+// Package platform defines how the sentry runs workload code: address
+// spaces it fills with memory-capability frames, and per-task contexts that
+// switch into a workload thread and return when it makes a syscall, faults
+// or is interrupted. Implementations live in subpackages (ptrace; systrap
+// and kvm later).
 package platform
 
 import (
@@ -11,27 +12,41 @@ import (
 	"exokernelul.dev/exo/libos/mm"
 )
 
-// Platform creates address spaces.
+// Platform creates address spaces and contexts.
 type Platform interface {
 	// Name is the --platform value that selects this platform.
 	Name() string
 	// NewAddressSpace creates an empty address space that can map the
-	// memory file. Implementations may require every later call on the
-	// address space to come from the same goroutine (ptrace does).
+	// memory file. Its methods may be called from any goroutine.
 	NewAddressSpace(mem *mm.MemoryFile) (AddressSpace, error)
+	// NewContext creates the context one task runs workload code through.
+	// Implementations may require all its methods but Interrupt to be
+	// called from one goroutine locked to its OS thread (ptrace does).
+	NewContext() Context
 }
 
-// AddressSpace is a host address space holding one workload thread.
+// AddressSpace is a host address space shared by the threads of one
+// workload process.
 type AddressSpace interface {
 	mm.HostMapper
-	// Switch runs the thread with regs until it traps; regs is updated with
-	// the thread's state at the trap.
-	Switch(regs *arch.Registers) (Exit, error)
-	// Interrupt makes a running Switch return ExitSignal with sig, so a
-	// signal meant for the workload reaches the library OS. It may be
-	// called from any goroutine.
-	Interrupt(sig int) error
-	// Release destroys the address space and its thread.
+	// Release destroys the address space; contexts still in it see their
+	// next Switch fail.
+	Release()
+}
+
+// Context runs one workload thread.
+type Context interface {
+	// Switch runs the thread in as with regs until it traps; regs is
+	// updated with the thread's state at the trap.
+	Switch(as AddressSpace, regs *arch.Registers) (Exit, error)
+	// Interrupt makes a running Switch return ExitInterrupt soon, or the
+	// next one return it at once. Any goroutine may call it.
+	Interrupt()
+	// FPState returns the thread's floating point state (fxsave layout)
+	// as of the last trap; SetFPState replaces it for the next Switch.
+	FPState() ([]byte, error)
+	SetFPState(fp []byte) error
+	// Release ends the context's host threads.
 	Release()
 }
 
@@ -46,9 +61,10 @@ const (
 	// ExitFault: the thread faulted (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 	// SIGTRAP); Signo, Code and Addr describe it.
 	ExitFault
-	// ExitSignal: a host signal was sent to the stub from outside (for
-	// example a terminal's SIGINT to the foreground process group).
+	// ExitSignal: a host signal was sent to the stub from outside.
 	ExitSignal
+	// ExitInterrupt: Interrupt was called.
+	ExitInterrupt
 )
 
 // Exit describes a trap out of the workload.
@@ -65,6 +81,8 @@ func (e Exit) String() string {
 		return "syscall"
 	case ExitFault:
 		return fmt.Sprintf("fault signal %d code %d addr %#x", e.Signo, e.Code, e.Addr)
+	case ExitInterrupt:
+		return "interrupt"
 	default:
 		return fmt.Sprintf("host signal %d", e.Signo)
 	}

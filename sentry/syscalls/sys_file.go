@@ -6,9 +6,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/pipe"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
+	"exokernelul.dev/exo/libos/waiter"
 )
 
 func init() {
@@ -101,6 +103,7 @@ func init() {
 		return dup3(t, fdArg(a[0]), fdArg(a[1]), intArg(a[2]))
 	})
 	register(SysFcntl, sysFcntl)
+	register(SysCloseRange, sysCloseRange)
 	register(SysSendfile, sysSendfile)
 	register(SysFadvise64, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		d, err := t.FDs.Get(fdArg(a[0]))
@@ -138,8 +141,9 @@ func fileFor(t *kernel.Task, fd int, write bool) (*vfs.FileDescription, error) {
 
 // readInto does one read from d into the workload buffer at addr. The
 // buffer is checked first so input is never consumed for a buffer that
-// cannot take it.
-func readInto(t *kernel.Task, addr uint64, count uint64, read func([]byte) (int, error)) (uint64, error) {
+// cannot take it. A file that has nothing to read yet (EAGAIN) is waited
+// for unless d is non-blocking.
+func readInto(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64, read func([]byte) (int, error)) (uint64, error) {
 	if int64(count) < 0 {
 		return 0, unix.EINVAL
 	}
@@ -151,7 +155,7 @@ func readInto(t *kernel.Task, addr uint64, count uint64, read func([]byte) (int,
 		return 0, unix.EFAULT
 	}
 	buf := make([]byte, n)
-	got, err := read(buf)
+	got, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if got > 0 {
 		t.MM.CopyOut(addr, buf[:got])
 		return uint64(got), nil
@@ -161,7 +165,7 @@ func readInto(t *kernel.Task, addr uint64, count uint64, read func([]byte) (int,
 
 // writeFrom writes the workload buffer at addr; a buffer that faults part
 // way is written up to the fault, as Linux does.
-func writeFrom(t *kernel.Task, addr uint64, count uint64, write func([]byte) (int, error)) (uint64, error) {
+func writeFrom(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64, write func([]byte) (int, error)) (uint64, error) {
 	if int64(count) < 0 {
 		return 0, unix.EINVAL
 	}
@@ -174,15 +178,93 @@ func writeFrom(t *kernel.Task, addr uint64, count uint64, write func([]byte) (in
 	if got == 0 {
 		return 0, unix.EFAULT
 	}
-	w, err := write(buf[:got])
+	w, err := blockingWrite(t, d, buf[:got], write)
 	if w > 0 {
 		return uint64(w), nil
 	}
-	if err == unix.EPIPE {
-		// Until signals exist, EPIPE alone is what the writer sees.
-		return 0, err
-	}
 	return 0, err
+}
+
+// blockingRead runs read until it stops failing with EAGAIN, waiting for
+// the file to become readable in between, unless the description is
+// non-blocking or the file cannot be waited for. A signal interrupts the
+// wait with ERestartSys.
+func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, error)) (int, error) {
+	n, err := read()
+	if err != unix.EAGAIN || d.Flags()&unix.O_NONBLOCK != 0 {
+		return n, err
+	}
+	w, ok := vfs.Waitable(d.File)
+	if !ok {
+		return n, err
+	}
+	e := waiter.NewEntry(waiter.EventIn | waiter.EventRdNorm | waiter.EventHUp | waiter.EventErr)
+	w.EventRegister(e)
+	defer w.EventUnregister(e)
+	for {
+		// Try again with the entry registered, so a wake-up between the
+		// last try and the wait is not lost.
+		if n, err = read(); err != unix.EAGAIN {
+			return n, err
+		}
+		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// blockingWrite writes all of buf unless the description is non-blocking:
+// a file that takes only part (a pipe returns the count with EAGAIN) is
+// waited for and given the rest. A signal ends the wait: the call returns
+// what was written, or ERestartSys if nothing was. EPIPE raises SIGPIPE,
+// whether or not part of buf was written.
+func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]byte) (int, error)) (int, error) {
+	done := 0
+	var w waiter.Waitable
+	var e *waiter.Entry
+	defer func() {
+		if e != nil {
+			w.EventUnregister(e)
+		}
+	}()
+	for {
+		n, err := write(buf[done:])
+		done += max(n, 0)
+		if err == unix.EPIPE {
+			sendSIGPIPE(t)
+		}
+		if err != unix.EAGAIN || done >= len(buf) || d.Flags()&unix.O_NONBLOCK != 0 {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+		if e == nil {
+			var ok bool
+			if w, ok = vfs.Waitable(d.File); !ok {
+				if done > 0 {
+					return done, nil
+				}
+				return 0, err
+			}
+			e = waiter.NewEntry(waiter.EventOut | waiter.EventWrNorm | waiter.EventErr | waiter.EventHUp)
+			w.EventRegister(e)
+			continue
+		}
+		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
+			if done > 0 {
+				return done, nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// sendSIGPIPE is what Linux does to a task writing to a pipe or socket
+// without a reader: a SIGPIPE with si_code SI_USER from the task itself.
+func sendSIGPIPE(t *kernel.Task) {
+	const siUser = 0
+	t.SendSignal(t.SignalInfoUser(int(unix.SIGPIPE), siUser))
 }
 
 func sysRead(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -191,7 +273,7 @@ func sysRead(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	return readInto(t, a[1], a[2], d.File.Read)
+	return readInto(t, d, a[1], a[2], d.File.Read)
 }
 
 func sysWrite(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -200,7 +282,7 @@ func sysWrite(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	return writeFrom(t, a[1], a[2], d.File.Write)
+	return writeFrom(t, d, a[1], a[2], d.File.Write)
 }
 
 func sysPread(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -213,7 +295,7 @@ func sysPread(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	return readInto(t, a[1], a[2], func(b []byte) (int, error) { return d.File.Pread(b, off) })
+	return readInto(t, d, a[1], a[2], func(b []byte) (int, error) { return d.File.Pread(b, off) })
 }
 
 func sysPwrite(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -226,7 +308,7 @@ func sysPwrite(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if off < 0 {
 		return 0, unix.EINVAL
 	}
-	return writeFrom(t, a[1], a[2], func(b []byte) (int, error) { return d.File.Pwrite(b, off) })
+	return writeFrom(t, d, a[1], a[2], func(b []byte) (int, error) { return d.File.Pwrite(b, off) })
 }
 
 type iovec struct{ base, len uint64 }
@@ -281,7 +363,7 @@ func sysReadv(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, nil
 	}
 	buf := make([]byte, min(total, maxIO))
-	n, err := d.File.Read(buf)
+	n, err := blockingRead(t, d, func() (int, error) { return d.File.Read(buf) })
 	if n <= 0 {
 		return 0, err
 	}
@@ -328,7 +410,7 @@ func sysWritev(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 		return 0, nil
 	}
-	n, err := d.File.Write(buf)
+	n, err := blockingWrite(t, d, buf, d.File.Write)
 	if n > 0 {
 		return uint64(n), nil
 	}
@@ -336,7 +418,7 @@ func sysWritev(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func install(t *kernel.Task, d *vfs.FileDescription, min int, cloexec bool) (uint64, error) {
-	fd, err := t.FDs.Install(d, min, cloexec, int(t.Rlimits[unix.RLIMIT_NOFILE].Cur))
+	fd, err := t.FDs.Install(d, min, cloexec, t.NoFileLimit())
 	if err != nil {
 		d.DecRef()
 		return 0, err
@@ -348,7 +430,7 @@ func dup3(t *kernel.Task, old, nfd, flags int) (uint64, error) {
 	if flags&^unix.O_CLOEXEC != 0 {
 		return 0, unix.EINVAL
 	}
-	if nfd < 0 || uint64(nfd) >= t.Rlimits[unix.RLIMIT_NOFILE].Cur {
+	if nfd < 0 || nfd >= t.NoFileLimit() {
 		return 0, unix.EBADF
 	}
 	d, err := t.FDs.Get(old)
@@ -506,7 +588,7 @@ func faccessat(t *kernel.Task, dirfd int, pathAddr uint64, mode uint32, flags in
 }
 
 func sysGetcwd(t *kernel.Task, a [6]uint64) (uint64, error) {
-	b := append([]byte(t.Cwd), 0)
+	b := append([]byte(t.FS.Cwd()), 0)
 	if uint64(len(b)) > a[1] {
 		return 0, unix.ERANGE
 	}
@@ -525,7 +607,7 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	switch cmd := intArg(a[1]); cmd {
 	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
 		min := intArg(a[2])
-		if min < 0 || uint64(min) >= t.Rlimits[unix.RLIMIT_NOFILE].Cur {
+		if min < 0 || min >= t.NoFileLimit() {
 			d.DecRef()
 			return 0, unix.EINVAL
 		}
@@ -547,10 +629,35 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		defer d.DecRef()
 		d.SetStatusFlags(intArg(a[2]))
 		return 0, nil
+	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
+		defer d.DecRef()
+		end, ok := vfs.Underlying(d.File).(*pipe.End)
+		if !ok {
+			return 0, unix.EBADF
+		}
+		if cmd == unix.F_GETPIPE_SZ {
+			return uint64(end.Size()), nil
+		}
+		// Growing past pipe-max-size needs CAP_SYS_RESOURCE, which the
+		// container's root holds in the library OS.
+		n, err := end.SetSize(uint64(u32Arg(a[2])), t.Creds().EUID == 0)
+		return uint64(n), err
 	default:
 		d.DecRef()
 		return 0, unix.EINVAL
 	}
+}
+
+func sysCloseRange(t *kernel.Task, a [6]uint64) (uint64, error) {
+	first, last, flags := u32Arg(a[0]), u32Arg(a[1]), u32Arg(a[2])
+	if flags&^(unix.CLOSE_RANGE_UNSHARE|unix.CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+		return 0, unix.EINVAL
+	}
+	if flags&unix.CLOSE_RANGE_UNSHARE != 0 {
+		t.FDs = t.FDs.Unshare()
+	}
+	t.FDs.CloseRange(int(first), int(last), flags&unix.CLOSE_RANGE_CLOEXEC != 0)
+	return 0, nil
 }
 
 func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -565,35 +672,47 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	defer in.DecRef()
 	count := min(a[3], maxIO)
-	buf := make([]byte, count)
-	var n int
+	var off int64
+	var ob [8]byte
 	if a[2] != 0 {
-		var ob [8]byte
 		if _, err := t.MM.CopyIn(a[2], ob[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		off := int64(binary.LittleEndian.Uint64(ob[:]))
-		if off < 0 {
+		if off = int64(binary.LittleEndian.Uint64(ob[:])); off < 0 {
 			return 0, unix.EINVAL
 		}
-		if n, err = in.File.Pread(buf, off); err != nil {
-			return 0, err
-		}
-		binary.LittleEndian.PutUint64(ob[:], uint64(off+int64(n)))
-		if _, err := t.MM.CopyOut(a[2], ob[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-	} else if n, err = in.File.Read(buf); err != nil {
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, count)
+	var n int
+	if a[2] != 0 {
+		n, err = in.File.Pread(buf, off)
+	} else {
+		n, err = blockingRead(t, in, func() (int, error) { return in.File.Read(buf) })
+	}
+	if err != nil {
 		return 0, err
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	w, err := out.File.Write(buf[:n])
+	w, werr := blockingWrite(t, out, buf[:n], out.File.Write)
+	if a[2] != 0 {
+		binary.LittleEndian.PutUint64(ob[:], uint64(off+int64(w)))
+		if _, err := t.MM.CopyOut(a[2], ob[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	} else if w < n {
+		// Give back what was read but not written, where the input can
+		// seek (from a pipe it is lost, a rare interrupted-write case).
+		in.File.Seek(int64(w-n), unix.SEEK_CUR)
+	}
 	if w > 0 {
 		return uint64(w), nil
 	}
-	return 0, err
+	return 0, werr
 }
 
 func init() {

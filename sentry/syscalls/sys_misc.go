@@ -1,7 +1,6 @@
 package syscalls
 
 import (
-	"encoding/binary"
 	"time"
 	"unsafe"
 
@@ -57,65 +56,71 @@ const (
 	futexRequeue       = 3
 	futexCmpRequeue    = 4
 	futexWakeOp        = 5
+	futexLockPI        = 6
+	futexUnlockPI      = 7
+	futexTrylockPI     = 8
 	futexWaitBitset    = 9
 	futexWakeBitset    = 10
 	futexPrivateFlag   = 128
 	futexClockRealtime = 256
 )
 
-// sysFutex serves futexes for a process with a single thread, which is all
-// the library OS runs so far: nobody else can wake a waiter, so a wait
-// whose value matches sleeps out its timeout (or forever, as it would on
-// Linux), and wakes find no waiters.
 func sysFutex(t *kernel.Task, a [6]uint64) (uint64, error) {
-	op := intArg(a[1]) &^ (futexPrivateFlag | futexClockRealtime)
-	switch op {
-	case futexWake, futexWakeBitset, futexRequeue:
-		return 0, nil
-	case futexCmpRequeue, futexWakeOp:
-		var b [4]byte
-		if _, err := t.MM.CopyIn(a[0], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-		if op == futexCmpRequeue && binary.LittleEndian.Uint32(b[:]) != uint32(a[5]) {
-			return 0, unix.EAGAIN
-		}
-		return 0, nil
+	addr, op, val := a[0], intArg(a[1]), uint32(a[2])
+	private := op&futexPrivateFlag != 0
+	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
+	switch cmd {
 	case futexWait, futexWaitBitset:
-		if op == futexWaitBitset && uint32(a[5]) == 0 {
+		bitset := ^uint32(0)
+		if cmd == futexWaitBitset {
+			bitset = uint32(a[5])
+			if bitset == 0 {
+				return 0, unix.EINVAL
+			}
+		}
+		var deadline time.Time
+		if a[3] != 0 {
+			ts, err := getTimespec(t, a[3])
+			if err != nil {
+				return 0, err
+			}
+			d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
+			if cmd == futexWaitBitset {
+				// The bitset form takes an absolute time on the chosen clock.
+				clock := int32(unix.CLOCK_MONOTONIC)
+				if op&futexClockRealtime != 0 {
+					clock = unix.CLOCK_REALTIME
+				}
+				var now unix.Timespec
+				unix.ClockGettime(clock, &now)
+				d -= time.Duration(now.Nano())
+			}
+			deadline = time.Now().Add(d)
+		}
+		err := t.FutexWait(addr, private, val, bitset, deadline)
+		if err == kernel.ERestartSys && a[3] != 0 {
+			// A timed wait is not restarted with the same timeout.
+			return 0, unix.EINTR
+		}
+		return 0, err
+	case futexWake, futexWakeBitset:
+		bitset := ^uint32(0)
+		if cmd == futexWakeBitset {
+			bitset = uint32(a[5])
+		}
+		n, err := t.FutexWake(addr, private, int(int32(val)), bitset)
+		return uint64(n), err
+	case futexRequeue, futexCmpRequeue:
+		nMove := int(int32(a[3]))
+		if int32(val) < 0 || nMove < 0 {
 			return 0, unix.EINVAL
 		}
-		var b [4]byte
-		if _, err := t.MM.CopyIn(a[0], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-		if binary.LittleEndian.Uint32(b[:]) != uint32(a[2]) {
-			return 0, unix.EAGAIN
-		}
-		if a[3] == 0 {
-			t.K.WarnOnce("futex-deadlock", "single-threaded futex wait with no timeout: the task can never be woken")
-			select {}
-		}
-		ts, err := getTimespec(t, a[3])
-		if err != nil {
-			return 0, err
-		}
-		d := time.Duration(ts.Sec)*time.Second + time.Duration(ts.Nsec)
-		if op == futexWaitBitset {
-			// The bitset form takes an absolute time on the chosen clock.
-			clock := int32(unix.CLOCK_MONOTONIC)
-			if intArg(a[1])&futexClockRealtime != 0 {
-				clock = unix.CLOCK_REALTIME
-			}
-			var now unix.Timespec
-			unix.ClockGettime(clock, &now)
-			d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
-		}
-		if d > 0 {
-			time.Sleep(d)
-		}
-		return 0, unix.ETIMEDOUT
+		n, err := t.FutexRequeue(addr, a[4], private, int(val), nMove, cmd == futexCmpRequeue, uint32(a[5]))
+		return uint64(n), err
+	case futexWakeOp:
+		n, err := t.FutexWakeOp(addr, a[4], private, int(int32(val)), int(int32(a[3])), uint32(a[5]))
+		return uint64(n), err
 	}
-	t.K.WarnOnce("futex-op", "futex operation not supported: returning ENOSYS", "op", op)
+	t.K.WarnOnce("futex-op", "futex operation not supported: returning ENOSYS", "op", cmd)
 	return 0, unix.ENOSYS
 }

@@ -30,30 +30,10 @@ func init() {
 	// unimplemented-syscall warning.
 	register(SysRseq, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.ENOSYS })
 	register(SysUname, sysUname)
-	register(SysGetpid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID), nil })
+	register(SysGetpid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID()), nil })
 	register(SysGettid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TID), nil })
-	register(SysGetppid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.PPID), nil })
-	register(SysGetpgrp, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID), nil })
-	register(SysGetpgid, sysGetpgidOrSid)
-	register(SysGetsid, sysGetpgidOrSid)
-	register(SysGetuid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.UID), nil })
-	register(SysGeteuid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.EUID), nil })
-	register(SysGetgid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.GID), nil })
-	register(SysGetegid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds.EGID), nil })
-	register(SysGetresuid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return 0, putIDs(t, a, t.Creds.UID, t.Creds.EUID, t.Creds.SUID)
-	})
-	register(SysGetresgid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return 0, putIDs(t, a, t.Creds.GID, t.Creds.EGID, t.Creds.SGID)
-	})
-	register(SysGetgroups, sysGetgroups)
-	register(SysUmask, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		old := t.Umask
-		t.Umask = uint32(a[0]) & 0o777
-		return uint64(old), nil
-	})
-	register(SysExit, sysExit)
-	register(SysExitGroup, sysExit)
+	register(SysGetppid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.PPID()), nil })
+	register(SysUmask, func(t *kernel.Task, a [6]uint64) (uint64, error) { return uint64(t.FS.SwapUmask(uint32(a[0]))), nil })
 	register(SysClockGettime, sysClockGettime)
 	register(SysClockGetres, sysClockGetres)
 	register(SysGettimeofday, sysGettimeofday)
@@ -69,49 +49,30 @@ func init() {
 		return now, nil
 	})
 	register(SysNanosleep, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return clockNanosleep(t, unix.CLOCK_MONOTONIC, 0, a[0], a[1])
+		return clockNanosleep(t, unix.CLOCK_MONOTONIC, 0, a[0], a[1], true)
 	})
 	register(SysClockNanosleep, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return clockNanosleep(t, int32(a[0]), intArg(a[1]), a[2], a[3])
+		return clockNanosleep(t, int32(a[0]), intArg(a[1]), a[2], a[3], false)
 	})
 	register(SysGetrandom, sysGetrandom)
 	register(SysPrlimit64, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		pid := int32(a[0])
-		if pid != 0 && pid != t.TGID {
+		if pid != 0 && pid != t.TGID() {
 			return 0, unix.ESRCH
 		}
 		return 0, prlimit(t, intArg(a[1]), a[2], a[3])
 	})
 	register(SysGetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), 0, a[1]) })
 	register(SysSetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), a[1], 0) })
-	register(SysRtSigaction, sysRtSigaction)
-	register(SysRtSigprocmask, sysRtSigprocmask)
-	register(SysSigaltstack, sysSigaltstack)
 	register(SysSchedGetaffinity, sysSchedGetaffinity)
 	register(SysSchedYield, func(*kernel.Task, [6]uint64) (uint64, error) { runtime.Gosched(); return 0, nil })
-	register(SysKill, func(t *kernel.Task, a [6]uint64) (uint64, error) { return signalTarget(t, int32(a[0]), intArg(a[1])) })
-	register(SysTkill, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) <= 0 {
-			return 0, unix.EINVAL
-		}
-		return signalTarget(t, int32(a[0]), intArg(a[1]))
-	})
-	register(SysTgkill, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) <= 0 || int32(a[1]) <= 0 {
-			return 0, unix.EINVAL
-		}
-		if int32(a[0]) != t.TGID {
-			return 0, unix.ESRCH
-		}
-		return signalTarget(t, int32(a[1]), intArg(a[2]))
-	})
 	register(SysSysinfo, sysSysinfo)
 	// The container holds no capabilities over the machine: these are the
 	// answers an unprivileged process gets on Linux.
 	for _, nr := range []int{SysReboot, SysMount, SysUmount2, SysPtrace, SysPivotRoot, SysSwapon, SysSwapoff,
 		SysInitModule, SysFinitModule, SysDeleteModule, SysKexecLoad, SysKexecFileLoad, SysAcct,
 		SysSettimeofday, SysClockSettime, SysAdjtimex, SysClockAdjtime, SysSethostname, SysSetdomainname,
-		SysIopl, SysIoperm, SysChroot, SysUnshare, SysSetns, SysBpf, SysPerfEventOpen,
+		SysIopl, SysIoperm, SysChroot, SysSetns, SysBpf, SysPerfEventOpen,
 		SysFsopen, SysFsmount, SysFsconfig, SysFspick, SysMoveMount, SysOpenTree, SysMountSetattr} {
 		register(nr, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.EPERM })
 	}
@@ -166,53 +127,6 @@ func sysUname(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if _, err := t.MM.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT
 	}
-	return 0, nil
-}
-
-func sysGetpgidOrSid(t *kernel.Task, a [6]uint64) (uint64, error) {
-	pid := int32(a[0])
-	if pid != 0 && pid != t.TGID {
-		return 0, unix.ESRCH
-	}
-	// The container's init leads its own session and process group.
-	return uint64(t.TGID), nil
-}
-
-func putIDs(t *kernel.Task, a [6]uint64, ids ...uint32) error {
-	for i, id := range ids {
-		var b [4]byte
-		binary.LittleEndian.PutUint32(b[:], id)
-		if _, err := t.MM.CopyOut(a[i], b[:]); err != nil {
-			return unix.EFAULT
-		}
-	}
-	return nil
-}
-
-func sysGetgroups(t *kernel.Task, a [6]uint64) (uint64, error) {
-	size := intArg(a[0])
-	groups := t.Creds.Groups
-	if size < 0 {
-		return 0, unix.EINVAL
-	}
-	if size == 0 {
-		return uint64(len(groups)), nil
-	}
-	if size < len(groups) {
-		return 0, unix.EINVAL
-	}
-	b := make([]byte, 4*len(groups))
-	for i, g := range groups {
-		binary.LittleEndian.PutUint32(b[4*i:], g)
-	}
-	if _, err := t.MM.CopyOut(a[1], b); err != nil {
-		return 0, unix.EFAULT
-	}
-	return uint64(len(groups)), nil
-}
-
-func sysExit(t *kernel.Task, a [6]uint64) (uint64, error) {
-	t.Exit(kernel.ExitStatus{Code: int(a[0] & 0xff)})
 	return 0, nil
 }
 
@@ -302,7 +216,7 @@ func sysGettimeofday(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return 0, nil
 }
 
-func clockNanosleep(t *kernel.Task, clock int32, flags int, reqAddr, remAddr uint64) (uint64, error) {
+func clockNanosleep(t *kernel.Task, clock int32, flags int, reqAddr, remAddr uint64, plain bool) (uint64, error) {
 	id, ok := hostClock(clock)
 	if !ok || clock == unix.CLOCK_THREAD_CPUTIME_ID {
 		return 0, unix.EINVAL
@@ -319,12 +233,28 @@ func clockNanosleep(t *kernel.Task, clock int32, flags int, reqAddr, remAddr uin
 		}
 		d -= time.Duration(now.Sec)*time.Second + time.Duration(now.Nsec)
 	}
-	// Nothing can interrupt the sleep until signals are delivered, so the
-	// remaining time is never written.
-	if d > 0 {
-		time.Sleep(d)
+	if d <= 0 {
+		return 0, nil
 	}
-	return 0, nil
+	start := time.Now()
+	err = t.Sleep(d)
+	if err == nil {
+		return 0, nil
+	}
+	// Interrupted: a relative sleep reports what is left. Linux restarts
+	// it transparently when no handler ran (and then sleeps only the
+	// rest); restarting the whole request is the library OS's
+	// approximation of that.
+	if flags&unix.TIMER_ABSTIME == 0 && remAddr != 0 {
+		left := d - time.Since(start)
+		if left < 0 {
+			left = 0
+		}
+		if err := putTimespec(t, remAddr, unix.NsecToTimespec(left.Nanoseconds())); err != nil {
+			return 0, err
+		}
+	}
+	return 0, kernel.ERestartRestartBlock
 }
 
 func sysGetrandom(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -368,7 +298,7 @@ func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
 	}
 	if oldAddr != 0 {
 		var b [16]byte
-		old := t.Rlimits[res]
+		old := t.Rlimit(res)
 		binary.LittleEndian.PutUint64(b[:], old.Cur)
 		binary.LittleEndian.PutUint64(b[8:], old.Max)
 		if _, err := t.MM.CopyOut(oldAddr, b[:]); err != nil {
@@ -376,95 +306,14 @@ func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
 		}
 	}
 	if newAddr != 0 {
-		t.Rlimits[res] = nl
+		t.SetRlimit(res, nl)
 	}
 	return nil
 }
 
-func validSignal(sig int) bool { return sig > 0 && sig < kernel.NumSignals }
-
-func sysRtSigaction(t *kernel.Task, a [6]uint64) (uint64, error) {
-	sig := intArg(a[0])
-	if a[3] != 8 || !validSignal(sig) {
-		return 0, unix.EINVAL
-	}
-	if a[1] != 0 && (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP)) {
-		return 0, unix.EINVAL
-	}
-	var act [32]byte
-	if a[1] != 0 {
-		if _, err := t.MM.CopyIn(a[1], act[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	if a[2] != 0 {
-		if _, err := t.MM.CopyOut(a[2], t.SigActions[sig-1][:]); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	if a[1] != 0 {
-		t.SigActions[sig-1] = act
-	}
-	return 0, nil
-}
-
-func sysRtSigprocmask(t *kernel.Task, a [6]uint64) (uint64, error) {
-	if a[3] != 8 {
-		return 0, unix.EINVAL
-	}
-	old := t.SigMask
-	if a[1] != 0 {
-		var b [8]byte
-		if _, err := t.MM.CopyIn(a[1], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-		set := binary.LittleEndian.Uint64(b[:])
-		switch intArg(a[0]) {
-		case unix.SIG_BLOCK:
-			t.SigMask |= set
-		case unix.SIG_UNBLOCK:
-			t.SigMask &^= set
-		case unix.SIG_SETMASK:
-			t.SigMask = set
-		default:
-			return 0, unix.EINVAL
-		}
-		// SIGKILL and SIGSTOP cannot be blocked.
-		t.SigMask &^= 1<<(unix.SIGKILL-1) | 1<<(unix.SIGSTOP-1)
-	}
-	if a[2] != 0 {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], old)
-		if _, err := t.MM.CopyOut(a[2], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	return 0, nil
-}
-
-func sysSigaltstack(t *kernel.Task, a [6]uint64) (uint64, error) {
-	if a[1] != 0 {
-		var b [24]byte // stack_t: ss_sp, ss_flags (+pad), ss_size
-		binary.LittleEndian.PutUint32(b[8:], ssDisable)
-		if _, err := t.MM.CopyOut(a[1], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	if a[0] != 0 {
-		var b [24]byte
-		if _, err := t.MM.CopyIn(a[0], b[:]); err != nil {
-			return 0, unix.EFAULT
-		}
-		if flags := binary.LittleEndian.Uint32(b[8:]); flags&^(ssDisable|ssAutodisarm) != 0 {
-			return 0, unix.EINVAL
-		}
-	}
-	return 0, nil
-}
-
 func sysSchedGetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
 	pid := int32(a[0])
-	if pid != 0 && pid != t.TID {
+	if pid != 0 && pid != t.TID && !t.K.TaskExists(pid) {
 		return 0, unix.ESRCH
 	}
 	const maskBytes = 8
@@ -480,26 +329,12 @@ func sysSchedGetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return maskBytes, nil
 }
 
-// signalTarget sends sig to a pid inside the container. Only the
-// container's own processes exist here: host pids are ESRCH.
-func signalTarget(t *kernel.Task, pid int32, sig int) (uint64, error) {
-	if sig < 0 || sig >= kernel.NumSignals {
-		return 0, unix.EINVAL
-	}
-	switch {
-	case pid == t.TGID, pid == 0, pid == -1, pid == -t.TGID:
-		t.SendSignal(sig)
-		return 0, nil
-	}
-	return 0, unix.ESRCH
-}
-
 func sysSysinfo(t *kernel.Task, a [6]uint64) (uint64, error) {
 	var si unix.Sysinfo_t
 	si.Uptime = int64(t.K.Uptime().Seconds())
 	si.Totalram = t.K.Memory.Size()
 	si.Freeram = t.K.Memory.FreeBytes()
-	si.Procs = 1
+	si.Procs = uint16(t.K.TaskCount())
 	si.Unit = 1
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&si)), unsafe.Sizeof(si))
 	if _, err := t.MM.CopyOut(a[0], b); err != nil {
@@ -507,9 +342,3 @@ func sysSysinfo(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	return 0, nil
 }
-
-// sigaltstack flags (asm-generic/signal-defs.h).
-const (
-	ssDisable    = 2
-	ssAutodisarm = 1 << 31
-)

@@ -2,9 +2,19 @@
 // holds through a capability (a granted stdio fd, or a file dirfs opened
 // beneath a dir capability). Reads, writes and the offset are the host fd's
 // own; only the ioctls a terminal client needs to query are passed through.
+//
+// A host fd that is not a regular file or directory (a terminal, pipe or
+// socket granted as stdio, a FIFO in a granted tree) is a waiter.Waitable:
+// see poll.go. Its reads and writes first ask the host whether they can
+// proceed and fail with EAGAIN if not, so the syscall layer waits for
+// readiness, where a signal can interrupt the wait, instead of the sentry
+// blocking in the host kernel. (Another reader of the same host fd can
+// still take the data between the check and the read; the read then blocks
+// in the host until more arrives.)
 package hostfd
 
 import (
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +25,10 @@ import (
 // File is a library OS file backed by a host fd it owns.
 type File struct {
 	fd int
+
+	pollOnce sync.Once
+	canPoll  bool
+	w        watcher
 }
 
 // New takes ownership of fd.
@@ -24,10 +38,18 @@ func New(fd int) *File { return &File{fd: fd} }
 func (f *File) FD() int { return f.fd }
 
 func (f *File) Read(p []byte) (int, error) {
+	f.rearm()
+	if !f.ready(unix.POLLIN) {
+		return 0, unix.EAGAIN
+	}
 	return retry(func() (int, error) { return unix.Read(f.fd, p) })
 }
 
 func (f *File) Write(p []byte) (int, error) {
+	f.rearm()
+	if !f.ready(unix.POLLOUT) {
+		return 0, unix.EAGAIN
+	}
 	return retry(func() (int, error) { return unix.Write(f.fd, p) })
 }
 
@@ -105,7 +127,10 @@ func (f *File) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 }
 
 // Close implements vfs.File.
-func (f *File) Close() error { return unix.Close(f.fd) }
+func (f *File) Close() error {
+	f.stopWatching()
+	return unix.Close(f.fd)
+}
 
 // retry repeats a host call interrupted by a signal the sentry received;
 // the workload never asked for that interruption.

@@ -1,16 +1,19 @@
-// Package ptrace is the reference platform: each workload thread is a stub
-// process traced with PTRACE_SYSEMU, so its syscalls stop in the sentry and
-// never run on the host. Address-space changes are host syscalls the sentry
-// injects into the stub at the stub's own `syscall` instruction.
+// Package ptrace is the reference platform: each workload process is a stub
+// process, each of its threads a stub thread traced with PTRACE_SYSEMU, so
+// its syscalls stop in the sentry and never run on the host.
 //
-// Linux binds a tracee to the tracing thread, so an address space must be
-// created and driven from one goroutine that has called
-// runtime.LockOSThread and keeps it locked until Release.
+// Linux binds a tracee to one tracing thread. So each address space has a
+// worker goroutine, locked to its OS thread, that owns the stub's first
+// thread and injects the host syscalls that change the address space; and
+// each task's Context, used from the task's own locked goroutine, seizes a
+// stub thread of its own in every address space it runs in.
 package ptrace
 
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -20,6 +23,12 @@ import (
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/sentry/platform"
 )
+
+// interruptSignal is what Interrupt sends to a stub thread. The library OS
+// never lets the workload see host signals directly, and SIGCHLD's host
+// default action is to ignore it, so a stray one before a thread is seized
+// does no harm.
+const interruptSignal = unix.SIGCHLD
 
 // Platform creates ptrace stubs from a stub executable.
 type Platform struct {
@@ -39,103 +48,216 @@ func New(dir string) (*Platform, error) {
 // Name implements platform.Platform.
 func (*Platform) Name() string { return "ptrace" }
 
-// NewAddressSpace starts a stub traced by the calling OS thread.
+// request is an address-space operation for the worker goroutine.
+type request struct {
+	nr    uintptr
+	args  []uint64
+	entry uint64
+	reply chan result
+}
+
+type result struct {
+	val uint64
+	err error
+}
+
+// addressSpace is one stub process.
+type addressSpace struct {
+	pid  int
+	reqs chan request
+	done chan struct{}
+	once sync.Once
+}
+
+// NewAddressSpace implements platform.Platform: it starts a worker whose
+// OS thread starts and traces the stub.
 func (p *Platform) NewAddressSpace(mem *mm.MemoryFile) (platform.AddressSpace, error) {
-	pid, err := syscall.ForkExec(p.stubPath, []string{"exo-stub"}, &syscall.ProcAttr{
+	as := &addressSpace{reqs: make(chan request), done: make(chan struct{})}
+	started := make(chan error)
+	go as.worker(p.stubPath, mem.FD(), started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return as, nil
+}
+
+func (as *addressSpace) worker(stubPath string, memFD int, started chan<- error) {
+	// The thread stays locked until the goroutine exits, and then dies with
+	// it: it is the stub's tracer and must not run anything else.
+	runtime.LockOSThread()
+	pid, err := syscall.ForkExec(stubPath, []string{"exo-stub"}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{uintptr(mem.FD())}, // becomes stubMemFD
+		Files: []uintptr{uintptr(memFD)}, // becomes stubMemFD
 		Sys: &syscall.SysProcAttr{
 			Ptrace:    true,
 			Pdeathsig: syscall.SIGKILL,
+			// Its own session: a terminal's signals go to the runtime,
+			// which forwards them, never straight to a stub.
+			Setsid: true,
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start ptrace stub: %w", err)
+		started <- fmt.Errorf("start ptrace stub: %w", err)
+		return
 	}
-	s := &stub{pid: pid}
-	if err := s.init(); err != nil {
-		s.Release()
-		return nil, err
+	as.pid = pid
+	t := &thread{tid: pid}
+	if err := as.initStub(t); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		waitExit(pid)
+		started <- err
+		return
 	}
-	return s, nil
+	started <- nil
+	for {
+		select {
+		case r := <-as.reqs:
+			v, err := t.inject(r.entry, r.nr, r.args...)
+			r.reply <- result{v, err}
+		case <-as.done:
+			unix.Kill(pid, unix.SIGKILL)
+			waitExit(pid)
+			return
+		}
+	}
 }
 
-// stub is one traced stub process: the address space and its only thread.
-type stub struct {
-	pid int
-	// base holds the register values the kernel gave the stub at exec, used
-	// as the template for injected syscalls.
-	base arch.Registers
-}
-
-func (s *stub) init() error {
-	ws, err := s.wait()
+func (as *addressSpace) initStub(t *thread) error {
+	ws, err := t.wait()
 	if err != nil {
 		return err
 	}
 	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP {
-		return fmt.Errorf("ptrace stub %d: unexpected first stop %#x", s.pid, uint32(ws))
+		return fmt.Errorf("ptrace stub %d: unexpected first stop %#x", t.tid, uint32(ws))
 	}
-	if err := unix.PtraceSetOptions(s.pid, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
-		return fmt.Errorf("ptrace stub %d: set options: %w", s.pid, err)
+	if err := unix.PtraceSetOptions(t.tid, unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
+		return fmt.Errorf("ptrace stub %d: set options: %w", t.tid, err)
 	}
-	if err := unix.PtraceGetRegs(s.pid, &s.base); err != nil {
-		return fmt.Errorf("ptrace stub %d: get registers: %w", s.pid, err)
+	if err := unix.PtraceGetRegs(t.tid, &t.base); err != nil {
+		return fmt.Errorf("ptrace stub %d: get registers: %w", t.tid, err)
 	}
 	// Clear everything the kernel put in the stub (its stack, the host
 	// vDSO) so the workload's address space holds only what the library
 	// OS maps.
-	if _, err := s.inject(unix.SYS_MUNMAP, 0, stubBase); err != nil {
-		return fmt.Errorf("ptrace stub %d: clear low address space: %w", s.pid, err)
+	if _, err := t.inject(stubInject, unix.SYS_MUNMAP, 0, stubBase); err != nil {
+		return fmt.Errorf("ptrace stub %d: clear low address space: %w", t.tid, err)
 	}
 	const taskSize = 0x7fff_ffff_f000
-	if _, err := s.inject(unix.SYS_MUNMAP, stubBase+stubSize, taskSize-(stubBase+stubSize)); err != nil {
-		return fmt.Errorf("ptrace stub %d: clear high address space: %w", s.pid, err)
+	if _, err := t.inject(stubInject, unix.SYS_MUNMAP, stubBase+stubSize, taskSize-(stubBase+stubSize)); err != nil {
+		return fmt.Errorf("ptrace stub %d: clear high address space: %w", t.tid, err)
 	}
 	return nil
 }
 
-func (s *stub) wait() (unix.WaitStatus, error) {
+// call runs a host syscall in the stub through the worker.
+func (as *addressSpace) call(entry uint64, nr uintptr, args ...uint64) (uint64, error) {
+	r := request{nr: nr, args: args, entry: entry, reply: make(chan result, 1)}
+	select {
+	case as.reqs <- r:
+	case <-as.done:
+		return 0, fmt.Errorf("ptrace stub %d: address space released", as.pid)
+	}
+	res := <-r.reply
+	return res.val, res.err
+}
+
+// MapFile implements mm.HostMapper.
+func (as *addressSpace) MapFile(addr, length, offset uint64, prot mm.Prot) error {
+	_, err := as.call(stubInject, unix.SYS_MMAP, addr, length, uint64(prot), unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, offset)
+	return err
+}
+
+// Unmap implements mm.HostMapper.
+func (as *addressSpace) Unmap(addr, length uint64) error {
+	_, err := as.call(stubInject, unix.SYS_MUNMAP, addr, length)
+	return err
+}
+
+// Protect implements mm.HostMapper.
+func (as *addressSpace) Protect(addr, length uint64, prot mm.Prot) error {
+	_, err := as.call(stubInject, unix.SYS_MPROTECT, addr, length, uint64(prot))
+	return err
+}
+
+// newThread clones a parked thread in the stub and returns its tid.
+func (as *addressSpace) newThread() (int, error) {
+	const flags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+	tid, err := as.call(stubClone, unix.SYS_CLONE, flags, 0, 0, 0, 0)
+	return int(tid), err
+}
+
+// Release implements platform.AddressSpace.
+func (as *addressSpace) Release() { as.once.Do(func() { close(as.done) }) }
+
+func waitExit(pid int) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(s.pid, &ws, unix.WALL, nil)
+		if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// thread is one traced stub thread.
+type thread struct {
+	tid int
+	// base holds register values valid for running stub code in this
+	// thread, the template for injected syscalls.
+	base arch.Registers
+}
+
+func (t *thread) wait() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(t.tid, &ws, unix.WALL, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return ws, fmt.Errorf("wait for stub %d: %w", s.pid, err)
+			return ws, fmt.Errorf("wait for stub thread %d: %w", t.tid, err)
 		}
 		if ws.Exited() || ws.Signaled() {
-			return ws, fmt.Errorf("stub %d died (status %#x)", s.pid, uint32(ws))
+			return ws, fmt.Errorf("stub thread %d died (status %#x)", t.tid, uint32(ws))
 		}
 		return ws, nil
 	}
 }
 
-// inject makes a host syscall inside the stub and returns its result.
-func (s *stub) inject(nr uintptr, args ...uint64) (uint64, error) {
-	regs := s.base
+// inject makes a host syscall inside the stub thread, starting at entry.
+func (t *thread) inject(entry uint64, nr uintptr, args ...uint64) (uint64, error) {
+	regs := t.base
 	regs.Rax = uint64(nr)
 	regs.Orig_rax = ^uint64(0)
-	regs.Rip = stubSyscall
+	regs.Rip = entry
 	dst := []*uint64{&regs.Rdi, &regs.Rsi, &regs.Rdx, &regs.R10, &regs.R8, &regs.R9}
 	for i, a := range args {
 		*dst[i] = a
 	}
-	if err := unix.PtraceSetRegs(s.pid, &regs); err != nil {
+	if err := unix.PtraceSetRegs(t.tid, &regs); err != nil {
 		return 0, fmt.Errorf("set registers: %w", err)
 	}
-	if err := unix.PtraceCont(s.pid, 0); err != nil {
+	if err := unix.PtraceCont(t.tid, 0); err != nil {
 		return 0, fmt.Errorf("continue: %w", err)
 	}
-	ws, err := s.wait()
-	if err != nil {
-		return 0, err
-	}
-	if !ws.Stopped() || ws.StopSignal() != unix.SIGTRAP {
+	for {
+		ws, err := t.wait()
+		if err != nil {
+			return 0, err
+		}
+		if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP {
+			break
+		}
+		if ws.Stopped() && ws.StopSignal() == interruptSignal {
+			// An interrupt meant for a workload thread of this stub;
+			// drop it and finish the injected call.
+			if err := unix.PtraceCont(t.tid, 0); err != nil {
+				return 0, fmt.Errorf("continue: %w", err)
+			}
+			continue
+		}
 		return 0, fmt.Errorf("injected syscall %d: unexpected stop %#x", nr, uint32(ws))
 	}
-	if err := unix.PtraceGetRegs(s.pid, &regs); err != nil {
+	if err := unix.PtraceGetRegs(t.tid, &regs); err != nil {
 		return 0, fmt.Errorf("get registers: %w", err)
 	}
 	if ret := int64(regs.Rax); ret < 0 && ret > -4096 {
@@ -144,51 +266,65 @@ func (s *stub) inject(nr uintptr, args ...uint64) (uint64, error) {
 	return regs.Rax, nil
 }
 
-// MapFile implements mm.HostMapper.
-func (s *stub) MapFile(addr, length, offset uint64, prot mm.Prot) error {
-	_, err := s.inject(unix.SYS_MMAP, addr, length, uint64(prot), unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, offset)
-	return err
+// NewContext implements platform.Platform.
+func (p *Platform) NewContext() platform.Context { return &context{} }
+
+// context is one task's view: the stub thread it has seized in the address
+// space it last ran in.
+type context struct {
+	as     *addressSpace
+	thread *thread
+
+	mu  sync.Mutex // guards tid for Interrupt
+	tid int
+	pid int
+	// pendingFP is state to load into the next thread the context seizes.
+	pendingFP []byte
 }
 
-// Unmap implements mm.HostMapper.
-func (s *stub) Unmap(addr, length uint64) error {
-	_, err := s.inject(unix.SYS_MUNMAP, addr, length)
-	return err
-}
-
-// Protect implements mm.HostMapper.
-func (s *stub) Protect(addr, length uint64, prot mm.Prot) error {
-	_, err := s.inject(unix.SYS_MPROTECT, addr, length, uint64(prot))
-	return err
-}
-
-// Switch implements platform.AddressSpace.
-func (s *stub) Switch(regs *arch.Registers) (platform.Exit, error) {
-	if err := unix.PtraceSetRegs(s.pid, regs); err != nil {
-		return platform.Exit{}, fmt.Errorf("stub %d: set registers: %w", s.pid, err)
+// Switch implements platform.Context.
+func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platform.Exit, error) {
+	as := pas.(*addressSpace)
+	if c.as != as {
+		if err := c.enter(as); err != nil {
+			return platform.Exit{}, err
+		}
+	}
+	t := c.thread
+	// orig_rax = -1 keeps the kernel's syscall restart logic away from
+	// registers the library OS set.
+	saved := regs.Orig_rax
+	regs.Orig_rax = ^uint64(0)
+	err := unix.PtraceSetRegs(t.tid, regs)
+	regs.Orig_rax = saved
+	if err != nil {
+		return platform.Exit{}, fmt.Errorf("stub thread %d: set registers: %w", t.tid, err)
 	}
 	// PTRACE_SYSEMU stops the thread at its next syscall without running
 	// it; this is the whole isolation wall of this platform.
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SYSEMU, uintptr(s.pid), 0, 0, 0, 0); e != 0 && e != unix.ESRCH {
-		return platform.Exit{}, fmt.Errorf("stub %d: resume: %w", s.pid, e)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SYSEMU, uintptr(t.tid), 0, 0, 0, 0); e != 0 {
+		return platform.Exit{}, fmt.Errorf("stub thread %d: resume: %w", t.tid, e)
 	}
-	ws, err := s.wait()
+	ws, err := t.wait()
 	if err != nil {
 		return platform.Exit{}, err
 	}
-	if err := unix.PtraceGetRegs(s.pid, regs); err != nil {
-		return platform.Exit{}, fmt.Errorf("stub %d: get registers: %w", s.pid, err)
+	if err := unix.PtraceGetRegs(t.tid, regs); err != nil {
+		return platform.Exit{}, fmt.Errorf("stub thread %d: get registers: %w", t.tid, err)
 	}
 	if !ws.Stopped() {
-		return platform.Exit{}, fmt.Errorf("stub %d: unexpected wait status %#x", s.pid, uint32(ws))
+		return platform.Exit{}, fmt.Errorf("stub thread %d: unexpected wait status %#x", t.tid, uint32(ws))
 	}
 	sig := ws.StopSignal()
 	if sig == unix.SIGTRAP|0x80 {
 		return platform.Exit{Kind: platform.ExitSyscall}, nil
 	}
+	if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+		return platform.Exit{Kind: platform.ExitInterrupt}, nil
+	}
 	var info siginfo
-	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(s.pid), 0, uintptr(unsafe.Pointer(&info)), 0, 0); e != 0 {
-		return platform.Exit{}, fmt.Errorf("stub %d: get siginfo: %w", s.pid, e)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(t.tid), 0, uintptr(unsafe.Pointer(&info)), 0, 0); e != 0 {
+		return platform.Exit{}, fmt.Errorf("stub thread %d: get siginfo: %w", t.tid, e)
 	}
 	switch sig {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL, unix.SIGTRAP:
@@ -197,9 +333,120 @@ func (s *stub) Switch(regs *arch.Registers) (platform.Exit, error) {
 		if info.Code > 0 {
 			return platform.Exit{Kind: platform.ExitFault, Signo: int(sig), Code: int(info.Code), Addr: info.Addr}, nil
 		}
+	case interruptSignal:
+		return platform.Exit{Kind: platform.ExitInterrupt}, nil
 	}
 	return platform.Exit{Kind: platform.ExitSignal, Signo: int(sig)}, nil
 }
+
+// enter leaves the current address space and seizes a new thread in as.
+func (c *context) enter(as *addressSpace) error {
+	c.leave()
+	tid, err := as.newThread()
+	if err != nil {
+		return fmt.Errorf("ptrace: new stub thread: %w", err)
+	}
+	const opts = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(tid), 0, opts, 0, 0); e != 0 {
+		unix.Tgkill(as.pid, tid, unix.SIGKILL)
+		return fmt.Errorf("ptrace: seize stub thread %d: %w", tid, e)
+	}
+	t := &thread{tid: tid}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(tid), 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("ptrace: interrupt stub thread %d: %w", tid, e)
+	}
+	for {
+		ws, err := t.wait()
+		if err != nil {
+			return err
+		}
+		if ws.Stopped() && ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			break
+		}
+		// A signal that reached the parked thread first: drop it.
+		if err := unix.PtraceCont(tid, 0); err != nil {
+			return fmt.Errorf("ptrace: continue stub thread %d: %w", tid, err)
+		}
+	}
+	if err := unix.PtraceGetRegs(tid, &t.base); err != nil {
+		return fmt.Errorf("ptrace: registers of stub thread %d: %w", tid, err)
+	}
+	c.as, c.thread = as, t
+	c.mu.Lock()
+	c.tid, c.pid = tid, as.pid
+	c.mu.Unlock()
+	if c.pendingFP != nil {
+		fp := c.pendingFP
+		c.pendingFP = nil
+		if err := c.SetFPState(fp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leave ends the context's thread in its current address space: the thread
+// makes an exit syscall, so the rest of the stub lives on.
+func (c *context) leave() {
+	if c.thread == nil {
+		return
+	}
+	t := c.thread
+	c.mu.Lock()
+	c.tid, c.pid = 0, 0
+	c.mu.Unlock()
+	c.as, c.thread = nil, nil
+	regs := t.base
+	regs.Rip, regs.Rax, regs.Rdi, regs.Orig_rax = stubInject, unix.SYS_EXIT, 0, ^uint64(0)
+	if unix.PtraceSetRegs(t.tid, &regs) == nil && unix.PtraceCont(t.tid, 0) == nil {
+		waitExit(t.tid)
+		return
+	}
+	// The stub is gone already (its address space was released).
+	waitExit(t.tid)
+}
+
+// Interrupt implements platform.Context.
+func (c *context) Interrupt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tid != 0 {
+		unix.Tgkill(c.pid, c.tid, interruptSignal)
+	}
+}
+
+// FPState implements platform.Context.
+func (c *context) FPState() ([]byte, error) {
+	if c.thread == nil {
+		if c.pendingFP != nil {
+			return append([]byte(nil), c.pendingFP...), nil
+		}
+		return nil, nil
+	}
+	fp := make([]byte, 512)
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETFPREGS, uintptr(c.thread.tid), 0, uintptr(unsafe.Pointer(&fp[0])), 0, 0); e != 0 {
+		return nil, fmt.Errorf("stub thread %d: get fp registers: %w", c.thread.tid, e)
+	}
+	return fp, nil
+}
+
+// SetFPState implements platform.Context.
+func (c *context) SetFPState(fp []byte) error {
+	if len(fp) < 512 {
+		return fmt.Errorf("fp state of %d bytes, want 512", len(fp))
+	}
+	if c.thread == nil {
+		c.pendingFP = append([]byte(nil), fp[:512]...)
+		return nil
+	}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SETFPREGS, uintptr(c.thread.tid), 0, uintptr(unsafe.Pointer(&fp[0])), 0, 0); e != 0 {
+		return fmt.Errorf("stub thread %d: set fp registers: %w", c.thread.tid, e)
+	}
+	return nil
+}
+
+// Release implements platform.Context.
+func (c *context) Release() { c.leave() }
 
 // siginfo is the head of the kernel's siginfo_t for fault signals.
 type siginfo struct {
@@ -209,21 +456,4 @@ type siginfo struct {
 	_     int32
 	Addr  uint64
 	_     [112]byte
-}
-
-// Interrupt implements platform.AddressSpace: the signal stops the traced
-// stub, and Switch reports it without delivering it on the host.
-func (s *stub) Interrupt(sig int) error {
-	return unix.Kill(s.pid, unix.Signal(sig))
-}
-
-// Release implements platform.AddressSpace.
-func (s *stub) Release() {
-	unix.Kill(s.pid, unix.SIGKILL)
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(s.pid, &ws, unix.WALL, nil); err != unix.EINTR {
-			return
-		}
-	}
 }

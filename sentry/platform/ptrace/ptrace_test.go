@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -62,19 +63,105 @@ func TestSyscallTrappedNotRun(t *testing.T) {
 	if err := m.WriteImage(text, code); err != nil {
 		t.Fatal(err)
 	}
+	ctx := p.NewContext()
+	defer ctx.Release()
 	regs := arch.Registers{Rip: text, Cs: arch.UserCS, Ss: arch.UserSS, Eflags: arch.InitialFlags}
-	exit, err := as.Switch(&regs)
+	exit, err := ctx.Switch(as, &regs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if exit.Kind != platform.ExitSyscall || arch.SyscallNumber(&regs) != unix.SYS_EXIT_GROUP || regs.Rdi != 42 {
 		t.Fatalf("first trap = %v, nr %d, rdi %d; want exit_group(42)", exit, arch.SyscallNumber(&regs), regs.Rdi)
 	}
-	exit, err = as.Switch(&regs)
+	exit, err = ctx.Switch(as, &regs)
 	if err != nil {
 		t.Fatalf("stub did not survive its own exit_group (it ran on the host?): %v", err)
 	}
 	if exit.Kind != platform.ExitFault || exit.Signo != int(unix.SIGILL) || regs.Rip != text+12 {
 		t.Fatalf("second trap = %v at %#x, want SIGILL at %#x", exit, regs.Rip, text+12)
+	}
+}
+
+// TestThreadsAndInterrupt runs two contexts in one address space: both see
+// the same memory, and Interrupt stops a thread spinning in the workload.
+func TestThreadsAndInterrupt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("ptrace stubs need root here")
+	}
+	fd, err := unix.MemfdCreate("ptrace-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "mem")
+	defer f.Close()
+	f.Truncate(1 << 20)
+	mem, err := mm.NewMemoryFile(f, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := p.NewAddressSpace(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Release()
+	m := mm.New(mem, as)
+	const text = 0x400000
+	if _, err := m.Map(mm.MapOpts{Addr: text, Length: 4096, Prot: mm.ProtRead | mm.ProtExec, Fixed: true}); err != nil {
+		t.Fatal(err)
+	}
+	// spin: jmp spin
+	if err := m.WriteImage(text, []byte{0xeb, 0xfe}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	var ctxs [2]platform.Context
+	ready := make(chan struct{}, 2)
+	for i := range ctxs {
+		ctxs[i] = p.NewContext()
+		go func(c platform.Context) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			defer c.Release()
+			regs := arch.Registers{Rip: text, Cs: arch.UserCS, Ss: arch.UserSS, Eflags: arch.InitialFlags}
+			ready <- struct{}{}
+			for {
+				exit, err := c.Switch(as, &regs)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if exit.Kind == platform.ExitInterrupt {
+					errs <- nil
+					return
+				}
+			}
+		}(ctxs[i])
+	}
+	<-ready
+	<-ready
+	for i := 0; i < 2; i++ {
+		// Keep interrupting until each context has seized its thread.
+		deadline := time.After(10 * time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+	loop:
+		for {
+			select {
+			case err := <-errs:
+				if err != nil {
+					t.Fatal(err)
+				}
+				break loop
+			case <-tick.C:
+				ctxs[0].Interrupt()
+				ctxs[1].Interrupt()
+			case <-deadline:
+				t.Fatal("interrupt did not stop a spinning thread")
+			}
+		}
+		tick.Stop()
 	}
 }

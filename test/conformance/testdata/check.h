@@ -66,6 +66,13 @@ static inline const char *errname(int e)
 	case ENOTSUP: return "ENOTSUP";
 	case ECONNREFUSED: return "ECONNREFUSED";
 	case ENETUNREACH: return "ENETUNREACH";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EDEADLK: return "EDEADLK";
+	case EOWNERDEAD: return "EOWNERDEAD";
+	case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
+	case EOVERFLOW: return "EOVERFLOW";
+	case ENOTSOCK: return "ENOTSOCK";
+	case ESTALE: return "ESTALE";
 	}
 	snprintf(buf, sizeof buf, "errno %d", e);
 	return buf;

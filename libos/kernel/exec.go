@@ -1,0 +1,223 @@
+package kernel
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/loader"
+	"exokernelul.dev/exo/libos/mm"
+)
+
+// maxInterpDepth bounds #! interpreters of interpreters, as Linux does.
+const maxInterpDepth = 4
+
+// Exec replaces the process image with the program at file (execve). On
+// failure before the old image is gone, the task keeps running it.
+func (t *Task) Exec(file string, argv, envv []string) error {
+	return t.exec(file, argv, envv, 0)
+}
+
+func (t *Task) exec(file string, argv, envv []string, depth int) error {
+	d, err := t.Open(unix.AT_FDCWD, file, unix.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer d.DecRef()
+	st, err := d.File.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EACCES
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return unix.EACCES
+	}
+	r := readerAt{d.File}
+	var head [256]byte
+	n, _ := r.ReadAt(head[:], 0)
+	if n >= 2 && head[0] == '#' && head[1] == '!' {
+		if depth >= maxInterpDepth {
+			return unix.ELOOP
+		}
+		interp, arg, err := parseShebang(head[2:n])
+		if err != nil {
+			return err
+		}
+		nargv := []string{interp}
+		if arg != "" {
+			nargv = append(nargv, arg)
+		}
+		nargv = append(nargv, file)
+		if len(argv) > 1 {
+			nargv = append(nargv, argv[1:]...)
+		}
+		return t.exec(interp, nargv, envv, depth+1)
+	}
+
+	as, err := t.K.newAddressSpace()
+	if err != nil {
+		return fmt.Errorf("exec: new address space: %w", err)
+	}
+	newMM := mm.New(t.K.Memory, as)
+	var a loader.Args
+	a.Filename = file
+	a.Argv, a.Envv = argv, envv
+	c := t.Creds()
+	a.Creds = [4]uint32{c.UID, c.EUID, c.GID, c.EGID}
+	a.HostAux = t.K.HostAux
+	if _, err := io.ReadFull(rand.Reader, a.Random[:]); err != nil {
+		newMM.Release()
+		as.Release()
+		return fmt.Errorf("AT_RANDOM: %w", err)
+	}
+	img, err := loader.Load(newMM, r, t.openInterp, a)
+	if err != nil {
+		newMM.Release()
+		as.Release()
+		return err
+	}
+
+	// Past the point of no return: the old image goes.
+	t.deThread()
+	t.releaseMM()
+	t.K.mu.Lock()
+	t.K.asUsers[newMM] = 1
+	t.K.mu.Unlock()
+	t.MM, t.AS = newMM, as
+	t.Regs = arch.Registers{
+		Rip:    img.Entry,
+		Rsp:    img.Stack,
+		Cs:     arch.UserCS,
+		Ss:     arch.UserSS,
+		Eflags: arch.InitialFlags,
+	}
+	t.FDs = t.FDs.Unshare()
+	t.FDs.CloseOnExecAll()
+	t.resetSignalsForExec()
+	t.ClearTID, t.RobustList = 0, 0
+	t.Exe = path.Clean(file)
+	if !path.IsAbs(t.Exe) {
+		t.Exe = path.Join(t.FS.Cwd(), t.Exe)
+	}
+	t.Argv = argv
+	t.Comm = path.Base(t.Exe)
+	if len(t.Comm) > 15 {
+		t.Comm = t.Comm[:15]
+	}
+	t.Dumpable = true
+	if t.vforkDone != nil {
+		close(t.vforkDone)
+		t.vforkDone = nil
+	}
+	return nil
+}
+
+// parseShebang splits a #! line into the interpreter and its one optional
+// argument, as Linux does (everything after the first blank is one
+// argument).
+func parseShebang(line []byte) (string, string, error) {
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	s := strings.Trim(string(line), " \t")
+	if s == "" {
+		return "", "", unix.ENOEXEC
+	}
+	interp, arg, _ := strings.Cut(s, " ")
+	if i := strings.IndexByte(interp, '\t'); i >= 0 {
+		interp, arg = interp[:i], interp[i+1:]+" "+arg
+	}
+	return interp, strings.Trim(arg, " \t"), nil
+}
+
+// deThread ends every other thread of the process before exec, and makes
+// the calling thread the leader, as Linux's de_thread does.
+func (t *Task) deThread() {
+	k := t.K
+	k.mu.Lock()
+	tg := t.tg
+	for _, o := range tg.tasks {
+		if o != t {
+			o.exiting = true
+			k.wakeLocked(o)
+		}
+	}
+	k.mu.Unlock()
+	for {
+		k.mu.Lock()
+		alone := len(tg.tasks) == 1
+		k.mu.Unlock()
+		if alone {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if tg.leader != t {
+		old := tg.leader
+		delete(k.tasks, t.TID)
+		delete(k.tasks, old.TID)
+		t.TID = tg.tgid
+		tg.leader = t
+		k.tasks[t.TID] = t
+	}
+}
+
+// resetSignalsForExec restores default actions for caught signals (ignored
+// ones stay ignored) and forgets the alternate stack.
+func (t *Task) resetSignalsForExec() {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	tg := t.tg
+	h := *tg.handlers
+	for i := range h.actions {
+		if h.actions[i].Handler != SigIgn {
+			h.actions[i] = arch.SignalAction{}
+		} else {
+			h.actions[i] = arch.SignalAction{Handler: SigIgn}
+		}
+	}
+	tg.handlers = &h
+	tg.execed = true
+	t.altStack = arch.SignalStack{Flags: arch.SSDisable}
+}
+
+func (t *Task) openInterp(p string) (io.ReaderAt, func(), error) {
+	d, err := t.Open(unix.AT_FDCWD, p, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return readerAt{d.File}, d.DecRef, nil
+}
+
+// readerAt adapts a file to io.ReaderAt for the loader and mm.
+type readerAt struct {
+	f interface {
+		Pread(p []byte, off int64) (int, error)
+	}
+}
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := r.f.Pread(p[done:], off+int64(done))
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, io.EOF
+		}
+		done += n
+	}
+	return done, nil
+}

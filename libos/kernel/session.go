@@ -1,0 +1,237 @@
+package kernel
+
+import (
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/arch"
+)
+
+// groupOf finds the live process with pid, or nil.
+func (k *Kernel) groupOfLocked(pid int32) *ThreadGroup {
+	t := k.tasks[pid]
+	if t == nil || t.tg.tgid != pid {
+		return nil
+	}
+	return t.tg
+}
+
+// Setsid makes the calling process a session and process group leader.
+func (t *Task) Setsid() (int32, error) {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := t.tg
+	if tg.pgrp.id == tg.tgid {
+		return 0, unix.EPERM
+	}
+	for _, o := range k.tasks {
+		if o.tg.pgrp != nil && o.tg.pgrp.id == tg.tgid && !o.tg.zombie {
+			return 0, unix.EPERM
+		}
+	}
+	tg.pgrp.members--
+	s := &Session{sid: tg.tgid}
+	tg.pgrp = &ProcessGroup{id: tg.tgid, session: s, members: 1}
+	return tg.tgid, nil
+}
+
+// Getsid returns the session id of pid (0 for the caller).
+func (t *Task) Getsid(pid int32) (int32, error) {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := t.tg
+	if pid != 0 {
+		if tg = k.groupOfLocked(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	return tg.pgrp.session.sid, nil
+}
+
+// Getpgid returns the process group id of pid (0 for the caller).
+func (t *Task) Getpgid(pid int32) (int32, error) {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := t.tg
+	if pid != 0 {
+		if tg = k.groupOfLocked(pid); tg == nil {
+			return 0, unix.ESRCH
+		}
+	}
+	return tg.pgrp.id, nil
+}
+
+// Setpgid moves process pid (0: the caller) into process group pgid (0:
+// a group named after pid), with Linux's rules.
+func (t *Task) Setpgid(pid, pgid int32) error {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if pgid < 0 {
+		return unix.EINVAL
+	}
+	tg := t.tg
+	if pid != 0 && pid != tg.tgid {
+		c := k.groupOfLocked(pid)
+		if c == nil || c.parent != t.tg {
+			return unix.ESRCH
+		}
+		if c.pgrp.session != t.tg.pgrp.session {
+			return unix.EPERM
+		}
+		if c.execed {
+			return unix.EACCES
+		}
+		tg = c
+	}
+	if pgid == 0 {
+		pgid = tg.tgid
+	}
+	if tg.pgrp.session.sid == tg.tgid {
+		return unix.EPERM // a session leader cannot move
+	}
+	if tg.pgrp.id == pgid {
+		return nil
+	}
+	var target *ProcessGroup
+	if pgid != tg.tgid {
+		for _, o := range k.tasks {
+			if g := o.tg.pgrp; g != nil && g.id == pgid && !o.tg.zombie {
+				target = g
+				break
+			}
+		}
+		if target == nil || target.session != tg.pgrp.session {
+			return unix.EPERM
+		}
+	} else {
+		target = &ProcessGroup{id: pgid, session: tg.pgrp.session}
+	}
+	tg.pgrp.members--
+	target.members++
+	tg.pgrp = target
+	return nil
+}
+
+// ForegroundPgrp returns the foreground process group of the caller's
+// session (the terminal's TIOCGPGRP).
+func (t *Task) ForegroundPgrp() int32 {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	s := t.tg.pgrp.session
+	if s.foreground == nil {
+		return t.tg.pgrp.id
+	}
+	return s.foreground.id
+}
+
+// SetForegroundPgrp is the terminal's TIOCSPGRP within the sandbox.
+func (t *Task) SetForegroundPgrp(pgid int32) error {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := t.tg.pgrp.session
+	for _, o := range k.tasks {
+		if g := o.tg.pgrp; g != nil && g.id == pgid && g.session == s {
+			s.foreground = g
+			return nil
+		}
+	}
+	return unix.EPERM
+}
+
+// Kill implements kill(2): pid > 0 is one process, 0 the caller's process
+// group, -1 every process but init and the caller, < -1 process group
+// -pid. Only the sandbox's own processes exist: any other pid is ESRCH.
+func (t *Task) Kill(pid int32, sig int) error {
+	if sig < 0 || sig >= NumSignals {
+		return unix.EINVAL
+	}
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	send := func(tg *ThreadGroup) {
+		if sig == 0 {
+			return
+		}
+		info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
+		info.SetPIDUID(t.tg.tgid, t.creds.UID)
+		k.sendLocked(tg, nil, info)
+	}
+	var targets []*ThreadGroup
+	switch {
+	case pid > 0:
+		o := k.tasks[pid]
+		if o == nil {
+			return unix.ESRCH
+		}
+		targets = append(targets, o.tg)
+	case pid == -1:
+		for _, o := range k.tasks {
+			if o.tg.leader == o && o.tg != k.init && o.tg != t.tg {
+				targets = append(targets, o.tg)
+			}
+		}
+	default:
+		id := -pid
+		if pid == 0 {
+			id = t.tg.pgrp.id
+		}
+		for _, o := range k.tasks {
+			if o.tg.leader == o && o.tg.pgrp != nil && o.tg.pgrp.id == id {
+				targets = append(targets, o.tg)
+			}
+		}
+	}
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	for _, tg := range targets {
+		send(tg)
+	}
+	return nil
+}
+
+// Tgkill sends sig to thread tid of process tgid (tgid < 0: any process,
+// as tkill).
+func (t *Task) Tgkill(tgid, tid int32, sig int, code int32, value uint64) error {
+	if sig < 0 || sig >= NumSignals || tid <= 0 {
+		return unix.EINVAL
+	}
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o := k.tasks[tid]
+	if o == nil || o.exited || (tgid >= 0 && o.tg.tgid != tgid) {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	info := &arch.SignalInfo{Signo: int32(sig), Code: code}
+	info.SetPIDUID(t.tg.tgid, t.creds.UID)
+	if code == arch.SIQueue {
+		info.SetValue(value)
+	}
+	k.sendLocked(o.tg, o, info)
+	return nil
+}
+
+// Sigqueue sends sig with a value to process pid (rt_sigqueueinfo).
+func (t *Task) Sigqueue(pid int32, sig int, info *arch.SignalInfo) error {
+	if sig <= 0 || sig >= NumSignals {
+		return unix.EINVAL
+	}
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o := k.tasks[pid]
+	if o == nil {
+		return unix.ESRCH
+	}
+	info.Signo = int32(sig)
+	k.sendLocked(o.tg, nil, info)
+	return nil
+}

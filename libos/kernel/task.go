@@ -1,0 +1,257 @@
+package kernel
+
+import (
+	"sync"
+	"time"
+
+	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/vfs"
+)
+
+// Interrupter is the part of a task's platform context the kernel uses: a
+// way to make a thread running workload code come back to the sentry.
+type Interrupter interface {
+	Interrupt()
+}
+
+// Task is one workload thread. Fields without a note are touched only by
+// the task's own goroutine.
+type Task struct {
+	K   *Kernel
+	TID int32
+	tg  *ThreadGroup // fixed for the task's life, except across exec by a non-leader
+
+	MM  *mm.MemoryManager
+	AS  HostAddressSpace
+	FDs *vfs.FDTable
+	FS  *FSContext
+
+	Regs       arch.Registers
+	ClearTID   uint64
+	RobustList uint64
+	Exe        string
+	Argv       []string
+	Comm       string
+	NoNewPrivs bool
+	Dumpable   bool
+	PdeathSig  int
+	Start      time.Time
+
+	// Ctx is set by the sentry before the task runs.
+	Ctx Context
+	// InitialFP is the floating point state a cloned task starts with.
+	InitialFP []byte
+	// vforkDone is closed when a vfork child execs or exits.
+	vforkDone chan struct{}
+
+	// Guarded by K.mu.
+	creds      Creds
+	sigMask    uint64
+	pending    sigQueue
+	altStack   arch.SignalStack
+	savedMask  *uint64 // mask to restore after sigsuspend's handler runs
+	exiting    bool    // the thread is on its way out
+	exited     bool    // the thread has finished exiting
+	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
+
+	// interrupt wakes the task from Block; buffered so a wake-up is never
+	// lost.
+	interrupt chan struct{}
+	// restart is the syscall to restart if a signal interrupts it.
+	restart restartState
+}
+
+// ThreadGroup is a process.
+type ThreadGroup struct {
+	k      *Kernel
+	tgid   int32
+	leader *Task
+
+	// Guarded by k.mu.
+	tasks    []*Task // live threads
+	parent   *ThreadGroup
+	children map[*ThreadGroup]struct{}
+	pgrp     *ProcessGroup
+	handlers *SignalHandlers
+	pending  sigQueue
+	rlimits  [NumRlimits]Rlimit
+	termSig  int // signal sent to the parent at exit (SIGCHLD, or clone's choice)
+
+	exiting    bool // a group exit (exit_group or fatal signal) is under way
+	execed     bool // the process has called execve (setpgid's EACCES)
+	zombie     bool // every thread has exited; waiting to be reaped
+	exitStatus ExitStatus
+	// stop state for job control
+	stopped      bool
+	stopSignal   int
+	stopReported bool // the parent has seen the stop via wait
+	contReported bool // false after SIGCONT until the parent sees it
+	continued    bool
+	// waitCh is closed (and replaced) whenever a child's state changes.
+	waitCh chan struct{}
+	// usage of reaped children, for RUSAGE_CHILDREN and times.
+	childTime time.Duration
+
+	timers timerSet
+}
+
+// ProcessGroup is a job.
+type ProcessGroup struct {
+	id      int32
+	session *Session
+	members int
+}
+
+// Session is a login session; the container's init leads the first.
+type Session struct {
+	sid        int32
+	foreground *ProcessGroup
+}
+
+// FSContext is the working directory and umask, shared by CLONE_FS.
+type FSContext struct {
+	mu    sync.Mutex
+	cwd   string
+	umask uint32
+}
+
+// Cwd returns the working directory.
+func (f *FSContext) Cwd() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cwd
+}
+
+// SetCwd changes the working directory.
+func (f *FSContext) SetCwd(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cwd = p
+}
+
+// Umask returns the file creation mask.
+func (f *FSContext) Umask() uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.umask
+}
+
+// SwapUmask sets the mask and returns the old one.
+func (f *FSContext) SwapUmask(m uint32) uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.umask
+	f.umask = m & 0o777
+	return old
+}
+
+func (f *FSContext) clone() *FSContext {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &FSContext{cwd: f.cwd, umask: f.umask}
+}
+
+// SignalHandlers are the actions of every signal, shared by CLONE_SIGHAND.
+type SignalHandlers struct {
+	actions [NumSignals]arch.SignalAction
+}
+
+// TGID is the task's process id.
+func (t *Task) TGID() int32 { return t.tg.tgid }
+
+// Group returns the task's process.
+func (t *Task) Group() *ThreadGroup { return t.tg }
+
+// PPID is the parent process's pid, 0 for init.
+func (t *Task) PPID() int32 {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	if t.tg.parent == nil {
+		return 0
+	}
+	return t.tg.parent.tgid
+}
+
+// Creds returns a copy of the task's credentials.
+func (t *Task) Creds() Creds {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	c := t.creds
+	c.Groups = append([]uint32(nil), c.Groups...)
+	return c
+}
+
+// SetCreds replaces the credentials of every thread of the process, as
+// glibc and musl make the set*id calls process-wide.
+func (t *Task) SetCreds(c Creds) {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	for _, o := range t.tg.tasks {
+		o.creds = c
+	}
+}
+
+// Rlimit returns one resource limit of the process.
+func (t *Task) Rlimit(r int) Rlimit {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	return t.tg.rlimits[r]
+}
+
+// SetRlimit changes one resource limit of the process.
+func (t *Task) SetRlimit(r int, l Rlimit) {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	t.tg.rlimits[r] = l
+}
+
+// NoFileLimit is RLIMIT_NOFILE's soft limit, the bound on fd numbers.
+func (t *Task) NoFileLimit() int {
+	l := t.Rlimit(7) // RLIMIT_NOFILE
+	if l.Cur > 1<<20 {
+		return 1 << 20
+	}
+	return int(l.Cur)
+}
+
+// ThreadCount is the number of live threads in the task's process.
+func (t *Task) ThreadCount() int {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	return len(t.tg.tasks)
+}
+
+// TaskCount is the number of tasks in the sandbox, zombies included.
+func (k *Kernel) TaskCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.tasks)
+}
+
+// TaskExists reports whether tid names a live task.
+func (k *Kernel) TaskExists(tid int32) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t := k.tasks[tid]
+	return t != nil && !t.exited
+}
+
+// SignalInit sends sig to the container's init process, as the runtime
+// forwards signals it receives.
+func (k *Kernel) SignalInit(sig int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.init == nil {
+		return
+	}
+	info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
+	k.sendLocked(k.init, nil, info)
+}
+
+// SetContext attaches the task's platform context before it first runs.
+func (t *Task) SetContext(ctx Context) {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	t.Ctx = ctx
+}

@@ -1,0 +1,301 @@
+package syscalls
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/kernel"
+)
+
+func init() {
+	register(SysClone, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		// x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+		return clone(t, kernel.CloneArgs{
+			Flags:      a[0] &^ 0xff,
+			ExitSignal: int(a[0] & 0xff),
+			Stack:      a[1],
+			ParentTID:  a[2],
+			ChildTID:   a[3],
+			TLS:        a[4],
+		})
+	})
+	register(SysFork, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
+		return clone(t, kernel.CloneArgs{ExitSignal: int(unix.SIGCHLD)})
+	})
+	register(SysVfork, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
+		return clone(t, kernel.CloneArgs{Flags: unix.CLONE_VM | unix.CLONE_VFORK, ExitSignal: int(unix.SIGCHLD)})
+	})
+	register(SysClone3, sysClone3)
+	register(SysExecve, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return execveat(t, unix.AT_FDCWD, a[0], a[1], a[2], 0)
+	})
+	register(SysExecveat, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return execveat(t, fdArg(a[0]), a[1], a[2], a[3], intArg(a[4]))
+	})
+	register(SysExit, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		t.ExitThread(int(a[0] & 0xff))
+		return 0, nil
+	})
+	register(SysExitGroup, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		t.ExitGroup(kernel.ExitStatus{Code: int(a[0] & 0xff)})
+		return 0, nil
+	})
+	register(SysWait4, sysWait4)
+	register(SysWaitid, sysWaitid)
+	register(SysSetsid, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
+		sid, err := t.Setsid()
+		return uint64(sid), err
+	})
+	register(SysGetsid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		sid, err := t.Getsid(int32(a[0]))
+		return uint64(sid), err
+	})
+	register(SysGetpgid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		id, err := t.Getpgid(int32(a[0]))
+		return uint64(id), err
+	})
+	register(SysGetpgrp, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
+		id, err := t.Getpgid(0)
+		return uint64(id), err
+	})
+	register(SysSetpgid, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return 0, t.Setpgid(int32(a[0]), int32(a[1]))
+	})
+	register(SysUnshare, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		// Unsharing what is already private is a no-op; new namespaces
+		// need privileges the container does not have.
+		if a[0]&^uint64(unix.CLONE_FILES|unix.CLONE_FS|unix.CLONE_SYSVSEM) != 0 {
+			return 0, unix.EPERM
+		}
+		return 0, nil
+	})
+}
+
+func clone(t *kernel.Task, a kernel.CloneArgs) (uint64, error) {
+	var fp []byte
+	if t.Ctx != nil {
+		fp, _ = t.Ctx.FPState()
+	}
+	tid, err := t.Clone(a, fp)
+	if err != nil {
+		return 0, err
+	}
+	t.StartChild(tid)
+	return uint64(tid), nil
+}
+
+// struct clone_args of clone3 (linux/sched.h), version 0 is 64 bytes.
+func sysClone3(t *kernel.Task, a [6]uint64) (uint64, error) {
+	size := a[1]
+	if size < 64 || size > 4096 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, size)
+	if _, err := t.MM.CopyIn(a[0], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	for _, x := range b[64:] {
+		if x != 0 {
+			return 0, unix.E2BIG // fields this kernel does not know
+		}
+	}
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
+	flags, pidfd, childTID, parentTID, exitSig, stack, stackSize, tls := u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7)
+	if flags&unix.CLONE_PIDFD != 0 || pidfd != 0 && flags&unix.CLONE_PIDFD != 0 {
+		return 0, unix.EINVAL
+	}
+	if exitSig >= kernel.NumSignals || (stack == 0) != (stackSize == 0) {
+		return 0, unix.EINVAL
+	}
+	sp := uint64(0)
+	if stack != 0 {
+		sp = stack + stackSize
+	}
+	return clone(t, kernel.CloneArgs{
+		Flags:      flags,
+		ExitSignal: int(exitSig),
+		Stack:      sp,
+		ParentTID:  parentTID,
+		ChildTID:   childTID,
+		TLS:        tls,
+	})
+}
+
+// copyInStrings reads a NULL-terminated array of string pointers (argv,
+// envp), bounded like Linux's MAX_ARG_STRINGS.
+func copyInStrings(t *kernel.Task, addr uint64) ([]string, error) {
+	var out []string
+	if addr == 0 {
+		return nil, nil
+	}
+	total := 0
+	for i := 0; ; i++ {
+		if i >= 0x7fffffff/8 {
+			return nil, unix.E2BIG
+		}
+		var b [8]byte
+		if _, err := t.MM.CopyIn(addr+uint64(8*i), b[:]); err != nil {
+			return nil, unix.EFAULT
+		}
+		p := binary.LittleEndian.Uint64(b[:])
+		if p == 0 {
+			return out, nil
+		}
+		s, err := t.MM.CopyInString(p, 128<<10)
+		if err != nil {
+			if err == unix.ENAMETOOLONG {
+				return nil, unix.E2BIG
+			}
+			return nil, err
+		}
+		total += len(s) + 1
+		if total > 2<<20 {
+			return nil, unix.E2BIG
+		}
+		out = append(out, s)
+	}
+}
+
+func execveat(t *kernel.Task, dirfd int, pathAddr, argvAddr, envAddr uint64, flags int) (uint64, error) {
+	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
+		return 0, unix.EINVAL
+	}
+	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
+	if err != nil {
+		return 0, err
+	}
+	argv, err := copyInStrings(t, argvAddr)
+	if err != nil {
+		return 0, err
+	}
+	envv, err := copyInStrings(t, envAddr)
+	if err != nil {
+		return 0, err
+	}
+	if p == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 {
+			return 0, unix.ENOENT
+		}
+		d, err := t.FDs.Get(dirfd)
+		if err != nil {
+			return 0, err
+		}
+		p = d.Path
+		d.DecRef()
+		if p == "" {
+			return 0, unix.ENOENT
+		}
+	} else if dirfd != unix.AT_FDCWD && p[0] != '/' {
+		abs, err := t.AbsPath(dirfd, p)
+		if err != nil {
+			return 0, err
+		}
+		p = abs
+	}
+	if err := t.Exec(p, argv, envv); err != nil {
+		return 0, err
+	}
+	// The new image starts with the registers exec set; rax is 0.
+	return 0, nil
+}
+
+func waitOptions(pid int32, options int) (kernel.WaitOptions, error) {
+	const known = unix.WNOHANG | unix.WUNTRACED | unix.WCONTINUED | unix.WEXITED | unix.WNOWAIT |
+		unix.WALL | unix.WCLONE | 0x20000000 /* __WNOTHREAD */
+	if options&^known != 0 {
+		return kernel.WaitOptions{}, unix.EINVAL
+	}
+	return kernel.WaitOptions{
+		Pid:       pid,
+		Stopped:   options&unix.WUNTRACED != 0,
+		Continued: options&unix.WCONTINUED != 0,
+		NoHang:    options&unix.WNOHANG != 0,
+		NoWait:    options&unix.WNOWAIT != 0,
+	}, nil
+}
+
+func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
+	o, err := waitOptions(int32(a[0]), intArg(a[2]))
+	if err != nil || intArg(a[2])&(unix.WEXITED|unix.WNOWAIT) != 0 {
+		return 0, unix.EINVAL
+	}
+	o.Exited = true
+	if int32(a[0]) == -1<<31 {
+		return 0, unix.ESRCH
+	}
+	r, err := t.Wait(o)
+	if err != nil {
+		return 0, err
+	}
+	if r.PID != 0 && a[1] != 0 {
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(r.Status))
+		if _, err := t.MM.CopyOut(a[1], b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if r.PID != 0 && a[3] != 0 {
+		var ru unix.Rusage
+		if _, err := t.MM.CopyOut(a[3], rusageBytes(&ru)); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return uint64(r.PID), nil
+}
+
+func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
+	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], intArg(a[3])
+	var pid int32
+	switch which {
+	case unix.P_ALL:
+		pid = -1
+	case unix.P_PID:
+		if id <= 0 {
+			return 0, unix.EINVAL
+		}
+		pid = id
+	case unix.P_PGID:
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		pid = -id
+		if id == 0 {
+			pid = 0
+		}
+	default:
+		return 0, unix.EINVAL
+	}
+	o, err := waitOptions(pid, options)
+	if err != nil {
+		return 0, err
+	}
+	o.Exited = options&unix.WEXITED != 0
+	o.Stopped = options&unix.WSTOPPED != 0
+	if !o.Exited && !o.Stopped && !o.Continued {
+		return 0, unix.EINVAL
+	}
+	r, err := t.Wait(o)
+	if err != nil {
+		return 0, err
+	}
+	if infop != 0 {
+		var info arch.SignalInfo
+		if r.PID != 0 {
+			info.Signo = int32(unix.SIGCHLD)
+			info.Code = r.Code
+			info.SetChild(r.PID, r.UID, r.Value, 0, 0)
+		}
+		if _, err := t.MM.CopyOut(infop, info.Marshal()); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[4] != 0 {
+		var ru unix.Rusage
+		if _, err := t.MM.CopyOut(a[4], rusageBytes(&ru)); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, nil
+}
