@@ -3,6 +3,7 @@ package sentry
 import (
 	"fmt"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -37,7 +38,10 @@ func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
 		if !t.HandlePending(ctx) {
 			return
 		}
+		start := time.Now()
 		exit, err := ctx.Switch(t.AS.(platform.AddressSpace), &t.Regs)
+		trapped := time.Now()
+		t.ChargeUser(trapped.Sub(start))
 		if err != nil {
 			if !t.Exiting() {
 				s.log.Error("task lost its host thread; killing its process", "tid", t.TID, "err", err)
@@ -47,7 +51,9 @@ func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
 		}
 		switch exit.Kind {
 		case platform.ExitSyscall:
+			asleep := t.BlockedTime()
 			s.syscall(t)
+			t.ChargeSys(time.Since(trapped) - (t.BlockedTime() - asleep))
 		case platform.ExitFault:
 			if exit.Signo == int(unix.SIGSEGV) && exit.Code == arch.SEGVAccErr {
 				handled, err := t.MM.HandleFault(exit.Addr, true)
@@ -62,7 +68,13 @@ func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
 					continue
 				}
 			}
-			t.Fault(exit.Signo, exit.Code, exit.Addr)
+			signo, code := exit.Signo, exit.Code
+			if signo == int(unix.SIGSEGV) && (code == arch.SEGVMapErr || code == arch.SEGVAccErr) {
+				// The host saw an unmapped or protected page; what the
+				// workload sees depends on the library OS's mappings.
+				signo, code = t.MM.FaultSignal(exit.Addr)
+			}
+			t.Fault(signo, code, exit.Addr)
 		case platform.ExitSignal:
 			t.SendSignal(&arch.SignalInfo{Signo: int32(exit.Signo), Code: arch.SIKernel})
 		case platform.ExitInterrupt:

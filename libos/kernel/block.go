@@ -18,6 +18,8 @@ func NoDeadline() time.Time { return noDeadline }
 // ETIMEDOUT for the deadline, and ERestartSys when interrupted; a nil ch
 // waits only for the deadline or an interruption.
 func (t *Task) Block(ch <-chan struct{}, deadline time.Time) error {
+	start := time.Now()
+	defer func() { t.blocked.Add(int64(time.Since(start))) }()
 	var timer <-chan time.Time
 	if !deadline.IsZero() {
 		d := time.Until(deadline)
@@ -66,3 +68,7 @@ func (t *Task) Sleep(d time.Duration) error {
 	}
 	return err
 }
+
+// BlockedTime is the total time the task has spent asleep in Block, so the
+// run loop does not charge sleeping as CPU time.
+func (t *Task) BlockedTime() time.Duration { return time.Duration(t.blocked.Load()) }

@@ -120,6 +120,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.TID = tid
 	child.creds = t.creds
 	child.sigMask = t.sigMask
+	child.affinity = t.affinity
 	if f&unix.CLONE_VM == 0 || f&unix.CLONE_VFORK != 0 {
 		child.altStack = t.altStack
 	} else {

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -40,7 +41,10 @@ func (k *Kernel) groupExitLocked(tg *ThreadGroup, s ExitStatus) {
 	}
 	tg.exiting = true
 	tg.exitStatus = s
-	tg.stopped = false
+	if tg.stopped {
+		tg.stopped = false
+		close(tg.contCh)
+	}
 	for _, o := range tg.tasks {
 		o.exiting = true
 		k.wakeLocked(o)
@@ -62,11 +66,17 @@ func (t *Task) exitThread() {
 	t.exitRobustList()
 	t.FDs.DecUsers()
 	t.releaseMM()
+	if t.vforkDone != nil {
+		close(t.vforkDone)
+		t.vforkDone = nil
+	}
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	t.exited = true
 	tg := t.tg
+	tg.deadUsage.User += time.Duration(t.utime.Load())
+	tg.deadUsage.Sys += time.Duration(t.stime.Load())
 	for i, o := range tg.tasks {
 		if o == t {
 			tg.tasks = append(tg.tasks[:i], tg.tasks[i+1:]...)
@@ -107,13 +117,10 @@ func (t *Task) exitThread() {
 	}
 	p := tg.parent
 	act := p.handlers.actions[unix.SIGCHLD-1]
-	if tg.termSig == int(unix.SIGCHLD) && (act.Handler == SigIgn || act.Flags&arch.SANoCldWait != 0) {
-		// The parent asked not to have zombies: reap now.
-		k.reapLocked(tg)
-		p.wakeWaitersLocked()
-		return
-	}
-	if tg.termSig != 0 {
+	// A parent that ignores SIGCHLD or set SA_NOCLDWAIT gets no zombie;
+	// with SA_NOCLDWAIT alone it still gets the signal.
+	autoreap := tg.termSig == int(unix.SIGCHLD) && (act.Handler == SigIgn || act.Flags&arch.SANoCldWait != 0)
+	if tg.termSig != 0 && !(autoreap && act.Handler == SigIgn) {
 		info := &arch.SignalInfo{Signo: int32(tg.termSig)}
 		s := tg.exitStatus
 		switch {
@@ -128,6 +135,9 @@ func (t *Task) exitThread() {
 			info.SetChild(tg.tgid, tg.leader.creds.UID, int32(s.Code), 0, 0)
 		}
 		k.sendLocked(p, nil, info)
+	}
+	if autoreap {
+		k.reapLocked(tg)
 	}
 	p.wakeWaitersLocked()
 }
@@ -145,9 +155,11 @@ func (k *Kernel) TaskDone() {
 
 // reapLocked removes a zombie process for good.
 func (k *Kernel) reapLocked(tg *ThreadGroup) {
-	if tg.parent != nil {
-		delete(tg.parent.children, tg)
-		tg.parent.childTime += 0
+	if p := tg.parent; p != nil {
+		delete(p.children, tg)
+		u := tg.usageLocked()
+		p.childUsage.User += u.User + tg.childUsage.User
+		p.childUsage.Sys += u.Sys + tg.childUsage.Sys
 	}
 	delete(k.tasks, tg.tgid)
 }

@@ -22,6 +22,10 @@ type futexWaiter struct {
 	bitset uint32
 	ch     chan struct{}
 	woken  bool
+	// PI waiters: who is waiting, and whether an unlock handed it the lock.
+	tid     int32
+	pi      bool
+	handoff bool
 }
 
 // futexTable holds the sleeping waiters of every futex in the sandbox.
@@ -254,4 +258,151 @@ func (t *Task) FutexWakeOp(addr, addr2 uint64, private bool, n, n2 int, op uint3
 		woken += k.futexes.wakeLocked(key2, n2, ^uint32(0))
 	}
 	return woken, nil
+}
+
+// PI futex word bits (linux/futex.h).
+const (
+	futexTIDMask   = 0x3fffffff
+	futexOwnerDied = 0x40000000
+	futexWaiters   = 0x80000000
+)
+
+// FutexLockPI takes a priority-inheritance futex (FUTEX_LOCK_PI, or
+// FUTEX_TRYLOCK_PI with try). The library OS does not boost priorities;
+// it implements the ownership protocol: the word holds the owner's tid,
+// FUTEX_WAITERS says the kernel must be called to unlock, and an unlock
+// hands the lock straight to the first waiter.
+func (t *Task) FutexLockPI(addr uint64, private, try bool, deadline time.Time) error {
+	k := t.K
+	key, err := k.futexKeyFor(t, addr, private)
+	if err != nil {
+		return err
+	}
+	tid := uint32(t.TID)
+	for {
+		k.futexes.mu.Lock()
+		v, err := t.MM.LoadUint32(addr)
+		if err != nil {
+			k.futexes.mu.Unlock()
+			return unix.EFAULT
+		}
+		owner := v & futexTIDMask
+		switch {
+		case owner == 0:
+			nv := tid
+			if len(k.futexes.waiters[key]) > 0 {
+				nv |= futexWaiters
+			}
+			prev, err := t.MM.CompareAndSwapUint32(addr, v, nv)
+			k.futexes.mu.Unlock()
+			if err != nil {
+				return unix.EFAULT
+			}
+			if prev == v {
+				return nil
+			}
+			continue
+		case owner == tid:
+			k.futexes.mu.Unlock()
+			return unix.EDEADLK
+		case try:
+			k.futexes.mu.Unlock()
+			return unix.EAGAIN
+		case !k.TaskExists(int32(owner)):
+			// The owner is gone without unlocking: take it over, marked
+			// owner-died, as the robust futex protocol does.
+			prev, err := t.MM.CompareAndSwapUint32(addr, v, tid|futexOwnerDied|v&futexWaiters)
+			k.futexes.mu.Unlock()
+			if err != nil {
+				return unix.EFAULT
+			}
+			if prev == v {
+				return nil
+			}
+			continue
+		}
+		if v&futexWaiters == 0 {
+			if prev, err := t.MM.CompareAndSwapUint32(addr, v, v|futexWaiters); err != nil || prev != v {
+				k.futexes.mu.Unlock()
+				if err != nil {
+					return unix.EFAULT
+				}
+				continue
+			}
+		}
+		w := &futexWaiter{key: key, bitset: ^uint32(0), ch: make(chan struct{}), tid: int32(tid), pi: true}
+		k.futexes.waiters[key] = append(k.futexes.waiters[key], w)
+		k.futexes.mu.Unlock()
+
+		err = t.Block(w.ch, deadline)
+		k.futexes.mu.Lock()
+		if w.handoff {
+			k.futexes.mu.Unlock()
+			return nil
+		}
+		if !w.woken {
+			k.futexes.removeLocked(w)
+		}
+		k.futexes.mu.Unlock()
+		switch err {
+		case nil:
+		case ERestartSys:
+			return ERestartNoIntr
+		default:
+			return err
+		}
+	}
+}
+
+// FutexUnlockPI releases a PI futex the caller owns (FUTEX_UNLOCK_PI),
+// handing it to the first waiter if there is one.
+func (t *Task) FutexUnlockPI(addr uint64, private bool) error {
+	k := t.K
+	key, err := k.futexKeyFor(t, addr, private)
+	if err != nil {
+		return err
+	}
+	tid := uint32(t.TID)
+	k.futexes.mu.Lock()
+	defer k.futexes.mu.Unlock()
+	for {
+		v, err := t.MM.LoadUint32(addr)
+		if err != nil {
+			return unix.EFAULT
+		}
+		if v&futexTIDMask != tid {
+			return unix.EPERM
+		}
+		var next *futexWaiter
+		rest := 0
+		for _, w := range k.futexes.waiters[key] {
+			if w.pi {
+				if next == nil {
+					next = w
+				} else {
+					rest++
+				}
+			}
+		}
+		nv := uint32(0)
+		if next != nil {
+			nv = uint32(next.tid)
+			if rest > 0 {
+				nv |= futexWaiters
+			}
+		}
+		prev, err := t.MM.CompareAndSwapUint32(addr, v, nv)
+		if err != nil {
+			return unix.EFAULT
+		}
+		if prev != v {
+			continue // the workload set FUTEX_WAITERS meanwhile
+		}
+		if next != nil {
+			k.futexes.removeLocked(next)
+			next.handoff, next.woken = true, true
+			close(next.ch)
+		}
+		return nil
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -225,6 +226,7 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 	t := &Task{
 		K:         k,
 		tg:        tg,
+		affinity:  1<<min(runtime.NumCPU(), 64) - 1,
 		FDs:       vfs.NewFDTable(),
 		FS:        fs,
 		creds:     spec.Creds,

@@ -69,7 +69,7 @@ func (t *Task) Setpgid(pid, pgid int32) error {
 	k := t.K
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if pgid < 0 {
+	if pgid < 0 || pid < 0 {
 		return unix.EINVAL
 	}
 	tg := t.tg
@@ -152,7 +152,12 @@ func (t *Task) Kill(pid int32, sig int) error {
 	k := t.K
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	denied := 0
 	send := func(tg *ThreadGroup) {
+		if !t.canSignalLocked(tg, sig) {
+			denied++
+			return
+		}
 		if sig == 0 {
 			return
 		}
@@ -191,7 +196,26 @@ func (t *Task) Kill(pid int32, sig int) error {
 	for _, tg := range targets {
 		send(tg)
 	}
+	if denied == len(targets) {
+		return unix.EPERM
+	}
 	return nil
+}
+
+// canSignalLocked applies Linux's permission rule for sending a signal:
+// the sender's real or effective uid must match the target's real or
+// saved uid, unless the sender is privileged; SIGCONT within a session is
+// always allowed.
+func (t *Task) canSignalLocked(tg *ThreadGroup, sig int) bool {
+	c := t.creds
+	if c.EUID == 0 || tg == t.tg {
+		return true
+	}
+	if sig == int(unix.SIGCONT) && tg.pgrp != nil && tg.pgrp.session == t.tg.pgrp.session {
+		return true
+	}
+	tc := tg.leader.creds
+	return c.EUID == tc.SUID || c.EUID == tc.UID || c.UID == tc.SUID || c.UID == tc.UID
 }
 
 // Tgkill sends sig to thread tid of process tgid (tgid < 0: any process,
@@ -206,6 +230,9 @@ func (t *Task) Tgkill(tgid, tid int32, sig int, code int32, value uint64) error 
 	o := k.tasks[tid]
 	if o == nil || o.exited || (tgid >= 0 && o.tg.tgid != tgid) {
 		return unix.ESRCH
+	}
+	if !t.canSignalLocked(o.tg, sig) {
+		return unix.EPERM
 	}
 	if sig == 0 {
 		return nil
@@ -230,6 +257,9 @@ func (t *Task) Sigqueue(pid int32, sig int, info *arch.SignalInfo) error {
 	o := k.tasks[pid]
 	if o == nil {
 		return unix.ESRCH
+	}
+	if !t.canSignalLocked(o.tg, sig) {
+		return unix.EPERM
 	}
 	info.Signo = int32(sig)
 	k.sendLocked(o.tg, nil, info)

@@ -165,6 +165,7 @@ func (k *Kernel) sendLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo) {
 		}
 		if tg.stopped {
 			tg.stopped = false
+			close(tg.contCh)
 			tg.continued = true
 			tg.contReported = false
 			k.notifyParentLocked(tg, arch.CLDContinued, int32(unix.SIGCONT))
@@ -226,8 +227,9 @@ func (k *Kernel) wakeLocked(t *Task) {
 // block: a deliverable signal, an exit, or a group stop.
 func (t *Task) interruptedLocked() bool {
 	tg := t.tg
+	pending := t.pending.set | tg.pending.set
 	return t.exiting || tg.exiting || tg.stopped ||
-		(t.pending.set|tg.pending.set)&^t.sigMask != 0
+		pending&^t.sigMask != 0 || pending&t.sigWaiting != 0
 }
 
 // SignalMask returns the blocked set.
@@ -362,8 +364,14 @@ func (t *Task) HandlePending(ctx Context) bool {
 			return false
 		}
 		if tg.stopped {
+			// Stopped: sleep until SIGCONT or a kill; nothing else is
+			// delivered meanwhile.
+			ch := tg.contCh
 			k.mu.Unlock()
-			t.Block(nil, noDeadline)
+			select {
+			case <-ch:
+			case <-t.interrupt:
+			}
 			continue
 		}
 		sig := t.pending.firstUnblocked(t.sigMask)
@@ -497,6 +505,7 @@ func (k *Kernel) groupStopLocked(tg *ThreadGroup, sig int) {
 		return
 	}
 	tg.stopped = true
+	tg.contCh = make(chan struct{})
 	tg.stopSignal = sig
 	tg.stopReported = false
 	k.notifyParentLocked(tg, arch.CLDStopped, int32(sig))

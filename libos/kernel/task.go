@@ -2,7 +2,10 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/mm"
@@ -54,6 +57,11 @@ type Task struct {
 	exiting    bool    // the thread is on its way out
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
+	affinity   uint64  // sched_setaffinity's CPU mask
+
+	// CPU time in nanoseconds, charged by the run loop.
+	utime, stime atomic.Int64
+	blocked      atomic.Int64 // nanoseconds asleep in Block
 
 	// interrupt wakes the task from Block; buffered so a wake-up is never
 	// lost.
@@ -84,14 +92,16 @@ type ThreadGroup struct {
 	exitStatus ExitStatus
 	// stop state for job control
 	stopped      bool
+	contCh       chan struct{} // closed when a stop ends
 	stopSignal   int
 	stopReported bool // the parent has seen the stop via wait
 	contReported bool // false after SIGCONT until the parent sees it
 	continued    bool
 	// waitCh is closed (and replaced) whenever a child's state changes.
 	waitCh chan struct{}
-	// usage of reaped children, for RUSAGE_CHILDREN and times.
-	childTime time.Duration
+	// CPU time of exited threads, and of reaped children (RUSAGE_CHILDREN).
+	deadUsage  Usage
+	childUsage Usage
 
 	timers timerSet
 }
@@ -254,4 +264,32 @@ func (t *Task) SetContext(ctx Context) {
 	t.K.mu.Lock()
 	defer t.K.mu.Unlock()
 	t.Ctx = ctx
+}
+
+// Affinity returns the CPU mask of task tid (0: the caller); the mask is
+// the library OS's record, applied to nothing on the host.
+func (t *Task) Affinity(tid int32) (uint64, error) {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	o := t
+	if tid != 0 {
+		if o = t.K.tasks[tid]; o == nil || o.exited {
+			return 0, unix.ESRCH
+		}
+	}
+	return o.affinity, nil
+}
+
+// SetAffinity records the CPU mask of task tid (0: the caller).
+func (t *Task) SetAffinity(tid int32, mask uint64) error {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	o := t
+	if tid != 0 {
+		if o = t.K.tasks[tid]; o == nil || o.exited {
+			return unix.ESRCH
+		}
+	}
+	o.affinity = mask
+	return nil
 }

@@ -12,11 +12,18 @@ import (
 // timerSet holds a process's interval timer (ITIMER_REAL, which alarm
 // shares) and its POSIX timers.
 type timerSet struct {
-	mu     sync.Mutex
-	real   *intervalTimer
-	posix  map[int32]*PosixTimer
-	nextID int32
+	mu sync.Mutex
+	// itimers are ITIMER_REAL, ITIMER_VIRTUAL and ITIMER_PROF. The two
+	// CPU-time timers run on wall time: the library OS does not measure a
+	// thread's CPU time, and for the busy workloads they serve the two
+	// agree.
+	itimers [3]*intervalTimer
+	posix   map[int32]*PosixTimer
+	nextID  int32
 }
+
+// itimerSignals are the signals the interval timers send.
+var itimerSignals = [3]unix.Signal{unix.SIGALRM, unix.SIGVTALRM, unix.SIGPROF}
 
 // intervalTimer is a timer that fires a signal, optionally periodically.
 type intervalTimer struct {
@@ -47,8 +54,10 @@ func (it *intervalTimer) remaining() (time.Duration, time.Duration) {
 func (ts *timerSet) stopAll() {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	ts.real.stop()
-	ts.real = nil
+	for i, it := range ts.itimers {
+		it.stop()
+		ts.itimers[i] = nil
+	}
 	for _, p := range ts.posix {
 		p.it.stop()
 	}
@@ -85,30 +94,32 @@ func (it *intervalTimer) arm(mu *sync.Mutex, value, interval time.Duration) {
 	it.timer = time.AfterFunc(value, tick)
 }
 
-// SetITimerReal arms ITIMER_REAL (SIGALRM to the process) and returns the
-// previous setting.
-func (t *Task) SetITimerReal(value, interval time.Duration) (time.Duration, time.Duration) {
+// SetITimer arms interval timer which (ITIMER_REAL, _VIRTUAL or _PROF)
+// and returns its previous setting.
+func (t *Task) SetITimer(which int, value, interval time.Duration) (time.Duration, time.Duration) {
 	tg := t.tg
 	ts := &tg.timers
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	oldV, oldI := ts.real.remaining()
-	if ts.real == nil {
-		ts.real = &intervalTimer{fire: func() {
-			info := &arch.SignalInfo{Signo: int32(unix.SIGALRM), Code: arch.SIKernel}
-			tg.SendSignal(info)
+	it := ts.itimers[which]
+	oldV, oldI := it.remaining()
+	if it == nil {
+		sig := itimerSignals[which]
+		it = &intervalTimer{fire: func() {
+			tg.SendSignal(&arch.SignalInfo{Signo: int32(sig), Code: arch.SIKernel})
 		}}
+		ts.itimers[which] = it
 	}
-	ts.real.arm(&ts.mu, value, interval)
+	it.arm(&ts.mu, value, interval)
 	return oldV, oldI
 }
 
-// ITimerReal returns ITIMER_REAL's current setting.
-func (t *Task) ITimerReal() (time.Duration, time.Duration) {
+// ITimer returns an interval timer's current setting.
+func (t *Task) ITimer(which int) (time.Duration, time.Duration) {
 	ts := &t.tg.timers
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return ts.real.remaining()
+	return ts.itimers[which].remaining()
 }
 
 // PosixTimer is one timer_create timer.

@@ -25,6 +25,8 @@ type WaitResult struct {
 	Status int   // wait4's status word
 	Code   int32 // waitid's si_code (CLD_*)
 	Value  int32 // waitid's si_status: exit code or signal
+	// Usage is the child's CPU time including its reaped children.
+	Usage Usage
 }
 
 func (tg *ThreadGroup) matchesLocked(o WaitOptions, caller *ThreadGroup) bool {
@@ -79,6 +81,8 @@ func (k *Kernel) waitEventLocked(c *ThreadGroup, o WaitOptions) (WaitResult, boo
 	r := WaitResult{PID: c.tgid, UID: c.leader.creds.UID}
 	switch {
 	case o.Exited && c.zombie:
+		u := c.usageLocked()
+		r.Usage = Usage{u.User + c.childUsage.User, u.Sys + c.childUsage.Sys}
 		s := c.exitStatus
 		r.Status = s.WaitStatus()
 		switch {

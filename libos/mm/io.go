@@ -1,6 +1,9 @@
 package mm
 
 import (
+	"sync/atomic"
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
@@ -29,6 +32,9 @@ func (mm *MemoryManager) copyRange(addr uint64, n int, need Prot, write bool, fn
 			return done, unix.EFAULT
 		}
 		i := int((cur - m.start) / arch.PageSize)
+		if m.frames[i] == noFrame {
+			return done, unix.EFAULT
+		}
 		if write && !m.shared && mm.mf.Shared(m.frames[i]) {
 			if err := mm.breakCOWLocked(m, i); err != nil {
 				return done, unix.EFAULT
@@ -101,4 +107,66 @@ func (mm *MemoryManager) CopyInString(addr uint64, max int) (string, error) {
 		buf = append(buf, tmp...)
 	}
 	return "", unix.ENAMETOOLONG
+}
+
+// word returns a pointer to the aligned 32-bit word at addr in the
+// sentry's view, for atomic operations shared with the workload's own
+// (the memfd page is the same memory on both sides). Writable words get a
+// frame of their own first if they share one copy-on-write.
+func (mm *MemoryManager) word(addr uint64, write bool) (*uint32, error) {
+	if addr%4 != 0 {
+		return nil, unix.EINVAL
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	m := mm.findLocked(addr)
+	need := ProtRead
+	if write {
+		need = ProtWrite
+	}
+	if m == nil || m.frames == nil || m.prot&need == 0 {
+		return nil, unix.EFAULT
+	}
+	i := int((addr - m.start) / arch.PageSize)
+	if m.frames[i] == noFrame {
+		return nil, unix.EFAULT
+	}
+	if write && !m.shared && mm.mf.Shared(m.frames[i]) {
+		if err := mm.breakCOWLocked(m, i); err != nil {
+			return nil, unix.EFAULT
+		}
+		page := m.start + uint64(i)*arch.PageSize
+		if err := mm.hostMapLocked(m, page, page+arch.PageSize); err != nil {
+			return nil, unix.EFAULT
+		}
+	}
+	b := mm.mf.page(m.frames[i])
+	return (*uint32)(unsafe.Pointer(&b[addr%arch.PageSize])), nil
+}
+
+// LoadUint32 atomically reads the word at addr.
+func (mm *MemoryManager) LoadUint32(addr uint64) (uint32, error) {
+	p, err := mm.word(addr, false)
+	if err != nil {
+		return 0, err
+	}
+	return atomic.LoadUint32(p), nil
+}
+
+// CompareAndSwapUint32 atomically replaces the word at addr with new if it
+// holds old, and returns the value it held.
+func (mm *MemoryManager) CompareAndSwapUint32(addr uint64, old, new uint32) (uint32, error) {
+	p, err := mm.word(addr, true)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		cur := atomic.LoadUint32(p)
+		if cur != old {
+			return cur, nil
+		}
+		if atomic.CompareAndSwapUint32(p, old, new) {
+			return old, nil
+		}
+	}
 }

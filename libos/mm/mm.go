@@ -64,6 +64,9 @@ type mapping struct {
 	// child; private ones share them copy-on-write.
 	shared bool
 	frames []uint64
+	// busFrom, if set, is where a file mapping's pages past the end of
+	// the file begin.
+	busFrom uint64
 }
 
 func (m *mapping) pages() int { return int((m.end - m.start) / arch.PageSize) }
@@ -97,6 +100,8 @@ type MapOpts struct {
 	// are a private copy: writes to the file later are not seen.
 	File   ReaderAt
 	Offset uint64
+	// FileSize is the file's size, for SIGBUS past its end; -1 if unknown.
+	FileSize int64
 }
 
 // ReaderAt reads file contents for file-backed private mappings.
@@ -150,7 +155,7 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 		}
 		m.frames = frames
 		if o.File != nil {
-			if err := mm.fillFromFile(m, o.File, o.Offset); err != nil {
+			if err := mm.fillFromFile(m, o.File, o.Offset, o.FileSize); err != nil {
 				mm.mf.DecRef(frames)
 				return 0, err
 			}
@@ -167,19 +172,46 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	return addr, nil
 }
 
-// fillFromFile reads the file into a fresh mapping's frames. Bytes past the
-// end of the file stay zero, as Linux fills the last page.
-func (mm *MemoryManager) fillFromFile(m *mapping, r ReaderAt, off uint64) error {
+// fillFromFile reads the file into a fresh mapping's frames. Bytes past
+// the end of the file in its last page stay zero, as Linux fills them;
+// pages wholly past the end get no frame, so touching them faults and the
+// workload gets SIGBUS, as on Linux.
+func (mm *MemoryManager) fillFromFile(m *mapping, r ReaderAt, off uint64, size int64) error {
 	for i, f := range m.frames {
-		n, err := r.ReadAt(mm.mf.page(f), int64(off)+int64(i)*arch.PageSize)
+		pos := int64(off) + int64(i)*arch.PageSize
+		if size >= 0 && pos >= size {
+			mm.mf.DecRef(m.frames[i:])
+			for j := i; j < len(m.frames); j++ {
+				m.frames[j] = noFrame
+			}
+			m.busFrom = m.start + uint64(i)*arch.PageSize
+			return nil
+		}
+		n, err := r.ReadAt(mm.mf.page(f), pos)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read file contents for mapping: %w", err)
 		}
-		if n < arch.PageSize {
+		if n < arch.PageSize && size < 0 {
 			break
 		}
 	}
 	return nil
+}
+
+// FaultSignal classifies a fault the memory manager did not resolve:
+// SIGBUS (BUS_ADRERR) for a file mapping's pages past the end of the file,
+// else SIGSEGV with SEGV_MAPERR or SEGV_ACCERR.
+func (mm *MemoryManager) FaultSignal(addr uint64) (signo, code int) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	m := mm.findLocked(addr)
+	switch {
+	case m == nil:
+		return int(unix.SIGSEGV), 1 // SEGV_MAPERR
+	case m.busFrom != 0 && addr >= m.busFrom:
+		return int(unix.SIGBUS), 2 // BUS_ADRERR
+	}
+	return int(unix.SIGSEGV), 2 // SEGV_ACCERR
 }
 
 // effectiveProt is the host access of page i: a private page whose frame
@@ -201,9 +233,13 @@ func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
 	first := int((start - m.start) / arch.PageSize)
 	last := int((end - m.start) / arch.PageSize)
 	for i := first; i < last; {
+		if m.frames[i] == noFrame {
+			i++
+			continue
+		}
 		prot := mm.effectiveProt(m, i)
 		j := i + 1
-		for j < last && m.frames[j] == m.frames[j-1]+arch.PageSize && mm.effectiveProt(m, j) == prot {
+		for j < last && m.frames[j] != noFrame && m.frames[j] == m.frames[j-1]+arch.PageSize && mm.effectiveProt(m, j) == prot {
 			j++
 		}
 		addr := m.start + uint64(i)*arch.PageSize
@@ -299,7 +335,7 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 // shared copy-on-write need a different access from the rest, so a
 // writable private mapping is mapped afresh; otherwise one mprotect does.
 func (mm *MemoryManager) reprotectLocked(m *mapping, start, end uint64) error {
-	if m.prot&ProtWrite != 0 && !m.shared {
+	if m.prot&ProtWrite != 0 && !m.shared || m.busFrom != 0 {
 		return mm.hostMapLocked(m, start, end)
 	}
 	if err := mm.host.Protect(start, end-start, m.prot); err != nil {
@@ -428,7 +464,7 @@ func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
 	}
 	for _, m := range mm.maps {
 		if m.frames != nil && m.prot&ProtWrite != 0 && !m.shared {
-			if err := mm.host.Protect(m.start, m.end-m.start, m.prot&^ProtWrite); err != nil {
+			if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
 				child.releaseLocked()
 				return nil, fmt.Errorf("write-protect %#x for fork: %w", m.start, err)
 			}
@@ -457,6 +493,9 @@ func (mm *MemoryManager) HandleFault(addr uint64, write bool) (bool, error) {
 		return false, nil
 	}
 	i := int((addr - m.start) / arch.PageSize)
+	if m.frames[i] == noFrame {
+		return false, nil
+	}
 	if err := mm.breakCOWLocked(m, i); err != nil {
 		return false, err
 	}
@@ -597,6 +636,9 @@ func (mm *MemoryManager) Discard(addr, length uint64) error {
 		remap := false
 		for a := s; a < e; a += arch.PageSize {
 			i := int((a - m.start) / arch.PageSize)
+			if m.frames[i] == noFrame {
+				continue
+			}
 			if !mm.mf.Shared(m.frames[i]) {
 				mm.mf.zero(m.frames[i])
 				continue

@@ -80,6 +80,10 @@ func (q *Queue) Unregister(e *Entry) {
 // lock, and epoll asks objects for their Readiness while holding it.
 func (q *Queue) Notify(events uint32) {
 	q.mu.Lock()
+	if len(q.entries) == 0 {
+		q.mu.Unlock()
+		return
+	}
 	var fire []*Entry
 	for e := range q.entries {
 		if e.Mask&events != 0 {

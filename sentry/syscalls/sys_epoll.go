@@ -55,7 +55,7 @@ func epollCreate(t *kernel.Task, flags int) (uint64, error) {
 	if flags&^unix.EPOLL_CLOEXEC != 0 {
 		return 0, unix.EINVAL
 	}
-	d := vfs.NewDescription(epoll.New(), "", unix.O_RDWR|flags&unix.O_CLOEXEC)
+	d := vfs.NewDescription(epoll.New(), "", unix.O_RDWR)
 	return install(t, d, 0, flags&unix.EPOLL_CLOEXEC != 0)
 }
 

@@ -23,8 +23,6 @@ func eventfd2(t *kernel.Task, initval uint32, flags int) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	f := eventfd.New(uint64(initval), flags&efdSemaphore != 0)
-	// Like Linux, the description keeps O_CLOEXEC among its flags (F_GETFL
-	// shows it).
-	d := vfs.NewDescription(f, "", unix.O_RDWR|flags&(unix.O_NONBLOCK|unix.O_CLOEXEC))
+	d := vfs.NewDescription(f, "", unix.O_RDWR|flags&unix.O_NONBLOCK)
 	return install(t, d, 0, flags&unix.EFD_CLOEXEC != 0)
 }

@@ -97,7 +97,7 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if !ok {
 		return 0, unix.ENODEV
 	}
-	o.File, o.Offset = r, off
+	o.File, o.Offset, o.FileSize = r, off, st.Size
 	// A private copy of a file behaves like a private mapping of it as
 	// long as nobody writes the file meanwhile.
 	o.Shared = false

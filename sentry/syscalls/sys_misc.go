@@ -39,6 +39,19 @@ func init() {
 		return copyOutStatfs(t, a[1], st)
 	})
 	register(SysFutex, sysFutex)
+	register(SysGetRobustList, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		pid := int32(a[0])
+		if pid != 0 && pid != t.TID {
+			if !t.K.TaskExists(pid) {
+				return 0, unix.ESRCH
+			}
+			return 0, unix.EPERM
+		}
+		if err := putU64(t, a[1], t.RobustList, 8); err != nil {
+			return 0, err
+		}
+		return 0, putU64(t, a[2], 24, 8)
+	})
 }
 
 func copyOutStatfs(t *kernel.Task, addr uint64, st unix.Statfs_t) (uint64, error) {
@@ -61,6 +74,7 @@ const (
 	futexTrylockPI     = 8
 	futexWaitBitset    = 9
 	futexWakeBitset    = 10
+	futexLockPI2       = 13
 	futexPrivateFlag   = 128
 	futexClockRealtime = 256
 )
@@ -69,7 +83,30 @@ func sysFutex(t *kernel.Task, a [6]uint64) (uint64, error) {
 	addr, op, val := a[0], intArg(a[1]), uint32(a[2])
 	private := op&futexPrivateFlag != 0
 	cmd := op &^ (futexPrivateFlag | futexClockRealtime)
+	if op&futexClockRealtime != 0 && cmd != futexWait && cmd != futexWaitBitset && cmd != futexLockPI2 {
+		return 0, unix.ENOSYS
+	}
 	switch cmd {
+	case futexLockPI, futexLockPI2, futexTrylockPI:
+		var deadline time.Time
+		if a[3] != 0 && cmd != futexTrylockPI {
+			ts, err := getTimespec(t, a[3])
+			if err != nil {
+				return 0, err
+			}
+			// An absolute time: CLOCK_REALTIME for LOCK_PI, the chosen
+			// clock for LOCK_PI2.
+			clock := int32(unix.CLOCK_REALTIME)
+			if cmd == futexLockPI2 && op&futexClockRealtime == 0 {
+				clock = unix.CLOCK_MONOTONIC
+			}
+			var now unix.Timespec
+			unix.ClockGettime(clock, &now)
+			deadline = time.Now().Add(time.Duration(ts.Nano() - now.Nano()))
+		}
+		return 0, t.FutexLockPI(addr, private, cmd == futexTrylockPI, deadline)
+	case futexUnlockPI:
+		return 0, t.FutexUnlockPI(addr, private)
 	case futexWait, futexWaitBitset:
 		bitset := ^uint32(0)
 		if cmd == futexWaitBitset {

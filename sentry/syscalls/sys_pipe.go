@@ -34,10 +34,10 @@ func pipe2(t *kernel.Task, addr uint64, flags int) (uint64, error) {
 	}
 	c := t.Creds()
 	r, w := pipe.NewPair(c.FSUID, c.FSGID)
-	status := flags & (unix.O_NONBLOCK | unix.O_DIRECT)
 	cloexec := flags&unix.O_CLOEXEC != 0
-	rd := vfs.NewDescription(r, "", unix.O_RDONLY|status)
-	wd := vfs.NewDescription(w, "", unix.O_WRONLY|status)
+	// As on Linux, O_DIRECT (packet mode) is a flag of the write end only.
+	rd := vfs.NewDescription(r, "", unix.O_RDONLY|flags&unix.O_NONBLOCK)
+	wd := vfs.NewDescription(w, "", unix.O_WRONLY|flags&(unix.O_NONBLOCK|unix.O_DIRECT))
 	rfd, err := t.FDs.Install(rd, 0, cloexec, t.NoFileLimit())
 	if err != nil {
 		rd.DecRef()

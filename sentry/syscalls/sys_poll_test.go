@@ -88,6 +88,11 @@ func TestPipeSyscalls(t *testing.T) {
 	}
 	x.fails(unix.EAGAIN, SysRead, r, x.page+scratch, 10)
 	x.fails(unix.EBADF, SysWrite, r, x.page, 1)
+	// O_DIRECT is a flag of the write end only, and O_CLOEXEC of neither.
+	dr, dw := x.pipe(unix.O_DIRECT | unix.O_CLOEXEC)
+	if x.ok(SysFcntl, dr, unix.F_GETFL) != unix.O_RDONLY || x.ok(SysFcntl, dw, unix.F_GETFL) != unix.O_WRONLY|unix.O_DIRECT {
+		t.Fatalf("O_DIRECT pipe flags %#x %#x", x.ok(SysFcntl, dr, unix.F_GETFL), x.ok(SysFcntl, dw, unix.F_GETFL))
+	}
 	x.fails(unix.EINVAL, SysPipe2, x.page, 0x1)
 	x.fails(unix.EFAULT, SysPipe2, 0, 0)
 	buf := x.put(scratch, []byte("hello"))
@@ -238,7 +243,11 @@ func TestSelect(t *testing.T) {
 	if n := x.ok(SysSelect, 1024, in, out, 0, tv); n != 1 || isSet(2000, r) || isSet(2000, w) || !isSet(2200, w) || isSet(2200, r) {
 		t.Fatalf("select = %d", n)
 	}
-	x.fails(unix.EBADF, SysSelect, 1024, set(2000, 77), 0, 0, tv)
+	x.fails(unix.EBADF, SysSelect, 1024, set(2000, 50), 0, 0, tv)
+	// Bits past the fd table's max_fds (64 for a small table) are ignored.
+	if n := x.ok(SysSelect, 1024, set(2000, 77), 0, 0, tv); n != 0 {
+		t.Fatalf("select past max_fds = %d", n)
+	}
 	x.fails(unix.EINVAL, SysSelect, ^uint64(0), 0, 0, 0, tv)
 	x.fails(unix.EINVAL, SysSelect, 10, 0, 0, 0, x.put(3900, le64(0, ^uint64(0))))
 	// The timeval is updated; a usec over a second is folded in.
@@ -267,6 +276,9 @@ func TestEpollSyscalls(t *testing.T) {
 	x := newIOTask(t)
 	r, w := x.pipe(0)
 	ep := x.ok(SysEpollCreate1, unix.EPOLL_CLOEXEC)
+	if fl := x.ok(SysFcntl, ep, unix.F_GETFL); fl != unix.O_RDWR {
+		t.Fatalf("epoll F_GETFL = %#x", fl)
+	}
 	x.fails(unix.EINVAL, SysEpollCreate1, 1)
 	x.fails(unix.EINVAL, SysEpollCreate, 0)
 	ev := func(events uint32, data uint64) uint64 {

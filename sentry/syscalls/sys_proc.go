@@ -171,6 +171,14 @@ func getTimespec(t *kernel.Task, addr uint64) (unix.Timespec, error) {
 }
 
 func sysClockGettime(t *kernel.Task, a [6]uint64) (uint64, error) {
+	switch int32(a[0]) {
+	case unix.CLOCK_PROCESS_CPUTIME_ID:
+		u := t.ProcessUsage()
+		return 0, putTimespec(t, a[1], unix.NsecToTimespec((u.User + u.Sys).Nanoseconds()))
+	case unix.CLOCK_THREAD_CPUTIME_ID:
+		u := t.ThreadUsage()
+		return 0, putTimespec(t, a[1], unix.NsecToTimespec((u.User + u.Sys).Nanoseconds()))
+	}
 	id, ok := hostClock(int32(a[0]))
 	if !ok {
 		return 0, unix.EINVAL
@@ -311,27 +319,154 @@ func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
 	return nil
 }
 
+// Scheduling policies (linux/sched.h).
+const (
+	schedOther    = 0
+	schedFIFO     = 1
+	schedRR       = 2
+	schedBatch    = 3
+	schedIdle     = 5
+	schedDeadline = 6
+)
+
+// cpuMaskBytes is the size of the kernel's CPU mask (nr_cpu_ids rounded
+// up to a long).
+const cpuMaskBytes = 8
+
 func sysSchedGetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
-	pid := int32(a[0])
-	if pid != 0 && pid != t.TID && !t.K.TaskExists(pid) {
-		return 0, unix.ESRCH
-	}
-	const maskBytes = 8
-	if a[1] < maskBytes || a[1]%8 != 0 {
+	if a[1] < cpuMaskBytes || a[1]%8 != 0 {
 		return 0, unix.EINVAL
 	}
-	var b [maskBytes]byte
-	n := min(runtime.NumCPU(), 64)
-	binary.LittleEndian.PutUint64(b[:], (1<<n)-1)
-	if _, err := t.MM.CopyOut(a[2], b[:]); err != nil {
+	mask, err := t.Affinity(int32(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	if err := putU64(t, a[2], mask, cpuMaskBytes); err != nil {
+		return 0, err
+	}
+	return cpuMaskBytes, nil
+}
+
+func sysSchedSetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
+	n := min(a[1], 128)
+	b := make([]byte, n)
+	if _, err := t.MM.CopyIn(a[2], b); err != nil {
 		return 0, unix.EFAULT
 	}
-	return maskBytes, nil
+	var mask uint64
+	for i := 0; i < len(b) && i < 8; i++ {
+		mask |= uint64(b[i]) << (8 * i)
+	}
+	online := uint64(1)<<min(runtime.NumCPU(), 64) - 1
+	if mask&online == 0 {
+		return 0, unix.EINVAL
+	}
+	return 0, t.SetAffinity(int32(a[0]), mask&online)
+}
+
+func init() {
+	register(SysSchedSetaffinity, sysSchedSetaffinity)
+	// Scheduling policy: every task is SCHED_OTHER at nice 0, as the
+	// library OS leaves scheduling to the host; real-time policies need a
+	// privilege the container does not have.
+	register(SysSchedGetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) < 0 {
+			return 0, unix.EINVAL
+		}
+		if _, err := t.Affinity(int32(a[0])); err != nil {
+			return 0, err
+		}
+		return schedOther, nil
+	})
+	register(SysSchedGetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) < 0 || a[1] == 0 {
+			return 0, unix.EINVAL
+		}
+		if _, err := t.Affinity(int32(a[0])); err != nil {
+			return 0, err
+		}
+		return 0, putU64(t, a[1], 0, 4)
+	})
+	register(SysSchedSetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) < 0 {
+			return 0, unix.EINVAL
+		}
+		switch intArg(a[1]) &^ 0x40000000 { // SCHED_RESET_ON_FORK
+		case schedOther, schedBatch, schedIdle:
+			return 0, nil
+		case schedFIFO, schedRR:
+			return 0, unix.EPERM
+		}
+		return 0, unix.EINVAL
+	})
+	register(SysSchedSetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if int32(a[0]) < 0 || a[1] == 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	})
+	register(SysSchedGetPriorityMax, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		switch intArg(a[0]) {
+		case schedFIFO, schedRR:
+			return 99, nil
+		case schedOther, schedBatch, schedIdle, schedDeadline:
+			return 0, nil
+		}
+		return 0, unix.EINVAL
+	})
+	register(SysSchedGetPriorityMin, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		switch intArg(a[0]) {
+		case schedFIFO, schedRR:
+			return 1, nil
+		case schedOther, schedBatch, schedIdle, schedDeadline:
+			return 0, nil
+		}
+		return 0, unix.EINVAL
+	})
+	register(SysSchedRrGetInterval, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return 0, putTimespec(t, a[1], unix.Timespec{Nsec: 100_000_000})
+	})
+	register(SysGetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
+			return 0, unix.EINVAL
+		}
+		return 20, nil // nice 0, as the kernel encodes it (20 - nice)
+	})
+	register(SysSetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
+			return 0, unix.EINVAL
+		}
+		if int32(a[2]) < 0 && t.Creds().EUID != 0 {
+			return 0, unix.EACCES
+		}
+		return 0, nil
+	})
+	register(SysGetcpu, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		mask, _ := t.Affinity(0)
+		cpu := uint64(0)
+		for mask&1 == 0 && cpu < 63 {
+			mask >>= 1
+			cpu++
+		}
+		if a[0] != 0 {
+			if err := putU64(t, a[0], cpu, 4); err != nil {
+				return 0, err
+			}
+		}
+		if a[1] != 0 {
+			if err := putU64(t, a[1], 0, 4); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
 }
 
 func sysSysinfo(t *kernel.Task, a [6]uint64) (uint64, error) {
 	var si unix.Sysinfo_t
-	si.Uptime = int64(t.K.Uptime().Seconds())
+	// Whole seconds, rounded up: a sandbox that booted a moment ago has
+	// been up for some time, not none.
+	si.Uptime = int64(t.K.Uptime()/time.Second) + 1
 	si.Totalram = t.K.Memory.Size()
 	si.Freeram = t.K.Memory.FreeBytes()
 	si.Procs = uint16(t.K.TaskCount())

@@ -81,7 +81,7 @@ func init() {
 	})
 	register(SysRtSigtimedwait, sysRtSigtimedwait)
 	register(SysAlarm, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		old, _ := t.SetITimerReal(time.Duration(uint32(a[0]))*time.Second, 0)
+		old, _ := t.SetITimer(unix.ITIMER_REAL, time.Duration(uint32(a[0]))*time.Second, 0)
 		// alarm returns whole seconds left, rounded up.
 		return uint64((old + time.Second - 1) / time.Second), nil
 	})
@@ -112,35 +112,54 @@ func init() {
 		return 0, t.TimerDelete(int32(a[0]))
 	})
 	register(SysGetrusage, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		who := intArg(a[0])
-		if who != unix.RUSAGE_SELF && who != unix.RUSAGE_CHILDREN && who != unix.RUSAGE_THREAD {
+		var u kernel.Usage
+		switch intArg(a[0]) {
+		case unix.RUSAGE_SELF:
+			u = t.ProcessUsage()
+		case unix.RUSAGE_THREAD:
+			u = t.ThreadUsage()
+		case unix.RUSAGE_CHILDREN:
+			u = t.ChildrenUsage()
+		default:
 			return 0, unix.EINVAL
 		}
-		var ru unix.Rusage
-		if who != unix.RUSAGE_CHILDREN {
-			cpu := time.Since(t.Start)
-			ru.Utime = unix.NsecToTimeval(cpu.Nanoseconds())
-		}
+		ru := rusage(t, u)
 		if _, err := t.MM.CopyOut(a[1], rusageBytes(&ru)); err != nil {
 			return 0, unix.EFAULT
 		}
 		return 0, nil
 	})
 	register(SysTimes, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		ticks := uint64(t.K.Uptime() / (10 * time.Millisecond))
+		const tick = 10 * time.Millisecond // USER_HZ is 100
 		if a[0] != 0 {
+			self, children := t.ProcessUsage(), t.ChildrenUsage()
 			var b [32]byte // tms_utime, tms_stime, tms_cutime, tms_cstime
-			binary.LittleEndian.PutUint64(b[:], uint64(time.Since(t.Start)/(10*time.Millisecond)))
+			binary.LittleEndian.PutUint64(b[0:], uint64(self.User/tick))
+			binary.LittleEndian.PutUint64(b[8:], uint64(self.Sys/tick))
+			binary.LittleEndian.PutUint64(b[16:], uint64(children.User/tick))
+			binary.LittleEndian.PutUint64(b[24:], uint64(children.Sys/tick))
 			if _, err := t.MM.CopyOut(a[0], b[:]); err != nil {
 				return 0, unix.EFAULT
 			}
 		}
-		return ticks, nil
+		// Ticks since the sandbox booted; only differences mean anything.
+		return uint64(t.K.Uptime()/tick) + 1, nil
 	})
 }
 
 // minSigStkSz is MINSIGSTKSZ on x86-64.
 const minSigStkSz = 2048
+
+// rusage fills the times and memory fields Linux reports.
+func rusage(t *kernel.Task, u kernel.Usage) unix.Rusage {
+	var ru unix.Rusage
+	ru.Utime = unix.NsecToTimeval(u.User.Nanoseconds())
+	ru.Stime = unix.NsecToTimeval(u.Sys.Nanoseconds())
+	if t.MM != nil {
+		ru.Maxrss = int64(t.MM.MappedBytes() / 1024)
+	}
+	return ru
+}
 
 func rusageBytes(ru *unix.Rusage) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(ru)), unsafe.Sizeof(*ru))
@@ -341,14 +360,11 @@ func sysRtSigtimedwait(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func getITimer(t *kernel.Task, which int) (time.Duration, time.Duration, error) {
-	switch which {
-	case unix.ITIMER_REAL:
-		v, i := t.ITimerReal()
-		return v, i, nil
-	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		return 0, 0, nil
+	if which < unix.ITIMER_REAL || which > unix.ITIMER_PROF {
+		return 0, 0, unix.EINVAL
 	}
-	return 0, 0, unix.EINVAL
+	v, i := t.ITimer(which)
+	return v, i, nil
 }
 
 func putITimerval(t *kernel.Task, addr uint64, v, i time.Duration) error {
@@ -387,17 +403,10 @@ func sysSetitimer(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var oldV, oldI time.Duration
-	switch which {
-	case unix.ITIMER_REAL:
-		oldV, oldI = t.SetITimerReal(value, interval)
-	case unix.ITIMER_VIRTUAL, unix.ITIMER_PROF:
-		if value != 0 {
-			t.K.WarnOnce("itimer-cpu", "ITIMER_VIRTUAL and ITIMER_PROF are accepted but never fire")
-		}
-	default:
+	if which < unix.ITIMER_REAL || which > unix.ITIMER_PROF {
 		return 0, unix.EINVAL
 	}
+	oldV, oldI := t.SetITimer(which, value, interval)
 	if a[2] != 0 {
 		return 0, putITimerval(t, a[2], oldV, oldI)
 	}

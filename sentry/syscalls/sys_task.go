@@ -237,7 +237,8 @@ func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 	}
 	if r.PID != 0 && a[3] != 0 {
-		var ru unix.Rusage
+		ru := rusage(t, r.Usage)
+		ru.Maxrss = 0
 		if _, err := t.MM.CopyOut(a[3], rusageBytes(&ru)); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -292,7 +293,8 @@ func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 	}
 	if a[4] != 0 {
-		var ru unix.Rusage
+		ru := rusage(t, r.Usage)
+		ru.Maxrss = 0
 		if _, err := t.MM.CopyOut(a[4], rusageBytes(&ru)); err != nil {
 			return 0, unix.EFAULT
 		}

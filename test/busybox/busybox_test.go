@@ -1,7 +1,10 @@
 // Package busybox runs Debian's busybox-static (/bin/busybox, a static glibc
 // binary) under `runsc-exo do`: echo, cat of a rootfs file, ls /, uname,
 // true, false and the error of a missing file, compared with the host where
-// the answer is the host's.
+// the answer is the host's; and a shell script (testdata/script.sh:
+// pipelines, $(…), subshells, & and wait, trap, kill, here-documents, read
+// from a pipe, exit statuses, set -e) whose output and exit status must be
+// those of the same script run natively.
 package busybox
 
 import (
@@ -10,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,5 +161,43 @@ func TestCatMissingFile(t *testing.T) {
 	}
 	if !bytes.Contains(r.Stderr, []byte("/nonexistent")) {
 		t.Errorf("busybox cat /nonexistent: stderr does not name the file\n%s", r)
+	}
+}
+
+// TestShellScript runs testdata/script.sh with `busybox sh` natively and
+// sandboxed: the same stdout and the same exit status (3, from the script's
+// last line). The script runs from the scratch directory (readable in the
+// sandbox, whose rootfs is the host's /); busybox's shell starts its applets
+// (sort, sed, sleep, …) as child processes, so this needs fork, execve,
+// wait, pipes and signals in the sandbox.
+func TestShellScript(t *testing.T) {
+	t.Parallel()
+	rt := busybox(t)
+	src, err := os.ReadFile(filepath.Join("testdata", "script.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(suite.Dir, "script.sh")
+	if err := os.WriteFile(script, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const wantExit = 3
+	native := harness.Native(t, Busybox, "sh", script)
+	if native.ExitCode != wantExit || !bytes.HasSuffix(native.Stdout, []byte("end\n")) {
+		t.Fatalf("the native run of the script does not exit %d after printing \"end\", so the script or this host "+
+			"is at fault, not the sandbox\n%s", wantExit, native)
+	}
+	r := rt.Do(t, harness.DoOpts{}, Busybox, "sh", script)
+	noPanic(t, r)
+	var problems []string
+	if r.TimedOut || r.ExitCode != native.ExitCode {
+		problems = append(problems, fmt.Sprintf("exit: native %s, sandboxed %s", native.Status(), r.Status()))
+	}
+	if d := harness.FirstDifference("native", native.Stdout, "sandbox", r.Stdout); d != "" {
+		problems = append(problems, "stdout differs; "+d)
+	}
+	if len(problems) > 0 {
+		t.Errorf("the sandboxed script differs from the native run:\n  %s\n=== native\n%s=== sandboxed\n%s",
+			strings.Join(problems, "\n  "), native, r)
 	}
 }

@@ -35,8 +35,13 @@ type program struct {
 	name     string
 	src      string
 	wantExit int
-	bins     map[string]string // by flavour name
-	errs     map[string]error  // compile failures by flavour name
+	// shebang, from a `/* shebang: ARG */` line, asks for a #! script
+	// BINARY.sh next to each built binary, interpreted by that binary:
+	// "#!BINARY ARG". (A #! script needs a file the program cannot write
+	// itself: the sandbox's rootfs is read-only.)
+	shebang string
+	bins    map[string]string // by flavour name
+	errs    map[string]error  // compile failures by flavour name
 }
 
 var (
@@ -68,7 +73,10 @@ func TestMain(m *testing.M) {
 // srcDir holds the C programs and check.h.
 const srcDir = "testdata"
 
-var expectExit = regexp.MustCompile(`(?m)^/\* expect-exit: (\d+) \*/$`)
+var (
+	expectExit = regexp.MustCompile(`(?m)^/\* expect-exit: (\d+) \*/$`)
+	shebangArg = regexp.MustCompile(`(?m)^/\* shebang: (\S+) \*/$`)
+)
 
 func setup() error {
 	srcs, err := filepath.Glob(filepath.Join(srcDir, "*.c"))
@@ -86,6 +94,9 @@ func setup() error {
 		if m := expectExit.FindSubmatch(text); m != nil {
 			p.wantExit, _ = strconv.Atoi(string(m[1]))
 		}
+		if m := shebangArg.FindSubmatch(text); m != nil {
+			p.shebang = string(m[1])
+		}
 		programs = append(programs, p)
 	}
 	byName := map[string]*program{}
@@ -102,7 +113,17 @@ func setup() error {
 			return err
 		}
 		for name, bin := range bins {
-			byName[name].bins[f.Name] = bin
+			p := byName[name]
+			if p.shebang != "" {
+				script := fmt.Sprintf("#!%s %s\n", bin, p.shebang)
+				if len(script) > 255 { // Linux reads at most 255 bytes of a #! line
+					return fmt.Errorf("the #! line for %s is too long (%d bytes): use a shorter TMPDIR", bin, len(script))
+				}
+				if err := os.WriteFile(bin+".sh", []byte(script), 0o755); err != nil {
+					return err
+				}
+			}
+			p.bins[f.Name] = bin
 		}
 		for name, e := range errs {
 			byName[name].errs[f.Name] = e

@@ -1,9 +1,11 @@
 // Package security tries to escape runsc-exo's sandbox, one test per
 // attempt, with the static C programs of testdata/: reboot, mount, ptrace
 // and kill of host processes, opening host files outside --rootfs, sockets,
-// and allocating past --memory-limit. Each must fail inside the sandbox (or
-// have an effect confined to it) and leave the host as it was. The first
-// process must also see itself as pid 1.
+// and allocating past --memory-limit, a fork bomb under --pids-limit. Each
+// must fail inside the sandbox (or have an effect confined to it) and leave
+// the host as it was. The first process must also see itself as pid 1, and
+// no process of a sandbox may outlive it, even when `runsc-exo do` is
+// killed with SIGKILL (leak_test.go).
 //
 // Calls that would harm the host if the sandbox let them through (reboot,
 // mount) run the runtime inside a pid and mount namespace of the test's own,

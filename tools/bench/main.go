@@ -1,6 +1,8 @@
 // Command bench measures runsc-exo against native execution (and runc, when
 // it is installed) in one run and prints the figures as ratios: the cost of
-// a getpid round trip, of a 4 KiB file read, and of starting a sandbox.
+// a getpid round trip, of a 4 KiB file read, of starting a sandbox, of a
+// fork+exit+wait, of a 1-byte pipe round trip between two processes and of
+// delivering a signal to a handler.
 //
 // Run it as root from the repository root: go run ./tools/bench
 package main
@@ -10,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,7 +107,15 @@ func run(iters, reps int, platform string) error {
 		{name: "getpid", unit: "ns/call"},
 		{name: "read 4 KiB", unit: "ns/call"},
 		{name: "start+exit (static true)", unit: "ms"},
+		{name: "fork+exit+wait", unit: "µs/op"},
+		{name: "pipe round trip (1 byte, 2 processes)", unit: "µs/op"},
+		{name: "signal delivery (raise+handler)", unit: "µs/op"},
 	}
+	// Process operations cost far more than a syscall: fewer iterations
+	// (-n/100 forks, -n/10 round trips and signals).
+	forkIters := max(iters/100, 20)
+	pipeIters := max(iters/10, 100)
+	sigIters := max(iters/10, 100)
 	for _, r := range runners {
 		g, err := median(reps, func() (float64, error) { return loopNs(r.wrap([]string{"/loop", "getpid", strconv.Itoa(iters)})) })
 		if err != nil {
@@ -129,6 +140,20 @@ func run(iters, reps int, platform string) error {
 		rows[0].vals = append(rows[0].vals, g)
 		rows[1].vals = append(rows[1].vals, rd)
 		rows[2].vals = append(rows[2].vals, st)
+		for i, m := range []struct {
+			mode  string
+			iters int
+		}{{"fork", forkIters}, {"pipe", pipeIters}, {"signal", sigIters}} {
+			v, err := median(reps, func() (float64, error) {
+				return loopNs(r.wrap([]string{"/loop", m.mode, strconv.Itoa(m.iters)}))
+			})
+			if err != nil {
+				// A runtime that cannot do this yet leaves the cell empty.
+				fmt.Fprintf(os.Stderr, "bench: %s %s: %v\n", r.name, m.mode, err)
+				v = math.NaN()
+			}
+			rows[3+i].vals = append(rows[3+i].vals, v/1000)
+		}
 	}
 
 	host, _ := os.Hostname()
@@ -145,9 +170,17 @@ func run(iters, reps int, platform string) error {
 	for _, rw := range rows {
 		cells := []string{rw.name, rw.unit}
 		for i, v := range rw.vals {
-			cells = append(cells, fmt.Sprintf("%.1f", v))
+			if math.IsNaN(v) {
+				cells = append(cells, "—")
+			} else {
+				cells = append(cells, fmt.Sprintf("%.1f", v))
+			}
 			if i > 0 {
-				cells = append(cells, fmt.Sprintf("%.1f×", v/rw.vals[0]))
+				if math.IsNaN(v) || math.IsNaN(rw.vals[0]) {
+					cells = append(cells, "—")
+				} else {
+					cells = append(cells, fmt.Sprintf("%.1f×", v/rw.vals[0]))
+				}
 			}
 		}
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")

@@ -189,11 +189,20 @@ func (as *addressSpace) newThread() (int, error) {
 // Release implements platform.AddressSpace.
 func (as *addressSpace) Release() { as.once.Do(func() { close(as.done) }) }
 
+// waitExit reaps a traced thread that is on its way out. Stops it reports
+// first (an interrupt signal still queued for it) are let go, so the exit
+// can proceed.
 func waitExit(pid int) {
 	var ws unix.WaitStatus
 	for {
-		if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != unix.EINTR {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil, ws.Exited(), ws.Signaled():
 			return
+		case ws.Stopped():
+			unix.PtraceCont(pid, 0)
 		}
 	}
 }

@@ -254,8 +254,11 @@ static void orphan(void)
 	puts("orphan: reparented to this process and reaped here with status 23");
 }
 
-/* vfork: the parent is suspended until the child exits, memory is shared. */
-static void do_vfork(void)
+/*
+ * vfork: the parent is suspended until the child exits or execs, memory is
+ * shared meanwhile. (Last, so that a sandbox failing it still shows the rest.)
+ */
+static void do_vfork(const char *self)
 {
 	static volatile int shared;
 	shared = 1;
@@ -269,6 +272,18 @@ static void do_vfork(void)
 	CHECK(shared == 2);
 	CHECK(wait_exit(pid) == 4);
 	puts("vfork: child wrote shared memory before the parent resumed, exited 4");
+
+	/* vfork + execve, as posix_spawn and shells do. */
+	fflush(stdout);
+	pid = vfork();
+	if (pid == 0) {
+		char *argv[] = {(char *)self, "--exec-child", "from vfork", NULL};
+		char *envp[] = {"EXO_EXEC=vfork", NULL};
+		execve(self, argv, envp);
+		_exit(127);
+	}
+	CHECK(wait_exit(pid) == 42);
+
 }
 
 static void do_exec(const char *self)
@@ -281,17 +296,6 @@ static void do_exec(const char *self)
 		char *envp[] = {"EXO_EXEC=yes", NULL};
 		execve(self, argv, envp);
 		_exit(120 + (errno & 7));
-	}
-	CHECK(wait_exit(pid) == 42);
-
-	/* vfork + execve, as posix_spawn and shells do. */
-	fflush(stdout);
-	pid = vfork();
-	if (pid == 0) {
-		char *argv[] = {(char *)self, "--exec-child", "from vfork", NULL};
-		char *envp[] = {"EXO_EXEC=vfork", NULL};
-		execve(self, argv, envp);
-		_exit(127);
 	}
 	CHECK(wait_exit(pid) == 42);
 
@@ -372,7 +376,7 @@ int main(int argc, char **argv)
 	running_child();
 	parent_ids();
 	orphan();
-	do_vfork();
 	do_exec(argv[0]);
+	do_vfork(argv[0]);
 	return check_done("fork");
 }

@@ -151,6 +151,7 @@ static void sessions(const char *self)
 			_exit(0);
 		}
 		write(report[1], &g, sizeof g);
+		close(p[1]);
 		_exit(wait_code(g));
 	}
 	pid_t g = 0;

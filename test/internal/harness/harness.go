@@ -214,19 +214,88 @@ type Result struct {
 // It waits for one of the machine-wide slots first (see acquireSlot); the
 // timeout counts from the start of the process.
 func Run(c Cmd) *Result {
+	p, r := start(c)
+	if p == nil {
+		return r
+	}
+	return p.Wait()
+}
+
+// Proc is a process started by Start and still to be waited for.
+type Proc struct {
+	// Cmd is the running command; Cmd.Process.Pid is its pid.
+	Cmd *exec.Cmd
+
+	r              *Result
+	ctx            context.Context
+	cancel         context.CancelFunc
+	release        func()
+	devnull        *os.File
+	stdout, stderr lockedBuffer
+	begin          time.Time
+	timeout        time.Duration
+	once           sync.Once
+}
+
+// lockedBuffer is a bytes.Buffer that a test may read while the process
+// writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+// Start starts c like Run does (a slot, the timeout, stdio through pipes)
+// and returns without waiting for it: for tests that act on a process while
+// it runs. Wait must be called.
+func Start(c Cmd) (*Proc, error) {
+	p, r := start(c)
+	if p == nil {
+		return nil, r.Err
+	}
+	return p, nil
+}
+
+// Pid is the process's pid.
+func (p *Proc) Pid() int { return p.Cmd.Process.Pid }
+
+// Stdout is what the process has written to stdout so far.
+func (p *Proc) Stdout() []byte { return p.stdout.Bytes() }
+
+// Stderr is what the process has written to stderr so far.
+func (p *Proc) Stderr() []byte { return p.stderr.Bytes() }
+
+func start(c Cmd) (*Proc, *Result) {
 	r := &Result{Args: c.Args, ExitCode: -1}
 	if len(c.Args) == 0 {
 		r.Err = errors.New("no command")
-		return r
+		return nil, r
 	}
-	defer acquireSlot()()
+	release := acquireSlot()
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = Timeout()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	p := &Proc{r: r, ctx: ctx, cancel: cancel, release: release, timeout: timeout}
+	fail := func(err error) (*Proc, *Result) {
+		r.Err = err
+		p.cleanup()
+		return nil, r
+	}
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	p.Cmd = cmd
 	cmd.Env = c.Env
 	if cmd.Env == nil {
 		cmd.Env = Env()
@@ -237,15 +306,13 @@ func Run(c Cmd) *Result {
 	} else {
 		devnull, err := os.Open(os.DevNull)
 		if err != nil {
-			r.Err = err
-			return r
+			return fail(err)
 		}
-		defer devnull.Close()
+		p.devnull = devnull
 		cmd.Stdin = devnull
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stdout = &p.stdout
+	cmd.Stderr = &p.stderr
 	cmd.SysProcAttr = c.SysProcAttr
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -258,13 +325,35 @@ func Run(c Cmd) *Result {
 	}
 	// Grandchildren that keep the pipes open must not hang the test.
 	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	r.Duration = time.Since(start)
-	r.Stdout, r.Stderr = stdout.Bytes(), stderr.Bytes()
-	if ctx.Err() == context.DeadlineExceeded {
+	p.begin = time.Now()
+	if err := cmd.Start(); err != nil {
+		return fail(err)
+	}
+	return p, r
+}
+
+func (p *Proc) cleanup() {
+	p.once.Do(func() {
+		p.cancel()
+		if p.devnull != nil {
+			p.devnull.Close()
+		}
+		p.release()
+	})
+}
+
+// Wait waits for the process to end (or its timeout to kill it) and
+// returns what it left behind.
+func (p *Proc) Wait() *Result {
+	defer p.cleanup()
+	r := p.r
+	cmd := p.Cmd
+	err := cmd.Wait()
+	r.Duration = time.Since(p.begin)
+	r.Stdout, r.Stderr = p.stdout.Bytes(), p.stderr.Bytes()
+	if p.ctx.Err() == context.DeadlineExceeded {
 		r.TimedOut = true
-		r.Err = fmt.Errorf("timed out after %v", timeout)
+		r.Err = fmt.Errorf("timed out after %v", p.timeout)
 	}
 	if cmd.ProcessState == nil {
 		if r.Err == nil {

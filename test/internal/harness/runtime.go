@@ -33,6 +33,9 @@ type DoOpts struct {
 	Strace bool
 	// MemoryLimit is passed as --memory-limit when set (e.g. "64M").
 	MemoryLimit string
+	// PidsLimit is passed as --pids-limit when positive: the most
+	// processes and threads the sandbox may hold at once.
+	PidsLimit int
 	// Extra flags go after the others, before "--".
 	Extra []string
 }
@@ -51,6 +54,9 @@ func (rt *Runtime) DoArgs(o DoOpts, argv ...string) []string {
 	}
 	if o.MemoryLimit != "" {
 		args = append(args, "--memory-limit", o.MemoryLimit)
+	}
+	if o.PidsLimit > 0 {
+		args = append(args, "--pids-limit", fmt.Sprint(o.PidsLimit))
 	}
 	args = append(args, o.Extra...)
 	args = append(args, "--")
