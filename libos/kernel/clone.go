@@ -240,15 +240,9 @@ func (k *Kernel) pgrpInUseLocked(id int32) bool {
 	return false
 }
 
-func (k *Kernel) liveTasksLocked() int {
-	n := 0
-	for _, t := range k.tasks {
-		if !t.exited {
-			n++
-		}
-	}
-	return n
-}
+// liveTasksLocked counts tasks as the pids cgroup does: a zombie holds its
+// pid until it is reaped.
+func (k *Kernel) liveTasksLocked() int { return len(k.tasks) }
 
 // dropAddressSpaceLocked drops one user of m and reports whether it was
 // the last.

@@ -88,6 +88,9 @@ func (t *Task) exec(file string, argv, envv []string, depth int) error {
 
 	// Past the point of no return: the old image goes.
 	t.deThread()
+	if t.Ctx != nil {
+		t.Ctx.Release()
+	}
 	t.releaseMM()
 	t.K.mu.Lock()
 	t.K.asUsers[newMM] = 1

@@ -65,6 +65,11 @@ func (t *Task) exitThread() {
 	}
 	t.exitRobustList()
 	t.FDs.DecUsers()
+	// The host thread goes before the address space, which waits for
+	// every thread in it to be gone.
+	if t.Ctx != nil {
+		t.Ctx.Release()
+	}
 	t.releaseMM()
 	if t.vforkDone != nil {
 		close(t.vforkDone)

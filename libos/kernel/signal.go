@@ -346,6 +346,10 @@ type Context interface {
 	Interrupter
 	FPState() ([]byte, error)
 	SetFPState(fp []byte) error
+	// Release ends the host thread the task runs on in its current
+	// address space; the next switch starts a new one. Only the task's
+	// own goroutine calls it.
+	Release()
 }
 
 // HandlePending is called by the run loop each time before the task goes
@@ -383,6 +387,12 @@ func (t *Task) HandlePending(ctx Context) bool {
 		}
 		if sig == 0 {
 			t.applyRestart(false, arch.SignalAction{})
+			// No handler ran: the mask sigsuspend and friends replaced comes
+			// back now (restore_saved_sigmask).
+			if t.savedMask != nil {
+				t.setMaskLocked(*t.savedMask)
+				t.savedMask = nil
+			}
 			k.mu.Unlock()
 			return true
 		}

@@ -66,16 +66,19 @@ type addressSpace struct {
 	pid  int
 	reqs chan request
 	done chan struct{}
+	// gone is closed when the worker has killed and reaped the stub.
+	gone chan struct{}
 	once sync.Once
 }
 
 // NewAddressSpace implements platform.Platform: it starts a worker whose
 // OS thread starts and traces the stub.
 func (p *Platform) NewAddressSpace(mem *mm.MemoryFile) (platform.AddressSpace, error) {
-	as := &addressSpace{reqs: make(chan request), done: make(chan struct{})}
+	as := &addressSpace{reqs: make(chan request), done: make(chan struct{}), gone: make(chan struct{})}
 	started := make(chan error)
 	go as.worker(p.stubPath, mem.FD(), started)
 	if err := <-started; err != nil {
+		<-as.gone
 		return nil, err
 	}
 	return as, nil
@@ -105,6 +108,7 @@ func (as *addressSpace) worker(stubPath string, memFD int, started chan<- error)
 	if err := as.initStub(t); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		waitExit(pid)
+		close(as.gone)
 		started <- err
 		return
 	}
@@ -117,6 +121,7 @@ func (as *addressSpace) worker(stubPath string, memFD int, started chan<- error)
 		case <-as.done:
 			unix.Kill(pid, unix.SIGKILL)
 			waitExit(pid)
+			close(as.gone)
 			return
 		}
 	}
@@ -186,8 +191,13 @@ func (as *addressSpace) newThread() (int, error) {
 	return int(tid), err
 }
 
-// Release implements platform.AddressSpace.
-func (as *addressSpace) Release() { as.once.Do(func() { close(as.done) }) }
+// Release implements platform.AddressSpace. It returns once the stub is
+// gone from the host, so a pids limit in the library OS bounds the host's
+// stubs too. Threads of the address space must have been released first.
+func (as *addressSpace) Release() {
+	as.once.Do(func() { close(as.done) })
+	<-as.gone
+}
 
 // waitExit reaps a traced thread that is on its way out. Stops it reports
 // first (an interrupt signal still queued for it) are let go, so the exit

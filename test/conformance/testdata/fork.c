@@ -283,7 +283,6 @@ static void do_vfork(const char *self)
 		_exit(127);
 	}
 	CHECK(wait_exit(pid) == 42);
-
 }
 
 static void do_exec(const char *self)
