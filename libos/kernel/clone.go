@@ -45,7 +45,10 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	}
 
 	k.mu.Lock()
-	if k.pidsLimit > 0 && k.liveTasksLocked() >= k.pidsLimit {
+	// Clones in flight hold their pid slot already, so concurrent forks
+	// cannot overshoot the limit between this check and the new task's
+	// registration.
+	if k.pidsLimit > 0 && k.liveTasksLocked()+k.cloning >= k.pidsLimit {
 		k.mu.Unlock()
 		return 0, unix.EAGAIN
 	}
@@ -53,7 +56,13 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 		k.mu.Unlock()
 		return 0, ERestartNoIntr
 	}
+	k.cloning++
 	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		k.cloning--
+		k.mu.Unlock()
+	}()
 
 	child := &Task{
 		K:         k,

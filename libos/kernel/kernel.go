@@ -84,6 +84,7 @@ type Kernel struct {
 	// gone.
 	done    chan struct{}
 	running int // tasks whose goroutine has not finished
+	cloning int // clones between the pids check and registration
 	futexes futexTable
 	// asUsers counts the tasks using each address space.
 	asUsers map[*mm.MemoryManager]int
