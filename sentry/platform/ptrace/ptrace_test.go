@@ -28,28 +28,7 @@ func TestSyscallTrappedNotRun(t *testing.T) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-
-	fd, err := unix.MemfdCreate("ptrace-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "mem")
-	defer f.Close()
-	f.Truncate(1 << 20)
-	mem, err := mm.NewMemoryFile(f, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := p.NewAddressSpace(mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer as.Release()
-	m := mm.New(mem, as)
+	p, as, m := newTestAddressSpace(t)
 	const text = 0x400000
 	if _, err := m.Map(mm.MapOpts{Addr: text, Length: 4096, Prot: mm.ProtRead | mm.ProtExec, Fixed: true}); err != nil {
 		t.Fatal(err)
@@ -88,27 +67,7 @@ func TestThreadsAndInterrupt(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("ptrace stubs need root here")
 	}
-	fd, err := unix.MemfdCreate("ptrace-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fd), "mem")
-	defer f.Close()
-	f.Truncate(1 << 20)
-	mem, err := mm.NewMemoryFile(f, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	as, err := p.NewAddressSpace(mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer as.Release()
-	m := mm.New(mem, as)
+	p, as, m := newTestAddressSpace(t)
 	const text = 0x400000
 	if _, err := m.Map(mm.MapOpts{Addr: text, Length: 4096, Prot: mm.ProtRead | mm.ProtExec, Fixed: true}); err != nil {
 		t.Fatal(err)
@@ -164,4 +123,31 @@ func TestThreadsAndInterrupt(t *testing.T) {
 		}
 		tick.Stop()
 	}
+}
+
+// newTestAddressSpace starts a stub over a 1 MiB memory file, with a
+// memory manager for it; the stub is released when the test ends.
+func newTestAddressSpace(t *testing.T) (*Platform, platform.AddressSpace, *mm.MemoryManager) {
+	t.Helper()
+	fd, err := unix.MemfdCreate("ptrace-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "mem")
+	t.Cleanup(func() { f.Close() })
+	f.Truncate(1 << 20)
+	mem, err := mm.NewMemoryFile(f, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := p.NewAddressSpace(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(as.Release)
+	return p, as, mm.New(mem, as)
 }
