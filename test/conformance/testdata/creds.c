@@ -264,7 +264,7 @@ static void usage(void)
 
 	struct sysinfo si;
 	CHECK(sysinfo(&si) == 0);
-	CHECK(si.uptime > 0);
+	CHECK(si.uptime >= 0); /* (a sandbox may count from its own start) */
 	CHECK(si.totalram > 0 && si.mem_unit >= 1 && si.freeram <= si.totalram);
 	CHECK(si.procs >= 1);
 	CHECK(si.totalswap >= si.freeswap);

@@ -87,8 +87,7 @@ static void poll_wakeup(void)
 	struct pollfd fd = {.fd = p[0], .events = POLLIN};
 	long t0 = now_ms();
 	CHECK(poll(&fd, 1, 10000) == 1 && fd.revents == POLLIN);
-	long took = now_ms() - t0;
-	CHECK(took >= 20 && took < 9000);
+	CHECK(now_ms() - t0 < 9000); /* (no lower bound: the child may have started its sleep first) */
 	int st;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	close(p[0]);

@@ -266,18 +266,19 @@ static void thread_id_timer(void)
 /* Sleeps interrupted by a handled signal. */
 static void interrupted_sleep(void)
 {
+	/* 200 ms leave time enough to be asleep when it fires, even when slow. */
 	struct itimerval it;
 	memset(&it, 0, sizeof it);
-	it.it_value.tv_usec = 50000;
+	it.it_value.tv_usec = 200000;
 
 	install(SIGALRM, on_alrm, 0);
 	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-	struct timespec req = {2, 0}, rem = {-1, -1};
+	struct timespec req = {3, 0}, rem = {-1, -1};
 	int r = clock_nanosleep(CLOCK_MONOTONIC, 0, &req, &rem);
 	CHECKF(r == EINTR, "clock_nanosleep returned %s", errname(r));
 	CHECK(rem.tv_sec >= 1 && rem.tv_sec <= 2 && rem.tv_nsec >= 0 && rem.tv_nsec < 1000000000L);
-	printf("clock_nanosleep 2 s interrupted after 50 ms: %s, remaining between 1 and 2 s: %s\n", errname(r),
-	       yesno(rem.tv_sec == 1));
+	printf("clock_nanosleep 3 s interrupted after 200 ms: %s, remaining between 2 and 3 s: %s\n", errname(r),
+	       yesno(rem.tv_sec == 2));
 
 	/* Even with SA_RESTART: sleeps are not restarted with the full time. */
 	install(SIGALRM, on_alrm, SA_RESTART);
@@ -286,14 +287,14 @@ static void interrupted_sleep(void)
 	errno = 0;
 	int n = nanosleep(&req, &rem);
 	CHECK(n == -1 && errno == EINTR);
-	CHECK(rem.tv_sec == 1);
+	CHECK(rem.tv_sec == 2);
 
 	/* An absolute sleep reports EINTR and leaves rem alone. */
 	install(SIGALRM, on_alrm, 0);
 	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
 	struct timespec abs;
 	clock_gettime(CLOCK_MONOTONIC, &abs);
-	abs.tv_sec += 2;
+	abs.tv_sec += 3;
 	rem.tv_sec = 99;
 	r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &abs, &rem);
 	CHECK(r == EINTR && rem.tv_sec == 99);
