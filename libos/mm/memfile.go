@@ -199,3 +199,8 @@ func (m *MemoryFile) Close() error {
 	m.view = nil
 	return err
 }
+
+// Page is the sentry's view of an allocated frame, for file systems that
+// keep their data in the memory capability (tmpfs), so it counts against
+// the sandbox's quota like any other memory.
+func (m *MemoryFile) Page(f uint64) []byte { return m.page(f) }
