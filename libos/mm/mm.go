@@ -689,3 +689,43 @@ func (mm *MemoryManager) FutexKey(addr uint64) (shared bool, frame uint64, err e
 	}
 	return true, m.frames[(addr-m.start)/arch.PageSize] + addr%arch.PageSize, nil
 }
+
+// Mapped reports whether [addr, addr+length) is entirely mapped, for the
+// calls that fail with ENOMEM on holes (mincore, mlock, msync).
+func (mm *MemoryManager) Mapped(addr, length uint64) bool {
+	end := addr + length
+	if end < addr {
+		return false
+	}
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	next := addr
+	for _, m := range mm.maps {
+		if m.end <= next || m.start >= end {
+			continue
+		}
+		if m.start > next {
+			return false
+		}
+		next = m.end
+		if next >= end {
+			return true
+		}
+	}
+	return next >= end
+}
+
+// Resident fills vec with mincore's answer for each page from addr: 1 if
+// memory is behind it. Pages of the memory capability are not swapped, so
+// every page with a frame is resident.
+func (mm *MemoryManager) Resident(addr uint64, vec []byte) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	for i := range vec {
+		a := addr + uint64(i)*arch.PageSize
+		vec[i] = 0
+		if m := mm.findLocked(a); m != nil && m.frames != nil && m.frames[(a-m.start)/arch.PageSize] != noFrame {
+			vec[i] = 1
+		}
+	}
+}

@@ -20,6 +20,74 @@ func init() {
 	register(SysBrk, func(t *kernel.Task, a [6]uint64) (uint64, error) { return t.MM.Brk(a[0]), nil })
 	register(SysMremap, sysMremap)
 	register(SysMadvise, sysMadvise)
+	register(SysMincore, sysMincore)
+	register(SysMsync, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		const known = unix.MS_ASYNC | unix.MS_INVALIDATE | unix.MS_SYNC
+		flags := intArg(a[2])
+		if a[0]%4096 != 0 || flags&^known != 0 || flags&(unix.MS_ASYNC|unix.MS_SYNC) == unix.MS_ASYNC|unix.MS_SYNC {
+			return 0, unix.EINVAL
+		}
+		length, _ := roundPage(a[1])
+		if !t.MM.Mapped(a[0], length) {
+			return 0, unix.ENOMEM
+		}
+		// Private and anonymous memory has nothing to write back; shared
+		// file mappings are refused at mmap time.
+		return 0, nil
+	})
+	// Locking: the memory capability's frames are never swapped, so every
+	// page is locked already; the calls only validate their arguments.
+	register(SysMlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1]) })
+	register(SysMlock2, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if a[2]&^uint64(unix.MLOCK_ONFAULT) != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, mlock(t, a[0], a[1])
+	})
+	register(SysMunlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1]) })
+	register(SysMlockall, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		if a[0] == 0 || a[0]&^uint64(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT) != 0 {
+			return 0, unix.EINVAL
+		}
+		return 0, nil
+	})
+	register(SysMunlockall, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, nil })
+}
+
+func roundPage(n uint64) (uint64, bool) {
+	r := (n + 4095) &^ 4095
+	return r, r >= n
+}
+
+func mlock(t *kernel.Task, addr, length uint64) error {
+	start := addr &^ 4095
+	end, ok := roundPage(addr + length)
+	if !ok || addr+length < addr {
+		return unix.EINVAL
+	}
+	if !t.MM.Mapped(start, end-start) {
+		return unix.ENOMEM
+	}
+	return nil
+}
+
+func sysMincore(t *kernel.Task, a [6]uint64) (uint64, error) {
+	if a[0]%4096 != 0 {
+		return 0, unix.EINVAL
+	}
+	length, ok := roundPage(a[1])
+	if !ok || a[0]+length < a[0] {
+		return 0, unix.ENOMEM
+	}
+	if !t.MM.Mapped(a[0], length) {
+		return 0, unix.ENOMEM
+	}
+	vec := make([]byte, length/4096)
+	t.MM.Resident(a[0], vec)
+	if _, err := t.MM.CopyOut(a[2], vec); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
 }
 
 func protArg(v uint64) (mm.Prot, error) {
