@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/sentry"
 )
 
@@ -52,11 +53,12 @@ func runBoot(g *globals, args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	tsc, _ := loader.HostTSC()
 	stubDir, err := sentry.Confine()
 	if err != nil {
 		return fail("%v", err)
 	}
-	sb, err := sentry.Boot(client, cfg, sentry.HostState{Aux: aux, StubDir: stubDir}, slog.Default())
+	sb, err := sentry.Boot(client, cfg, sentry.HostState{Aux: aux, StubDir: stubDir, TSC: tsc}, slog.Default())
 	if err != nil {
 		return fail("boot: %v", err)
 	}

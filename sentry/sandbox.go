@@ -60,6 +60,9 @@ type Sandbox struct {
 type HostState struct {
 	Aux     loader.HostAux
 	StubDir string
+	// TSC says whether the host's TSC can drive the vDSO's clocks
+	// (loader.HostTSC, read before the sentry confines itself).
+	TSC bool
 }
 
 // ReadHostAux reads the CPU-describing auxv entries of the sentry process
@@ -125,6 +128,10 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
+	vdso, err := loader.NewVDSO(mem, loader.VDSOConfig{TSC: host.TSC, Log: log})
+	if err != nil {
+		return nil, err
+	}
 	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
@@ -132,6 +139,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		Stdio:    stdio,
 		Hostname: cfg.Hostname,
 		HostAux:  host.Aux,
+		VDSO:     vdso,
 		Log:      log,
 		NewAddressSpace: func() (kernel.HostAddressSpace, error) {
 			return plat.NewAddressSpace(mem)

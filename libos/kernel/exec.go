@@ -74,6 +74,7 @@ func (t *Task) exec(file string, argv, envv []string, depth int) error {
 	c := t.Creds()
 	a.Creds = [4]uint32{c.UID, c.EUID, c.GID, c.EGID}
 	a.HostAux = t.K.HostAux
+	a.VDSO = t.K.VDSO
 	if _, err := io.ReadFull(rand.Reader, a.Random[:]); err != nil {
 		newMM.Release()
 		as.Release()

@@ -50,7 +50,9 @@ type Config struct {
 	Stdio    [3]vfs.File
 	Hostname string
 	HostAux  loader.HostAux
-	Log      *slog.Logger
+	// VDSO, if set, is mapped into every process image.
+	VDSO *loader.VDSO
+	Log  *slog.Logger
 	// NewAddressSpace makes a host address space for a new process image.
 	NewAddressSpace func() (HostAddressSpace, error)
 	// StartTask runs a new task (from clone) on its own goroutine; the
@@ -67,6 +69,7 @@ type Kernel struct {
 	Mounts   *vfs.MountTable
 	Hostname string
 	HostAux  loader.HostAux
+	VDSO     *loader.VDSO
 	Log      *slog.Logger
 	Boot     time.Time
 
@@ -101,6 +104,7 @@ func New(c Config) *Kernel {
 		Mounts:          c.Mounts,
 		Hostname:        c.Hostname,
 		HostAux:         c.HostAux,
+		VDSO:            c.VDSO,
 		Log:             c.Log,
 		Boot:            time.Now(),
 		stdio:           c.Stdio,

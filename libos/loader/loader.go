@@ -39,6 +39,9 @@ type Args struct {
 	Creds    [4]uint32 // uid, euid, gid, egid for the auxv
 	HostAux  HostAux
 	Random   [16]byte // AT_RANDOM bytes
+	// VDSO, if set, is mapped into the new image and announced as
+	// AT_SYSINFO_EHDR.
+	VDSO *VDSO
 }
 
 // HostAux carries auxv values that describe the CPU, taken from the host.
@@ -46,11 +49,13 @@ type HostAux struct {
 	HWCap, HWCap2, MinSigStkSz uint64
 }
 
-// Image is the loaded program: where to start it and where its heap begins.
+// Image is the loaded program: where to start it and where its heap
+// begins, and where the vDSO image is (0 without one).
 type Image struct {
 	Entry    uint64
 	Stack    uint64
 	BrkStart uint64
+	VDSO     uint64
 }
 
 const (
@@ -97,12 +102,18 @@ func Load(m *mm.MemoryManager, f io.ReaderAt, open Opener, a Args) (Image, error
 	if _, err := m.Map(mm.MapOpts{Addr: mm.StackTop - stackSize, Length: stackSize, Prot: mm.ProtRead | mm.ProtWrite, Fixed: true}); err != nil {
 		return Image{}, fmt.Errorf("map stack: %w", err)
 	}
-	sp, err := buildStack(m, exe, interpBase, a)
+	var vdso uint64
+	if a.VDSO != nil {
+		if vdso, err = a.VDSO.Map(m); err != nil {
+			return Image{}, err
+		}
+	}
+	sp, err := buildStack(m, exe, interpBase, vdso, a)
 	if err != nil {
 		return Image{}, err
 	}
 	m.SetBrkStart(exe.end)
-	return Image{Entry: entry, Stack: sp, BrkStart: exe.end}, nil
+	return Image{Entry: entry, Stack: sp, BrkStart: exe.end, VDSO: vdso}, nil
 }
 
 func loadELF(m *mm.MemoryManager, r io.ReaderAt, main bool) (loaded, error) {

@@ -30,13 +30,15 @@ const (
 	atRandom      = 25
 	atHWCap2      = 26
 	atExecFn      = 31
+	atSysinfoEhdr = 33
 	atMinSigStkSz = 51
 )
 
 // buildStack writes strings, the random bytes, auxv, envp, argv and argc
 // below mm.StackTop, and returns the initial stack pointer (at argc,
-// 16-byte aligned as the ABI requires at process entry).
-func buildStack(m *mm.MemoryManager, exe loaded, interpBase uint64, a Args) (uint64, error) {
+// 16-byte aligned as the ABI requires at process entry). vdso is the vDSO
+// image's address, 0 if there is none.
+func buildStack(m *mm.MemoryManager, exe loaded, interpBase, vdso uint64, a Args) (uint64, error) {
 	total := len(a.Filename) + 1 + len("x86_64") + 1 + 16
 	for _, s := range a.Argv {
 		total += len(s) + 1
@@ -82,7 +84,12 @@ func buildStack(m *mm.MemoryManager, exe loaded, interpBase uint64, a Args) (uin
 		return 0, err
 	}
 
-	auxv := []uint64{
+	var auxv []uint64
+	if vdso != 0 {
+		// First, where Linux puts it (ARCH_DLINFO).
+		auxv = append(auxv, atSysinfoEhdr, vdso)
+	}
+	auxv = append(auxv,
 		atPhdr, exe.phdr,
 		atPhent, 56,
 		atPhnum, uint64(exe.phnum),
@@ -101,7 +108,7 @@ func buildStack(m *mm.MemoryManager, exe loaded, interpBase uint64, a Args) (uin
 		atClkTck, 100,
 		atPlatform, platform,
 		atExecFn, execfn,
-	}
+	)
 	if a.HostAux.MinSigStkSz != 0 {
 		auxv = append(auxv, atMinSigStkSz, a.HostAux.MinSigStkSz)
 	}
