@@ -53,12 +53,13 @@ func runBoot(g *globals, args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	cpuinfo := sentry.ReadHostCPUInfo()
 	tsc, _ := loader.HostTSC()
 	stubDir, err := sentry.Confine()
 	if err != nil {
 		return fail("%v", err)
 	}
-	sb, err := sentry.Boot(client, cfg, sentry.HostState{Aux: aux, StubDir: stubDir, TSC: tsc}, slog.Default())
+	sb, err := sentry.Boot(client, cfg, sentry.HostState{Aux: aux, StubDir: stubDir, CPUInfo: cpuinfo, TSC: tsc}, slog.Default())
 	if err != nil {
 		return fail("boot: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,13 +26,16 @@ import (
 // workload's status.
 func runDo(g *globals, args []string) int {
 	fs := flag.NewFlagSet("do", flag.ContinueOnError)
-	rootfs := fs.String("rootfs", "/", "host directory to use as the container's root file system (read-only)")
+	rootfs := fs.String("rootfs", "/", "host directory to use as the container's root file system (never written: changes go to an in-memory overlay)")
+	rootReadOnly := fs.Bool("rootfs-readonly", false, "serve the rootfs read-only (EROFS) instead of under a writable in-memory overlay")
 	platform := fs.String("platform", "ptrace", "how workload syscalls are trapped: ptrace")
 	strace := fs.Bool("strace", false, "print every syscall the workload makes, strace-style, to stderr")
 	memLimit := fs.String("memory-limit", "", "memory quota of the sandbox, e.g. 512M or 2G (default: the host's RAM)")
 	cwd := fs.String("cwd", "", "working directory inside the sandbox (default: / )")
 	hostname := fs.String("hostname", "runsc-exo", "host name the workload sees")
 	pidsLimit := fs.Int("pids-limit", 0, "most tasks (processes and threads) the sandbox may have; 0 for no limit")
+	var mounts mountFlags
+	fs.Var(&mounts, "mount", "mount `SPEC` in the sandbox (repeatable): type=bind,src=HOSTDIR,dst=PATH[,ro] or type=tmpfs,dst=PATH[,size=64M][,mode=1777]")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-exo do [flags] [--] CMD [ARGS...]\n\n")
 		fs.PrintDefaults()
@@ -65,9 +69,13 @@ func runDo(g *globals, args []string) int {
 		Platform: *platform,
 		Strace:   *strace,
 
-		PidsLimit: *pidsLimit,
+		PidsLimit:    *pidsLimit,
+		ReadOnlyRoot: *rootReadOnly,
 	}
-	code, err := doSandbox(g, cfg, *rootfs, quota)
+	for _, m := range mounts {
+		cfg.Mounts = append(cfg.Mounts, m.Mount)
+	}
+	code, err := doSandbox(g, cfg, *rootfs, quota, mounts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc-exo do: %v\n", err)
 		return 125
@@ -76,7 +84,7 @@ func runDo(g *globals, args []string) int {
 }
 
 // doSandbox sets up exo's grants, starts the sentry and waits for it.
-func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64) (int, error) {
+func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64, mounts mountFlags) (int, error) {
 	exo := caps.NewExo(slog.Default())
 	defer exo.Close()
 	if _, err := exo.GrantMemory("memory", quota); err != nil {
@@ -84,6 +92,18 @@ func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64) (int, 
 	}
 	if _, err := exo.GrantDir("rootfs", rootfs, caps.RightRead); err != nil {
 		return 0, fmt.Errorf("rootfs %q: %w", rootfs, err)
+	}
+	for _, m := range mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		rights := caps.RightRead
+		if !m.ReadOnly {
+			rights |= caps.RightWrite
+		}
+		if _, err := exo.GrantDir(m.Grant, m.src, rights); err != nil {
+			return 0, fmt.Errorf("--mount %q: src: %w", m.spec, err)
+		}
 	}
 	stdio := []struct {
 		name   string
@@ -188,4 +208,115 @@ func memoryQuota(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size like 512M or 2G", s)
 	}
 	return n * mult, nil
+}
+
+// mountSpec is one --mount flag: the sentry's mount, and for a bind the
+// host directory exo grants.
+type mountSpec struct {
+	sentry.Mount
+	src  string
+	spec string
+}
+
+// mountFlags collects repeated --mount flags.
+type mountFlags []mountSpec
+
+func (m *mountFlags) String() string {
+	var specs []string
+	for _, s := range *m {
+		specs = append(specs, s.spec)
+	}
+	return strings.Join(specs, " ")
+}
+
+// Set parses one --mount: comma-separated key=value fields (type, src or
+// source, dst or destination or target, size, mode) and the bare words
+// ro, readonly and rw. A bad spec's error names the field.
+func (m *mountFlags) Set(spec string) error {
+	ms := mountSpec{spec: spec}
+	seen := map[string]bool{}
+	for _, field := range strings.Split(spec, ",") {
+		key, val, hasVal := strings.Cut(field, "=")
+		key = strings.TrimSpace(key)
+		switch key {
+		case "source":
+			key = "src"
+		case "destination", "target":
+			key = "dst"
+		case "readonly":
+			key = "ro"
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q given twice", key)
+		}
+		seen[key] = true
+		switch key {
+		case "type":
+			if val != "bind" && val != "tmpfs" {
+				return fmt.Errorf("type: %q is not bind or tmpfs", val)
+			}
+			ms.Type = val
+		case "src":
+			if val == "" {
+				return fmt.Errorf("src: empty host path")
+			}
+			ms.src = val
+		case "dst":
+			if !strings.HasPrefix(val, "/") {
+				return fmt.Errorf("dst: %q is not an absolute path", val)
+			}
+			ms.Destination = path.Clean(val)
+		case "ro", "rw":
+			if hasVal && val != "true" && val != "false" && val != "1" && val != "0" {
+				return fmt.Errorf("%s: %q is not true or false", key, val)
+			}
+			on := !hasVal || val == "true" || val == "1"
+			ms.ReadOnly = on == (key == "ro")
+		case "size":
+			n, err := memoryQuota(val)
+			if err != nil || val == "" {
+				return fmt.Errorf("size: %q is not a size like 64M", val)
+			}
+			ms.Size = n
+		case "mode":
+			n, err := strconv.ParseUint(val, 8, 32)
+			if err != nil || n&^0o7777 != 0 {
+				return fmt.Errorf("mode: %q is not an octal permission mode", val)
+			}
+			ms.Mode = uint32(n)
+		case "":
+			return fmt.Errorf("empty field")
+		default:
+			return fmt.Errorf("unknown field %q (want type, src, dst, ro, size, mode)", key)
+		}
+	}
+	switch {
+	case ms.Type == "":
+		return fmt.Errorf("type: missing (type=bind or type=tmpfs)")
+	case ms.Destination == "":
+		return fmt.Errorf("dst: missing")
+	case ms.Type == "bind" && ms.src == "":
+		return fmt.Errorf("src: missing (the host directory to bind)")
+	case ms.Type == "tmpfs" && ms.src != "":
+		return fmt.Errorf("src: a tmpfs has no source")
+	case ms.Type == "bind" && (ms.Size != 0 || ms.Mode != 0):
+		return fmt.Errorf("size and mode are tmpfs fields, not bind's")
+	}
+	if ms.Type == "bind" {
+		st, err := os.Stat(ms.src)
+		if err != nil {
+			return fmt.Errorf("src: %v", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("src: %q is not a directory", ms.src)
+		}
+		ms.Grant = sentry.BindGrant(ms.Destination)
+	}
+	for _, o := range *m {
+		if o.Destination == ms.Destination {
+			return fmt.Errorf("dst: %s is mounted twice", ms.Destination)
+		}
+	}
+	*m = append(*m, ms)
+	return nil
 }

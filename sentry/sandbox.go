@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -18,6 +19,9 @@ import (
 	"exokernelul.dev/exo/libos/fs/devfs"
 	"exokernelul.dev/exo/libos/fs/dirfs"
 	"exokernelul.dev/exo/libos/fs/hostfd"
+	"exokernelul.dev/exo/libos/fs/overlay"
+	"exokernelul.dev/exo/libos/fs/proc"
+	"exokernelul.dev/exo/libos/fs/tmpfs"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
@@ -38,7 +42,34 @@ type Config struct {
 	Strace   bool     `json:"strace"`
 	// PidsLimit caps the sandbox's tasks (0: no limit).
 	PidsLimit int `json:"pidsLimit"`
+	// Mounts are attached, in order, after the rootfs and /dev.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// ReadOnlyRoot serves a read-only rootfs capability as it is (every
+	// change fails with EROFS) instead of as the lower layer of an
+	// overlay whose writes stay in the sandbox's memory.
+	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
 }
+
+// Mount is one file system the workload gets besides its rootfs.
+type Mount struct {
+	// Type is "bind" (a host directory, granted as a dir capability) or
+	// "tmpfs".
+	Type string `json:"type"`
+	// Destination is the absolute path in the sandbox; it must exist in
+	// the rootfs as a directory.
+	Destination string `json:"destination"`
+	ReadOnly    bool   `json:"readOnly,omitempty"`
+	// Grant names the dir capability of a bind mount (BindGrant).
+	Grant string `json:"grant,omitempty"`
+	// Size bounds a tmpfs's data in bytes (0: the memory quota); Mode is
+	// its root's permission bits (0: 01777).
+	Size int64  `json:"size,omitempty"`
+	Mode uint32 `json:"mode,omitempty"`
+}
+
+// BindGrant is the name exo gives the dir capability of a bind mount at
+// dst.
+func BindGrant(dst string) string { return "mount:" + dst }
 
 // Sandbox is a booted library OS with its platform.
 type Sandbox struct {
@@ -60,9 +91,22 @@ type Sandbox struct {
 type HostState struct {
 	Aux     loader.HostAux
 	StubDir string
+	// CPUInfo is the host's /proc/cpuinfo, which the sandbox's /proc
+	// shows (nil: a generated one).
+	CPUInfo []byte
 	// TSC says whether the host's TSC can drive the vDSO's clocks
 	// (loader.HostTSC, read before the sentry confines itself).
 	TSC bool
+}
+
+// ReadHostCPUInfo reads the host's /proc/cpuinfo, before the sentry
+// confines itself, for the sandbox's /proc.
+func ReadHostCPUInfo() []byte {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // ReadHostAux reads the CPU-describing auxv entries of the sentry process
@@ -109,9 +153,10 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if !ok || root.Kind != caps.KindDir {
 		return nil, errors.New("exo granted no rootfs capability")
 	}
-	mounts := &vfs.MountTable{}
-	mounts.Attach("/", dirfs.New(int(root.File.Fd()), root.Rights&caps.RightWrite != 0))
-	mounts.Attach("/dev", devfs.New())
+	mounts, err := buildMounts(cfg, root, byName, mem, log)
+	if err != nil {
+		return nil, err
+	}
 	var stdio [3]vfs.File
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
 		if g, ok := byName[name]; ok && g.Kind == caps.KindFile {
@@ -147,6 +192,11 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		StartTask: s.startTask,
 		PidsLimit: cfg.PidsLimit,
 	})
+	// /proc shows the kernel, so it is mounted once the kernel exists.
+	procFS := proc.New(s.kernel.ProcSource(), proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
+	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
+		log.Debug("no /proc in the rootfs: proc not mounted", "err", err)
+	}
 	if cfg.Strace {
 		s.strace = os.Stderr
 	}
@@ -196,4 +246,83 @@ func ExitCode(err error) int {
 		return 126
 	}
 	return 125
+}
+
+// buildMounts makes the container's mount tree: the rootfs at /, devfs at
+// /dev, then the configured mounts in order. A read-only rootfs
+// capability is the lower layer of an overlay whose upper layer is a
+// tmpfs in the sandbox's memory (unless cfg.ReadOnlyRoot), so the
+// workload can change its root file system while the host's stays as it
+// was.
+func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, error) {
+	writable := root.Rights&caps.RightWrite != 0
+	lower := dirfs.New(int(root.File.Fd()), writable)
+	var mounts *vfs.MountTable
+	if writable || cfg.ReadOnlyRoot {
+		mounts = vfs.NewMountTable(lower, vfs.MountOptions{ReadOnly: !writable, Source: "rootfs"})
+	} else {
+		upper := tmpfs.New(mem, tmpfs.Options{Dev: unix.Mkdev(0, 63)})
+		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
+	}
+	attach := func(dst string, fs vfs.FS, opts vfs.MountOptions) error { return attachMaking(mounts, dst, fs, opts) }
+	if err := attach("/dev", devfs.New(), vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
+		// A read-only rootfs without /dev (a bare directory of test
+		// programs) simply has none.
+		log.Debug("no /dev in the rootfs: devfs not mounted", "err", err)
+	}
+	for i, m := range cfg.Mounts {
+		var fs vfs.FS
+		opts := vfs.MountOptions{ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case "bind":
+			g, ok := byName[m.Grant]
+			if !ok || g.Kind != caps.KindDir {
+				return nil, fmt.Errorf("mount %s: exo granted no dir capability %q", m.Destination, m.Grant)
+			}
+			w := g.Rights&caps.RightWrite != 0 && !m.ReadOnly
+			fs = dirfs.New(int(g.File.Fd()), w)
+			opts.ReadOnly = !w
+			opts.Source = m.Grant
+		case "tmpfs":
+			// Each tmpfs has a device number of its own, as st_dev tells
+			// mounts apart (find -xdev, du -x).
+			fs = tmpfs.New(mem, tmpfs.Options{Size: m.Size, Mode: m.Mode, Dev: unix.Mkdev(0, uint32(64+i))})
+			opts.Source = "tmpfs"
+		default:
+			return nil, fmt.Errorf("mount %s: unknown type %q (want bind or tmpfs)", m.Destination, m.Type)
+		}
+		if err := attach(m.Destination, fs, opts); err != nil {
+			return nil, fmt.Errorf("mount %s %s: mount point: %w", m.Type, m.Destination, err)
+		}
+	}
+	return mounts, nil
+}
+
+// attachMaking mounts fs at dst, making the mount point first where the
+// root can be written (the overlay); in a read-only tree it must exist.
+func attachMaking(mounts *vfs.MountTable, dst string, fs vfs.FS, opts vfs.MountOptions) error {
+	_, err := mounts.Attach(dst, fs, opts)
+	if err == unix.ENOENT {
+		ctx := &vfs.Context{Root: mounts.Root(), Start: mounts.Root()}
+		if mkErr := mkdirAll(mounts, ctx, dst); mkErr == nil {
+			_, err = mounts.Attach(dst, fs, opts)
+		}
+	}
+	return err
+}
+
+// mkdirAll makes the directory p and its missing parents, mode 0755, as
+// root.
+func mkdirAll(mounts *vfs.MountTable, ctx *vfs.Context, p string) error {
+	cur := ""
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		cur += "/" + name
+		if err := mounts.Mkdir(ctx, cur, 0o755); err != nil && err != unix.EEXIST {
+			return err
+		}
+	}
+	return nil
 }

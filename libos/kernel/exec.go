@@ -14,6 +14,7 @@ import (
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/vfs"
 )
 
 // maxInterpDepth bounds #! interpreters of interpreters, as Linux does.
@@ -22,26 +23,52 @@ const maxInterpDepth = 4
 // Exec replaces the process image with the program at file (execve). On
 // failure before the old image is gone, the task keeps running it.
 func (t *Task) Exec(file string, argv, envv []string) error {
-	return t.exec(file, argv, envv, 0)
+	return t.ExecAt(unix.AT_FDCWD, file, 0, argv, envv)
 }
 
-func (t *Task) exec(file string, argv, envv []string, depth int) error {
-	d, err := t.Open(unix.AT_FDCWD, file, unix.O_RDONLY, 0)
-	if err != nil {
-		return err
+// ExecAt is execveat(2): file relative to dirfd, flags AT_EMPTY_PATH
+// (execute the file open at dirfd) and AT_SYMLINK_NOFOLLOW.
+func (t *Task) ExecAt(dirfd int, file string, flags int, argv, envv []string) error {
+	var d *vfs.FileDescription
+	name := file
+	if file == "" {
+		if flags&unix.AT_EMPTY_PATH == 0 {
+			return unix.ENOENT
+		}
+		fd, err := t.FDs.Get(dirfd)
+		if err != nil {
+			return err
+		}
+		dent, p := fd.Dentry, fd.Path
+		fd.DecRef()
+		if dent == nil {
+			return unix.EACCES
+		}
+		ctx := &vfs.Context{Root: t.FS.Root(), Start: dent, Cred: t.Cred(), Caller: t}
+		if d, err = t.K.Mounts.OpenDentry(ctx, dent, vfs.OpenOptions{Flags: unix.O_RDONLY, Exec: true}); err != nil {
+			return err
+		}
+		name = p
+	} else {
+		var err error
+		if d, err = t.OpenExec(dirfd, file, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
+			return err
+		}
+		if dirfd != unix.AT_FDCWD && file[0] != '/' {
+			// The name the program is told (AT_EXECFN, a script's
+			// argument) is the absolute one.
+			if dd, err := t.FDs.Get(dirfd); err == nil {
+				name = dd.Path + "/" + file
+				dd.DecRef()
+			}
+		}
 	}
 	defer d.DecRef()
-	st, err := d.File.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return unix.EACCES
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return unix.EACCES
-	}
-	r := readerAt{d.File}
+	return t.exec(d, name, argv, envv, 0)
+}
+
+func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, depth int) error {
+	r := newReaderAt(d)
 	var head [256]byte
 	n, _ := r.ReadAt(head[:], 0)
 	if n >= 2 && head[0] == '#' && head[1] == '!' {
@@ -60,7 +87,12 @@ func (t *Task) exec(file string, argv, envv []string, depth int) error {
 		if len(argv) > 1 {
 			nargv = append(nargv, argv[1:]...)
 		}
-		return t.exec(interp, nargv, envv, depth+1)
+		id, err := t.OpenExec(unix.AT_FDCWD, interp, true)
+		if err != nil {
+			return err
+		}
+		defer id.DecRef()
+		return t.exec(id, interp, nargv, envv, depth+1)
 	}
 
 	as, err := t.K.newAddressSpace()
@@ -86,6 +118,12 @@ func (t *Task) exec(file string, argv, envv []string, depth int) error {
 		as.Release()
 		return err
 	}
+	// Name the special regions for /proc/PID/maps.
+	newMM.NameAt(img.Stack, "[stack]")
+	if img.VDSO != 0 {
+		newMM.NameAt(img.VDSO, "[vdso]")
+		newMM.NameAt(img.VDSO-loader.VDSODataSize, "[vvar]")
+	}
 
 	// Past the point of no return: the old image goes.
 	t.deThread()
@@ -108,12 +146,11 @@ func (t *Task) exec(file string, argv, envv []string, depth int) error {
 	t.FDs.CloseOnExecAll()
 	t.resetSignalsForExec()
 	t.ClearTID, t.RobustList = 0, 0
-	t.Exe = path.Clean(file)
-	if !path.IsAbs(t.Exe) {
-		t.Exe = path.Join(t.FS.Cwd(), t.Exe)
-	}
-	t.Argv = argv
-	t.Comm = path.Base(t.Exe)
+	// /proc/PID/exe names the file itself, symlinks resolved; the
+	// command name is the last part of the name it was run by.
+	t.Exe, t.ExeDentry = d.Path, d.Dentry
+	t.Argv, t.Envv = argv, envv
+	t.Comm = path.Base(file)
 	if len(t.Comm) > 15 {
 		t.Comm = t.Comm[:15]
 	}
@@ -197,19 +234,33 @@ func (t *Task) resetSignalsForExec() {
 }
 
 func (t *Task) openInterp(p string) (io.ReaderAt, func(), error) {
-	d, err := t.Open(unix.AT_FDCWD, p, unix.O_RDONLY, 0)
+	d, err := t.OpenExec(unix.AT_FDCWD, p, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	return readerAt{d.File}, d.DecRef, nil
+	return newReaderAt(d), d.DecRef, nil
 }
 
-// readerAt adapts a file to io.ReaderAt for the loader and mm.
+// readerAt adapts a file to io.ReaderAt for the loader and mm, and names
+// it for /proc/PID/maps (mm.MapNamer).
 type readerAt struct {
 	f interface {
 		Pread(p []byte, off int64) (int, error)
 	}
+	name     string
+	dev, ino uint64
 }
+
+func newReaderAt(d *vfs.FileDescription) readerAt {
+	r := readerAt{f: d.File, name: d.Path}
+	if st, err := d.File.Stat(); err == nil {
+		r.dev, r.ino = st.Dev, st.Ino
+	}
+	return r
+}
+
+// MapName implements mm.MapNamer.
+func (r readerAt) MapName() (string, uint64, uint64) { return r.name, r.dev, r.ino }
 
 func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
 	done := 0

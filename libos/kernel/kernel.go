@@ -89,6 +89,7 @@ type Kernel struct {
 	running int // tasks whose goroutine has not finished
 	cloning int // clones between the pids check and registration
 	futexes futexTable
+	fifos   fifoTable
 	// asUsers counts the tasks using each address space.
 	asUsers map[*mm.MemoryManager]int
 
@@ -116,6 +117,10 @@ func New(c Config) *Kernel {
 		done:            make(chan struct{}),
 	}
 	k.futexes.init()
+	if k.Mounts != nil {
+		k.Mounts.SetFIFOOpener(k.openFIFO)
+		k.Mounts.SetReopener(k.reopen)
+	}
 	if k.Hostname == "" {
 		k.Hostname = "runsc-exo"
 	}
@@ -215,9 +220,15 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	fs := &FSContext{cwd: "/", umask: 0o022}
+	root := k.Mounts.Root()
+	fs := NewFSContext(root, root, 0o022)
 	if spec.Cwd != "" {
-		fs.cwd = path.Clean("/" + spec.Cwd)
+		ctx := &vfs.Context{Root: root, Start: root, Cred: vfs.Cred{UID: spec.Creds.FSUID, GID: spec.Creds.FSGID, Groups: spec.Creds.Groups}}
+		cwd, err := k.Mounts.Lookup(ctx, path.Clean("/"+spec.Cwd), vfs.LookupFollow|vfs.LookupDirectory)
+		if err != nil {
+			return nil, fmt.Errorf("working directory %q: %w", spec.Cwd, err)
+		}
+		fs.SetCwd(cwd)
 	}
 	k.mu.Lock()
 	tg := &ThreadGroup{
@@ -297,9 +308,6 @@ func (t *Task) lookPath(file string, env []string) (string, error) {
 			dir = "."
 		}
 		p := path.Join(dir, file)
-		if !path.IsAbs(p) {
-			p = path.Join(t.FS.Cwd(), p)
-		}
 		st, err := t.Stat(unix.AT_FDCWD, p, true)
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
 			return p, nil

@@ -34,7 +34,11 @@ type Task struct {
 	ClearTID   uint64
 	RobustList uint64
 	Exe        string
-	Argv       []string
+	// ExeDentry is the file the process image was loaded from.
+	ExeDentry *vfs.Dentry
+	Argv      []string
+	// Envv is the environment the image was started with (/proc/PID/environ).
+	Envv       []string
 	Comm       string
 	NoNewPrivs bool
 	Dumpable   bool
@@ -119,25 +123,56 @@ type Session struct {
 	foreground *ProcessGroup
 }
 
-// FSContext is the working directory and umask, shared by CLONE_FS.
+// FSContext is the root directory, working directory and umask, shared
+// by CLONE_FS.
 type FSContext struct {
 	mu    sync.Mutex
-	cwd   string
+	root  *vfs.Dentry
+	cwd   *vfs.Dentry
 	umask uint32
 }
 
+// NewFSContext starts at root, in cwd, with umask.
+func NewFSContext(root, cwd *vfs.Dentry, umask uint32) *FSContext {
+	return &FSContext{root: root, cwd: cwd, umask: umask & 0o777}
+}
+
 // Cwd returns the working directory.
-func (f *FSContext) Cwd() string {
+func (f *FSContext) Cwd() *vfs.Dentry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cwd
 }
 
-// SetCwd changes the working directory.
-func (f *FSContext) SetCwd(p string) {
+// Root returns the root directory (chroot's).
+func (f *FSContext) Root() *vfs.Dentry {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cwd = p
+	return f.root
+}
+
+// CwdPath is the working directory's path as getcwd shows it; ok is false
+// when it is not below the root (left outside a chroot).
+func (f *FSContext) CwdPath() (p string, ok bool) {
+	f.mu.Lock()
+	cwd, root := f.cwd, f.root
+	f.mu.Unlock()
+	return cwd.PathFrom(root)
+}
+
+// SetCwd changes the working directory.
+func (f *FSContext) SetCwd(d *vfs.Dentry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cwd = d
+}
+
+// SetRoot changes the root directory (chroot). The working directory
+// stays where it is, even outside the new root, as on Linux.
+func (f *FSContext) SetRoot(d *vfs.Dentry) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.root = d
 }
 
 // Umask returns the file creation mask.
@@ -159,7 +194,7 @@ func (f *FSContext) SwapUmask(m uint32) uint32 {
 func (f *FSContext) clone() *FSContext {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &FSContext{cwd: f.cwd, umask: f.umask}
+	return &FSContext{root: f.root, cwd: f.cwd, umask: f.umask}
 }
 
 // SignalHandlers are the actions of every signal, shared by CLONE_SIGHAND.

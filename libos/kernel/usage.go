@@ -3,8 +3,8 @@ package kernel
 import "time"
 
 // CPU time is measured by the run loop: time spent switched into the
-// workload is user time, time serving its syscalls and faults is system
-// time. (The platform does not report the host's per-thread CPU time, and
+// workload is user time; system time is not charged (serving a trapped
+// syscall costs mostly the platform's trap, not work Linux would count). (The platform does not report the host's per-thread CPU time, and
 // the sentry cannot read it from a /proc it does not have.)
 
 // ChargeUser adds workload running time to the task.

@@ -208,6 +208,11 @@ func loadELF(m *mm.MemoryManager, r io.ReaderAt, main bool) (loaded, error) {
 		if err := m.Protect(l.base+start, end-start, progProt(p.Flags)); err != nil {
 			return loaded{}, fmt.Errorf("protect segment at %#x: %w", l.base+start, err)
 		}
+		if n, ok := r.(mm.MapNamer); ok {
+			// For /proc/PID/maps: the segment's pages come from the file.
+			name, dev, ino := n.MapName()
+			m.Name(l.base+start, end-start, name, dev, ino, p.Off-(p.Vaddr-start))
+		}
 		prev = max(prev, end)
 	}
 	l.entry = l.base + ef.Entry

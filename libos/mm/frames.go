@@ -45,3 +45,25 @@ func (mm *MemoryManager) MapFrames(addr uint64, frames []uint64, prot Prot, shar
 	mm.insertLocked(m)
 	return nil
 }
+
+// MapSharedFrames maps a file's own frames (a tmpfs file's pages) for a
+// MAP_SHARED mapping placed as o asks: writes through it are writes to the
+// file, seen by read(2) and by every other mapping of it at once. It takes
+// its own reference on each frame.
+func (mm *MemoryManager) MapSharedFrames(o MapOpts, frames []uint64) (uint64, error) {
+	length := uint64(len(frames)) * arch.PageSize
+	if len(frames) == 0 {
+		return 0, unix.EINVAL
+	}
+	mm.mu.Lock()
+	addr, err := mm.placeLocked(o, length)
+	mm.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	if o.NoReplace {
+		// placeLocked checked; MapFrames replaces, so fixed from here on.
+		o.Fixed = true
+	}
+	return addr, mm.MapFrames(addr, frames, o.Prot, true)
+}

@@ -67,6 +67,11 @@ type mapping struct {
 	// busFrom, if set, is where a file mapping's pages past the end of
 	// the file begin.
 	busFrom uint64
+	// The file a mapping was made from, as /proc/PID/maps names it (see
+	// MapNamer), and the file offset of start.
+	name     string
+	dev, ino uint64
+	offset   uint64
 }
 
 func (m *mapping) pages() int { return int((m.end - m.start) / arch.PageSize) }
@@ -123,31 +128,15 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	var addr uint64
-	switch {
-	case o.Fixed || o.NoReplace:
-		if o.Addr%arch.PageSize != 0 {
-			return 0, unix.EINVAL
-		}
-		if o.Addr < MinUserAddress || o.Addr+length > MaxUserAddress || o.Addr+length < o.Addr {
-			return 0, unix.ENOMEM
-		}
-		addr = o.Addr
-		if o.NoReplace && mm.overlapsLocked(addr, addr+length) {
-			return 0, unix.EEXIST
-		}
-	default:
-		hint := arch.PageRoundDown(o.Addr)
-		if hint >= MinUserAddress && hint+length <= MaxUserAddress && hint+length > hint && !mm.overlapsLocked(hint, hint+length) {
-			addr = hint
-		} else {
-			var err error
-			if addr, err = mm.findGapLocked(length); err != nil {
-				return 0, err
-			}
-		}
+	addr, err := mm.placeLocked(o, length)
+	if err != nil {
+		return 0, err
 	}
 	m := &mapping{start: addr, end: addr + length, prot: o.Prot, shared: o.Shared}
+	if n, ok := o.File.(MapNamer); ok && o.File != nil {
+		m.name, m.dev, m.ino = n.MapName()
+		m.offset = o.Offset
+	}
 	if o.Prot != 0 || o.Shared {
 		frames, err := mm.mf.Allocate(m.pages())
 		if err != nil {
@@ -170,6 +159,28 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	}
 	mm.insertLocked(m)
 	return addr, nil
+}
+
+// placeLocked chooses where a mapping of length bytes goes, as mmap does
+// with its address hint and MAP_FIXED / MAP_FIXED_NOREPLACE.
+func (mm *MemoryManager) placeLocked(o MapOpts, length uint64) (uint64, error) {
+	if o.Fixed || o.NoReplace {
+		if o.Addr%arch.PageSize != 0 {
+			return 0, unix.EINVAL
+		}
+		if o.Addr < MinUserAddress || o.Addr+length > MaxUserAddress || o.Addr+length < o.Addr {
+			return 0, unix.ENOMEM
+		}
+		if o.NoReplace && mm.overlapsLocked(o.Addr, o.Addr+length) {
+			return 0, unix.EEXIST
+		}
+		return o.Addr, nil
+	}
+	hint := arch.PageRoundDown(o.Addr)
+	if hint >= MinUserAddress && hint+length <= MaxUserAddress && hint+length > hint && !mm.overlapsLocked(hint, hint+length) {
+		return hint, nil
+	}
+	return mm.findGapLocked(length)
 }
 
 // fillFromFile reads the file into a fresh mapping's frames. Bytes past
@@ -379,7 +390,8 @@ func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, mayMove bool) (ui
 		}
 	}
 	if oldAddr+newLen <= MaxUserAddress && oldAddr+newLen > oldAddr && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
-		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared, frames: extra}
+		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared, frames: extra,
+			name: m.name, dev: m.dev, ino: m.ino, offset: m.offset + oldLen}
 		if err := mm.hostMapLocked(ext, ext.start, ext.end); err != nil {
 			mm.mf.DecRef(extra)
 			return 0, err
@@ -396,7 +408,8 @@ func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, mayMove bool) (ui
 		mm.mf.DecRef(extra)
 		return 0, err
 	}
-	moved := &mapping{start: newAddr, end: newAddr + newLen, prot: m.prot, shared: m.shared}
+	moved := &mapping{start: newAddr, end: newAddr + newLen, prot: m.prot, shared: m.shared,
+		name: m.name, dev: m.dev, ino: m.ino, offset: m.offset}
 	if m.frames != nil {
 		moved.frames = append(slices.Clone(m.frames), extra...)
 	}
@@ -585,6 +598,9 @@ func (mm *MemoryManager) splitLocked(addr uint64) {
 	}
 	right := *m
 	right.start = addr
+	if m.name != "" {
+		right.offset = m.offset + (addr - m.start)
+	}
 	if m.frames != nil {
 		cut := int((addr - m.start) / arch.PageSize)
 		right.frames = slices.Clone(m.frames[cut:])

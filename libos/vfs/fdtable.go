@@ -81,8 +81,16 @@ func (t *FDTable) CloseOnExecAll() {
 	}
 	t.mu.Unlock()
 	for _, d := range closing {
-		d.DecRef()
+		t.closed(d)
 	}
+}
+
+// closed drops the table's reference to d after an fd of it was closed,
+// and with it the table's record locks on the file (POSIX: a close of any
+// fd of a file releases the process's locks on it).
+func (t *FDTable) closed(d *FileDescription) {
+	Locks.closedByTable(d, t)
+	d.DecRef()
 }
 
 // CloseRange closes fds first..last, or marks them close-on-exec.
@@ -102,7 +110,7 @@ func (t *FDTable) CloseRange(first, last int, cloexec bool) {
 	}
 	t.mu.Unlock()
 	for _, d := range closing {
-		d.DecRef()
+		t.closed(d)
 	}
 }
 
@@ -133,7 +141,7 @@ func (t *FDTable) InstallAt(fd int, d *FileDescription, cloexec bool) {
 	t.files[fd] = fdEntry{d, cloexec}
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef()
+		t.closed(old)
 	}
 }
 
@@ -181,7 +189,7 @@ func (t *FDTable) Remove(fd int) error {
 	d := t.files[fd].desc
 	t.files[fd] = fdEntry{}
 	t.mu.Unlock()
-	d.DecRef()
+	t.closed(d)
 	return nil
 }
 
@@ -193,7 +201,29 @@ func (t *FDTable) CloseAll() {
 	t.mu.Unlock()
 	for _, e := range files {
 		if e.desc != nil {
-			e.desc.DecRef()
+			t.closed(e.desc)
 		}
 	}
+}
+
+// FDEntry is one open fd, as /proc/PID/fd lists it.
+type FDEntry struct {
+	FD      int
+	Desc    *FileDescription
+	CloseOn bool // close-on-exec
+}
+
+// List returns the open fds in ascending order, each description with a
+// new reference the caller must drop (DecRef).
+func (t *FDTable) List() []FDEntry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []FDEntry
+	for fd, e := range t.files {
+		if e.desc != nil {
+			e.desc.IncRef()
+			out = append(out, FDEntry{FD: fd, Desc: e.desc, CloseOn: e.cloexec})
+		}
+	}
+	return out
 }

@@ -1,12 +1,11 @@
 // Package vfs is the library OS's virtual file system layer: the interfaces a
-// file system implements, the container's mount table, open file
-// descriptions and the per-process fd table.
+// file system implements (inode.go), the container's mount tree and path
+// resolution done one component at a time (dentry.go, resolve.go), the
+// operations the file syscalls call (ops.go), open file descriptions and
+// the per-process fd table.
 package vfs
 
 import (
-	"path"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -35,69 +34,17 @@ type File interface {
 	Close() error
 }
 
-// FileSystem serves paths relative to its mount point. Paths it receives
-// have no leading slash ("" is the mount's root) and may still contain ".."
-// and symlinks, which the file system resolves without leaving its tree.
-type FileSystem interface {
-	Name() string
-	Open(rel string, flags int, mode uint32) (File, error)
-	// Stat stats rel, following a final symlink when follow is set.
-	Stat(rel string, follow bool) (unix.Stat_t, error)
-	Readlink(rel string) (string, error)
-}
-
-// Mount is one file system attached at an absolute path.
-type Mount struct {
-	Point string
-	FS    FileSystem
-}
-
-// MountTable maps absolute paths to the file system that serves them.
-type MountTable struct {
-	mu     sync.RWMutex
-	mounts []Mount // longest mount point first
-}
-
-// Attach adds fs at point (an absolute path).
-func (t *MountTable) Attach(point string, fs FileSystem) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.mounts = append(t.mounts, Mount{Point: path.Clean(point), FS: fs})
-	sort.SliceStable(t.mounts, func(i, j int) bool { return len(t.mounts[i].Point) > len(t.mounts[j].Point) })
-}
-
-// Mounts lists the mount table, longest mount point first.
-func (t *MountTable) Mounts() []Mount {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return append([]Mount(nil), t.mounts...)
-}
-
-// Resolve finds the file system for the absolute path abs and the path
-// relative to its mount point. Mount crossings are decided on the lexically
-// cleaned path; within one file system, ".." and symlinks are resolved by
-// the file system itself.
-func (t *MountTable) Resolve(abs string) (FileSystem, string, error) {
-	clean := path.Clean("/" + abs)
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	for _, m := range t.mounts {
-		if m.Point == "/" {
-			return m.FS, strings.TrimPrefix(abs, "/"), nil
-		}
-		if clean == m.Point || strings.HasPrefix(clean, m.Point+"/") {
-			return m.FS, strings.TrimPrefix(strings.TrimPrefix(clean, m.Point), "/"), nil
-		}
-	}
-	return nil, "", unix.ENOENT
-}
-
 // FileDescription is an open file description: the file plus the status
 // flags and the path it was opened by. dup and fork share it.
 type FileDescription struct {
 	File File
-	// Path is the absolute path the file was opened by, used for *at
-	// calls relative to a directory fd and for fchdir.
+	// Dentry is the file the description was opened from, for the *at
+	// calls relative to a directory fd, fchdir and the f* calls that
+	// change a file (fchmod, fchown, ...); nil for pipes, sockets and
+	// other files with no name.
+	Dentry *Dentry
+	// Path is the absolute path of Dentry as the opener saw it when it
+	// opened the file ("" without a dentry).
 	Path  string
 	flags atomic.Int32
 	refs  atomic.Int32
@@ -106,6 +53,12 @@ type FileDescription struct {
 	// (epoll drops its interest in the description then).
 	hookMu sync.Mutex
 	hooks  map[*ReleaseHook]struct{}
+
+	// The file's identity in the lock table, fetched at the first lock
+	// (lock.go), and whether the description holds flock or OFD locks.
+	lockMu   sync.Mutex
+	lockKey  *lockKey
+	hasLocks atomic.Bool
 }
 
 // NewDescription wraps a freshly opened file with one reference.
@@ -119,16 +72,28 @@ func NewDescription(f File, path string, flags int) *FileDescription {
 // Flags returns the access mode and status flags (O_APPEND, O_NONBLOCK, ...).
 func (d *FileDescription) Flags() int { return int(d.flags.Load()) }
 
-// SetStatusFlags replaces the status flags F_SETFL may change.
+// SetStatusFlags replaces the status flags F_SETFL may change, and tells
+// a file that acts on them itself (StatusFlagsSetter).
 func (d *FileDescription) SetStatusFlags(flags int) {
 	const settable = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
 	for {
 		old := d.flags.Load()
 		n := old&^settable | int32(flags&settable)
 		if d.flags.CompareAndSwap(old, n) {
+			if s, ok := d.File.(StatusFlagsSetter); ok {
+				s.SetStatusFlags(int(n))
+			}
 			return
 		}
 	}
+}
+
+// StatusFlagsSetter is implemented by files that act on status flags
+// themselves (O_APPEND: a write lands at the end of the file atomically,
+// which only the file can do): F_SETFL passes them the description's new
+// flags.
+type StatusFlagsSetter interface {
+	SetStatusFlags(flags int)
 }
 
 // IncRef takes another reference.
@@ -138,18 +103,40 @@ func (d *FileDescription) IncRef() { d.refs.Add(1) }
 func (d *FileDescription) DecRef() {
 	if d.refs.Add(-1) == 0 {
 		d.runReleaseHooks()
+		Locks.releasedDesc(d)
 		d.File.Close()
 	}
 }
 
-// ReadOnlyFS is implemented by file systems mounted without write rights,
-// so access(W_OK) can answer EROFS as Linux does on a read-only mount.
-type ReadOnlyFS interface {
-	ReadOnly() bool
-}
-
-// StatFSer is implemented by file systems that can answer statfs for a
-// path, and by files that can answer fstatfs (with rel ignored).
+// StatFSer is implemented by files without a dentry that can answer
+// fstatfs themselves (a host fd granted as stdio); rel is ignored.
 type StatFSer interface {
 	Statfs(rel string) (unix.Statfs_t, error)
+}
+
+// Optional interfaces of a File, for the calls that work on an open file
+// rather than on its inode: a file open for writing may be truncated even
+// when its inode is no longer reachable by name.
+
+// Truncater is implemented by files ftruncate can resize directly.
+type Truncater interface {
+	Truncate(size int64) error
+}
+
+// Allocator is implemented by files that support fallocate(2); mode is
+// fallocate's (0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE).
+type Allocator interface {
+	Allocate(mode uint32, off, length int64) error
+}
+
+// Syncer is implemented by files whose data can be flushed to stable
+// storage (fsync, fdatasync); files without it have nothing to flush.
+type Syncer interface {
+	Sync(dataOnly bool) error
+}
+
+// Statxer is implemented by inodes and files that know more than stat
+// returns (a birth time): statx asks them for the fields in mask.
+type Statxer interface {
+	Statx(mask uint32) (unix.Statx_t, error)
 }

@@ -73,8 +73,7 @@ func newTestTask(t testing.TB) (*kernel.Task, uint64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { root.Close() })
-	mounts := &vfs.MountTable{}
-	mounts.Attach("/", dirfs.New(int(root.Fd()), false))
+	mounts := vfs.NewMountTable(dirfs.New(int(root.Fd()), false), vfs.MountOptions{ReadOnly: true})
 	k := kernel.New(kernel.Config{
 		Memory:          mem,
 		Mounts:          mounts,

@@ -42,41 +42,7 @@ func init() {
 	})
 	register(SysLseek, sysLseek)
 	register(SysGetdents64, sysGetdents64)
-	register(SysReadlink, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return readlinkat(t, unix.AT_FDCWD, a[0], a[1], a[2])
-	})
-	register(SysReadlinkat, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return readlinkat(t, fdArg(a[0]), a[1], a[2], a[3])
-	})
 	register(SysIoctl, sysIoctl)
-	register(SysAccess, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return faccessat(t, unix.AT_FDCWD, a[0], u32Arg(a[1]), 0)
-	})
-	register(SysFaccessat, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return faccessat(t, fdArg(a[0]), a[1], u32Arg(a[2]), 0)
-	})
-	register(SysFaccessat2, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return faccessat(t, fdArg(a[0]), a[1], u32Arg(a[2]), intArg(a[3]))
-	})
-	register(SysGetcwd, sysGetcwd)
-	register(SysChdir, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		p, err := t.MM.CopyInString(a[0], unix.PathMax)
-		if err != nil {
-			return 0, err
-		}
-		return 0, t.Chdir(p)
-	})
-	register(SysFchdir, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		d, err := t.FDs.Get(fdArg(a[0]))
-		if err != nil {
-			return 0, err
-		}
-		defer d.DecRef()
-		if d.Path == "" {
-			return 0, unix.ENOTDIR
-		}
-		return 0, t.Chdir(d.Path)
-	})
 	register(SysDup, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		d, err := t.FDs.Get(fdArg(a[0]))
 		if err != nil {
@@ -344,6 +310,12 @@ func sysReadv(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return readVec(t, d, iovs, d.File.Read)
+}
+
+// readVec reads into an iovec array with one call of read, scattering
+// what it got.
+func readVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, read func([]byte) (int, error)) (uint64, error) {
 	// One host read for the whole vector keeps a pipe read atomic; the
 	// buffer only covers what the workload can take.
 	var total int
@@ -363,7 +335,7 @@ func sysReadv(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, nil
 	}
 	buf := make([]byte, min(total, maxIO))
-	n, err := blockingRead(t, d, func() (int, error) { return d.File.Read(buf) })
+	n, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if n <= 0 {
 		return 0, err
 	}
@@ -389,6 +361,11 @@ func sysWritev(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return writeVec(t, d, iovs, d.File.Write)
+}
+
+// writeVec gathers an iovec array and writes it with write.
+func writeVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, write func([]byte) (int, error)) (uint64, error) {
 	var buf []byte
 	faulted := false
 	for _, v := range iovs {
@@ -410,11 +387,84 @@ func sysWritev(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 		return 0, nil
 	}
-	n, err := blockingWrite(t, d, buf, d.File.Write)
+	n, err := blockingWrite(t, d, buf, write)
 	if n > 0 {
 		return uint64(n), nil
 	}
 	return 0, err
+}
+
+func init() {
+	register(SysPreadv, func(t *kernel.Task, a [6]uint64) (uint64, error) { return preadv(t, a, false) })
+	register(SysPreadv2, func(t *kernel.Task, a [6]uint64) (uint64, error) { return preadv(t, a, true) })
+	register(SysPwritev, func(t *kernel.Task, a [6]uint64) (uint64, error) { return pwritev(t, a, false) })
+	register(SysPwritev2, func(t *kernel.Task, a [6]uint64) (uint64, error) { return pwritev(t, a, true) })
+}
+
+// rwfKnown are preadv2/pwritev2's RWF_* flags (HIPRI, DSYNC, SYNC, NOWAIT,
+// APPEND): hints or guarantees the library OS's files give anyway.
+const (
+	rwfKnown  = 0x1f
+	rwfAppend = 0x10
+)
+
+// vecArgs decodes the p{read,write}v{,2} arguments: fd, iovecs, the offset
+// (the low word carries all 64 bits on x86-64), and for the v2 forms the
+// flags; an offset of -1 in the v2 forms means the file position.
+func vecArgs(t *kernel.Task, a [6]uint64, v2, write bool) (*vfs.FileDescription, []iovec, int64, error) {
+	off := int64(a[3])
+	if v2 && a[5]&^rwfKnown != 0 {
+		return nil, nil, 0, unix.EOPNOTSUPP
+	}
+	if off < 0 && !(v2 && off == -1) {
+		return nil, nil, 0, unix.EINVAL
+	}
+	d, err := fileFor(t, fdArg(a[0]), write)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	iovs, err := copyInIovecs(t, a[1], intArg(a[2]))
+	if err != nil {
+		d.DecRef()
+		return nil, nil, 0, err
+	}
+	return d, iovs, off, nil
+}
+
+func preadv(t *kernel.Task, a [6]uint64, v2 bool) (uint64, error) {
+	d, iovs, off, err := vecArgs(t, a, v2, false)
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	if off == -1 {
+		return readVec(t, d, iovs, d.File.Read)
+	}
+	return readVec(t, d, iovs, func(b []byte) (int, error) { return d.File.Pread(b, off) })
+}
+
+func pwritev(t *kernel.Task, a [6]uint64, v2 bool) (uint64, error) {
+	d, iovs, off, err := vecArgs(t, a, v2, true)
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	if off == -1 {
+		return writeVec(t, d, iovs, d.File.Write)
+	}
+	if v2 && a[5]&rwfAppend != 0 {
+		// RWF_APPEND: this write goes to the end whatever the offset.
+		st, err := d.File.Stat()
+		if err != nil {
+			return 0, err
+		}
+		off = st.Size
+	}
+	return writeVec(t, d, iovs, func(b []byte) (int, error) {
+		n, err := d.File.Pwrite(b, off)
+		off += int64(max(n, 0))
+		return n, err
+	})
 }
 
 func install(t *kernel.Task, d *vfs.FileDescription, min int, cloexec bool) (uint64, error) {
@@ -442,9 +492,13 @@ func dup3(t *kernel.Task, old, nfd, flags int) (uint64, error) {
 }
 
 func openat(t *kernel.Task, dirfd int, pathAddr uint64, flags int, mode uint32) (uint64, error) {
-	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
+	p, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
+	}
+	if flags&unix.O_CREAT == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
+		// The mode matters only for a file the call makes.
+		mode = 0
 	}
 	d, err := t.Open(dirfd, p, flags, mode&0o7777)
 	if err != nil {
@@ -481,21 +535,37 @@ func fstatat(t *kernel.Task, dirfd int, pathAddr, statAddr uint64, flags int) (u
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT) != 0 {
 		return 0, unix.EINVAL
 	}
-	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
+	p, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
-	if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
-		if dirfd == unix.AT_FDCWD {
-			return fstatat(t, dirfd, 0, statAddr, 0)
-		}
-		return sysFstat(t, [6]uint64{uint64(dirfd), statAddr})
-	}
-	st, err := t.Stat(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
+	st, err := statAt(t, dirfd, p, flags)
 	if err != nil {
 		return 0, err
 	}
 	return copyOutStat(t, statAddr, st)
+}
+
+// statAt stats p relative to dirfd, with AT_SYMLINK_NOFOLLOW and
+// AT_EMPTY_PATH ("" is dirfd's own file, whatever kind of file it is).
+func statAt(t *kernel.Task, dirfd int, p string, flags int) (unix.Stat_t, error) {
+	if p == "" && flags&unix.AT_EMPTY_PATH != 0 && dirfd != unix.AT_FDCWD {
+		d, err := t.FDs.Get(dirfd)
+		if err != nil {
+			return unix.Stat_t{}, err
+		}
+		defer d.DecRef()
+		return d.File.Stat()
+	}
+	lf := vfs.LookupFollow
+	if flags&unix.AT_SYMLINK_NOFOLLOW != 0 {
+		lf = 0
+	}
+	if flags&unix.AT_EMPTY_PATH != 0 {
+		lf |= vfs.LookupEmptyPath
+	}
+	_, st, err := t.LookupStat(dirfd, p, lf)
+	return st, err
 }
 
 func sysLseek(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -535,7 +605,7 @@ func readlinkat(t *kernel.Task, dirfd int, pathAddr, buf, size uint64) (uint64, 
 	if int64(size) <= 0 {
 		return 0, unix.EINVAL
 	}
-	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
+	p, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -576,28 +646,6 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 }
 
-func faccessat(t *kernel.Task, dirfd int, pathAddr uint64, mode uint32, flags int) (uint64, error) {
-	if mode&^7 != 0 || flags&^(unix.AT_EACCESS|unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return 0, unix.EINVAL
-	}
-	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
-	if err != nil {
-		return 0, err
-	}
-	return 0, t.Access(dirfd, p, mode, flags&unix.AT_SYMLINK_NOFOLLOW == 0)
-}
-
-func sysGetcwd(t *kernel.Task, a [6]uint64) (uint64, error) {
-	b := append([]byte(t.FS.Cwd()), 0)
-	if uint64(len(b)) > a[1] {
-		return 0, unix.ERANGE
-	}
-	if _, err := t.MM.CopyOut(a[0], b); err != nil {
-		return 0, unix.EFAULT
-	}
-	return uint64(len(b)), nil
-}
-
 func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	fd := fdArg(a[0])
 	d, err := t.FDs.Get(fd)
@@ -629,6 +677,9 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		defer d.DecRef()
 		d.SetStatusFlags(intArg(a[2]))
 		return 0, nil
+	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
+		defer d.DecRef()
+		return fcntlLock(t, d, cmd, a[2])
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		defer d.DecRef()
 		end, ok := vfs.Underlying(d.File).(*pipe.End)
@@ -671,6 +722,13 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer in.DecRef()
+	// The input must be a file with pages (a regular file or block
+	// device), not a pipe or socket.
+	if st, err := in.File.Stat(); err != nil {
+		return 0, err
+	} else if m := st.Mode & unix.S_IFMT; m != unix.S_IFREG && m != unix.S_IFBLK {
+		return 0, unix.EINVAL
+	}
 	count := min(a[3], maxIO)
 	var off int64
 	var ob [8]byte
@@ -714,69 +772,3 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	return 0, werr
 }
-
-func init() {
-	register(SysStatx, sysStatx)
-	for _, nr := range []int{SysGetxattr, SysLgetxattr, SysFgetxattr, SysListxattr, SysLlistxattr, SysFlistxattr} {
-		// Extended attributes are not exposed by any file system yet: the
-		// answer is what Linux gives on a file system without them.
-		register(nr, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.ENOTSUP })
-	}
-}
-
-func sysStatx(t *kernel.Task, a [6]uint64) (uint64, error) {
-	dirfd, flags, mask := fdArg(a[0]), intArg(a[2]), u32Arg(a[3])
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH|unix.AT_NO_AUTOMOUNT|atStatxSyncType) != 0 ||
-		flags&atStatxSyncType == atStatxSyncType || mask&unix.STATX__RESERVED != 0 {
-		return 0, unix.EINVAL
-	}
-	p, err := t.MM.CopyInString(a[1], unix.PathMax)
-	if err != nil {
-		return 0, err
-	}
-	var st unix.Stat_t
-	if p == "" && flags&unix.AT_EMPTY_PATH != 0 && dirfd != unix.AT_FDCWD {
-		d, err := t.FDs.Get(dirfd)
-		if err != nil {
-			return 0, err
-		}
-		st, err = d.File.Stat()
-		d.DecRef()
-		if err != nil {
-			return 0, err
-		}
-	} else {
-		if p == "" && flags&unix.AT_EMPTY_PATH != 0 {
-			p = "."
-		}
-		if st, err = t.Stat(dirfd, p, flags&unix.AT_SYMLINK_NOFOLLOW == 0); err != nil {
-			return 0, err
-		}
-	}
-	sx := unix.Statx_t{
-		Mask:       unix.STATX_BASIC_STATS,
-		Blksize:    uint32(st.Blksize),
-		Nlink:      uint32(st.Nlink),
-		Uid:        st.Uid,
-		Gid:        st.Gid,
-		Mode:       uint16(st.Mode),
-		Ino:        st.Ino,
-		Size:       uint64(st.Size),
-		Blocks:     uint64(st.Blocks),
-		Atime:      unix.StatxTimestamp{Sec: st.Atim.Sec, Nsec: uint32(st.Atim.Nsec)},
-		Ctime:      unix.StatxTimestamp{Sec: st.Ctim.Sec, Nsec: uint32(st.Ctim.Nsec)},
-		Mtime:      unix.StatxTimestamp{Sec: st.Mtim.Sec, Nsec: uint32(st.Mtim.Nsec)},
-		Rdev_major: unix.Major(st.Rdev),
-		Rdev_minor: unix.Minor(st.Rdev),
-		Dev_major:  unix.Major(st.Dev),
-		Dev_minor:  unix.Minor(st.Dev),
-	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&sx)), unsafe.Sizeof(sx))
-	if _, err := t.MM.CopyOut(a[4], b); err != nil {
-		return 0, unix.EFAULT
-	}
-	return 0, nil
-}
-
-// atStatxSyncType is AT_STATX_SYNC_TYPE, the mask of statx's sync flags.
-const atStatxSyncType = 0x6000

@@ -3,8 +3,10 @@ package syscalls
 import (
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/tmpfs"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/vfs"
 )
 
 func init() {
@@ -144,13 +146,22 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY || d.Flags()&unix.O_PATH != 0 {
+	if d.Flags()&unix.O_PATH != 0 {
+		// An O_PATH description is not open for anything.
+		return 0, unix.EBADF
+	}
+	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY {
 		return 0, unix.EACCES
 	}
+	if o.Shared {
+		if addr, err, ok := mapFileFrames(t, d, o, length); ok {
+			return addr, err
+		}
+	}
 	if o.Shared && prot&mm.ProtWrite != 0 {
-		// Writes through a shared file mapping must reach the file; that
-		// needs file-backed frames, which the memory manager does not have
-		// yet. Refuse rather than silently lose the writes.
+		// Writes through a shared mapping of a host file (dirfs) would
+		// need the host file's pages in the stub; refuse rather than
+		// silently lose the writes.
 		t.K.WarnOnce("mmap-shared-file", "writable MAP_SHARED file mappings are not supported: returning ENODEV")
 		return 0, unix.ENODEV
 	}
@@ -163,9 +174,11 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	r, ok := d.File.(mm.ReaderAt)
 	if !ok {
-		return 0, unix.ENODEV
+		// Any regular file can be read at an offset: files of the library
+		// OS's own file systems (tmpfs, the overlay) have Pread.
+		r = preadReader{d.File}
 	}
-	o.File, o.Offset, o.FileSize = r, off, st.Size
+	o.File, o.Offset, o.FileSize = namedReader{r, d.Path, st.Dev, st.Ino}, off, st.Size
 	// A private copy of a file behaves like a private mapping of it as
 	// long as nobody writes the file meanwhile.
 	o.Shared = false
@@ -201,4 +214,71 @@ func sysMadvise(t *kernel.Task, a [6]uint64) (uint64, error) {
 	default:
 		return 0, unix.EINVAL
 	}
+}
+
+// preadReader reads a file for a private mapping through its Pread,
+// until p is full or the file ends.
+type preadReader struct{ f vfs.File }
+
+func (r preadReader) ReadAt(p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := r.f.Pread(p[done:], off+int64(done))
+		if n > 0 {
+			done += n
+		}
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return done, nil
+}
+
+// namedReader names a mapped file for /proc/PID/maps (mm.MapNamer).
+type namedReader struct {
+	mm.ReaderAt
+	name     string
+	dev, ino uint64
+}
+
+func (r namedReader) MapName() (string, uint64, uint64) { return r.name, r.dev, r.ino }
+
+// frameFile is a file whose data lives in frames of the memory capability
+// (tmpfs, and overlay files copied up to it).
+type frameFile interface {
+	Inode() *tmpfs.Inode
+}
+
+// mapFileFrames maps a tmpfs-backed file MAP_SHARED by mapping its own
+// frames; ok is false for other files. Only whole pages inside the file
+// can be mapped this way.
+func mapFileFrames(t *kernel.Task, d *vfs.FileDescription, o mm.MapOpts, length uint64) (uint64, error, bool) {
+	ff, ok := vfs.Underlying(d.File).(frameFile)
+	if !ok {
+		return 0, nil, false
+	}
+	if o.Prot&mm.ProtWrite != 0 && d.Flags()&unix.O_ACCMODE != unix.O_RDWR {
+		return 0, unix.EACCES, true
+	}
+	st, err := d.File.Stat()
+	if err != nil {
+		return 0, err, true
+	}
+	pages := (length + 4095) / 4096
+	if o.Offset+pages*4096 > uint64(st.Size)+4095 {
+		t.K.WarnOnce("mmap-shared-eof", "MAP_SHARED beyond the end of a tmpfs file is not supported: returning ENODEV")
+		return 0, unix.ENODEV, true
+	}
+	frames, err := ff.Inode().MapFrames(o.Offset/4096, pages)
+	if err != nil {
+		return 0, err, true
+	}
+	addr, err := t.MM.MapSharedFrames(o, frames)
+	// MapFrames gave us a reference per frame for the mapping; the memory
+	// manager took its own.
+	t.K.Memory.DecRef(frames)
+	return addr, err, true
 }

@@ -2,42 +2,13 @@ package syscalls
 
 import (
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/kernel"
-	"exokernelul.dev/exo/libos/vfs"
 )
 
 func init() {
-	register(SysStatfs, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		p, err := t.MM.CopyInString(a[0], unix.PathMax)
-		if err != nil {
-			return 0, err
-		}
-		st, err := t.Statfs(p)
-		if err != nil {
-			return 0, err
-		}
-		return copyOutStatfs(t, a[1], st)
-	})
-	register(SysFstatfs, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		d, err := t.FDs.Get(fdArg(a[0]))
-		if err != nil {
-			return 0, err
-		}
-		defer d.DecRef()
-		s, ok := d.File.(vfs.StatFSer)
-		if !ok {
-			return 0, unix.ENOSYS
-		}
-		st, err := s.Statfs("")
-		if err != nil {
-			return 0, err
-		}
-		return copyOutStatfs(t, a[1], st)
-	})
 	register(SysFutex, sysFutex)
 	register(SysGetRobustList, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		pid := int32(a[0])
@@ -52,14 +23,6 @@ func init() {
 		}
 		return 0, putU64(t, a[2], 24, 8)
 	})
-}
-
-func copyOutStatfs(t *kernel.Task, addr uint64, st unix.Statfs_t) (uint64, error) {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st))
-	if _, err := t.MM.CopyOut(addr, b); err != nil {
-		return 0, unix.EFAULT
-	}
-	return 0, nil
 }
 
 // Futex operations (linux/futex.h).

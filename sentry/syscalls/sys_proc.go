@@ -68,11 +68,13 @@ func init() {
 	register(SysSchedYield, func(*kernel.Task, [6]uint64) (uint64, error) { runtime.Gosched(); return 0, nil })
 	register(SysSysinfo, sysSysinfo)
 	// The container holds no capabilities over the machine: these are the
-	// answers an unprivileged process gets on Linux.
+	// answers an unprivileged process gets on Linux. (chroot is not among
+	// them: it changes only the caller's view of the container's own mount
+	// tree, and sys_fs.go serves it.)
 	for _, nr := range []int{SysReboot, SysMount, SysUmount2, SysPtrace, SysPivotRoot, SysSwapon, SysSwapoff,
 		SysInitModule, SysFinitModule, SysDeleteModule, SysKexecLoad, SysKexecFileLoad, SysAcct,
 		SysSettimeofday, SysClockSettime, SysAdjtimex, SysClockAdjtime, SysSethostname, SysSetdomainname,
-		SysIopl, SysIoperm, SysChroot, SysSetns, SysBpf, SysPerfEventOpen,
+		SysIopl, SysIoperm, SysSetns, SysBpf, SysPerfEventOpen,
 		SysFsopen, SysFsmount, SysFsconfig, SysFspick, SysMoveMount, SysOpenTree, SysMountSetattr} {
 		register(nr, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.EPERM })
 	}

@@ -162,7 +162,7 @@ func execveat(t *kernel.Task, dirfd int, pathAddr, argvAddr, envAddr uint64, fla
 	if flags&^(unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW) != 0 {
 		return 0, unix.EINVAL
 	}
-	p, err := t.MM.CopyInString(pathAddr, unix.PathMax)
+	p, err := copyInPathEmpty(t, pathAddr, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -174,27 +174,7 @@ func execveat(t *kernel.Task, dirfd int, pathAddr, argvAddr, envAddr uint64, fla
 	if err != nil {
 		return 0, err
 	}
-	if p == "" {
-		if flags&unix.AT_EMPTY_PATH == 0 {
-			return 0, unix.ENOENT
-		}
-		d, err := t.FDs.Get(dirfd)
-		if err != nil {
-			return 0, err
-		}
-		p = d.Path
-		d.DecRef()
-		if p == "" {
-			return 0, unix.ENOENT
-		}
-	} else if dirfd != unix.AT_FDCWD && p[0] != '/' {
-		abs, err := t.AbsPath(dirfd, p)
-		if err != nil {
-			return 0, err
-		}
-		p = abs
-	}
-	if err := t.Exec(p, argv, envv); err != nil {
+	if err := t.ExecAt(dirfd, p, flags, argv, envv); err != nil {
 		return 0, err
 	}
 	// The new image starts with the registers exec set; rax is 0.

@@ -1,8 +1,18 @@
 // Command bench measures runsc-exo against native execution (and runc, when
 // it is installed) in one run and prints the figures as ratios: the cost of
 // a getpid round trip, of a 4 KiB file read, of starting a sandbox, of a
-// fork+exit+wait, of a 1-byte pipe round trip between two processes and of
-// delivering a signal to a handler.
+// fork+exit+wait, of a 1-byte pipe round trip between two processes, of
+// delivering a signal to a handler; of stat, open+close and 4 KiB and 1 MiB
+// sequential reads and writes on tmpfs and on dirfs; and of starting
+// python3.
+//
+// The file-system rows run in two directories: "tmpfs" is a tmpfs (natively
+// a directory in /dev/shm; in runsc-exo `--mount type=tmpfs,dst=/tmpfs`; in
+// runc a tmpfs mount) and "dirfs" is a host directory in the bench's work
+// directory (natively itself; in runsc-exo `--mount type=bind,...,dst=/dirfs`,
+// the library OS's dirfs; in runc a bind mount). python3 startup runs the
+// host's python3 (in runsc-exo with the default rootfs, in runc with /usr
+// and /etc bind-mounted read-only into a bundle of its own).
 //
 // Run it as root from the repository root: go run ./tools/bench
 package main
@@ -24,9 +34,15 @@ import (
 
 type runner struct {
 	name string
-	// argv prefixes a command so it runs in this environment; nil for
-	// native execution.
+	// wrap turns a command of the bench rootfs into one that runs in this
+	// environment.
 	wrap func(argv []string) []string
+	// fs is wrap with the /tmpfs and /dirfs mounts of the file-system
+	// rows.
+	fs func(argv []string) []string
+	// host runs a command of the host's rootfs (python3); nil if this
+	// environment cannot.
+	host func(argv []string) []string
 }
 
 func main() {
@@ -69,33 +85,75 @@ func run(iters, reps int, platform string) error {
 		return err
 	}
 
-	runners := []runner{
-		{name: "native", wrap: func(a []string) []string {
-			a = append([]string(nil), a...)
-			a[0] = filepath.Join(rootfs, a[0])
-			for i := range a {
-				if a[i] == "/data" {
-					a[i] = data
-				}
+	// The file-system rows' directories: mount points in the rootfs, and
+	// their native stand-ins.
+	for _, d := range []string{"tmpfs", "dirfs"} {
+		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
+			return err
+		}
+	}
+	dirfs := filepath.Join(work, "dirfs")
+	if err := os.Mkdir(dirfs, 0o755); err != nil {
+		return err
+	}
+	shm, err := os.MkdirTemp("/dev/shm", "exo-bench-")
+	if err != nil {
+		return fmt.Errorf("a tmpfs directory for the native runs: %w", err)
+	}
+	defer os.RemoveAll(shm)
+
+	nativeWrap := func(a []string) []string {
+		a = append([]string(nil), a...)
+		a[0] = filepath.Join(rootfs, a[0])
+		for i := range a {
+			switch a[i] {
+			case "/data":
+				a[i] = data
+			case "/tmpfs":
+				a[i] = shm
+			case "/dirfs":
+				a[i] = dirfs
 			}
-			return a
-		}},
-		{name: "runsc-exo/" + platform, wrap: func(a []string) []string {
-			return append([]string{exo, "do", "--rootfs", rootfs, "--platform", platform, "--"}, a...)
-		}},
+		}
+		return a
+	}
+	exoDo := []string{exo, "do", "--rootfs", rootfs, "--platform", platform}
+	runners := []runner{
+		{name: "native", wrap: nativeWrap, fs: nativeWrap,
+			host: func(a []string) []string { return a }},
+		{name: "runsc-exo/" + platform,
+			wrap: func(a []string) []string {
+				return append(append(append([]string(nil), exoDo...), "--"), a...)
+			},
+			fs: func(a []string) []string {
+				return append(append(append([]string(nil), exoDo...),
+					"--mount", "type=tmpfs,dst=/tmpfs", "--mount", "type=bind,src="+dirfs+",dst=/dirfs", "--"), a...)
+			},
+			host: func(a []string) []string {
+				return append([]string{exo, "do", "--platform", platform, "--"}, a...)
+			}},
 	}
 	if runc, err := exec.LookPath("runc"); err == nil {
-		bundle, err := makeBundle(work, rootfs)
+		bundle, err := makeBundle(work, "bundle", rootfs, []map[string]any{
+			{"destination": "/tmpfs", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=1777"}},
+			{"destination": "/dirfs", "type": "bind", "source": dirfs, "options": []string{"rbind", "rw"}},
+		})
+		if err != nil {
+			return err
+		}
+		pyBundle, err := makeHostBundle(work)
 		if err != nil {
 			return err
 		}
 		id := 0
-		runners = append(runners, runner{name: "runc", wrap: func(a []string) []string {
+		runIn := func(bundle string, a []string) []string {
 			id++
-			spec := filepath.Join(bundle, "config.json")
-			setArgs(spec, a)
+			setArgs(filepath.Join(bundle, "config.json"), a)
 			return []string{runc, "--root", filepath.Join(work, "runc-state"), "run", "--bundle", bundle, fmt.Sprintf("bench-%d-%d", os.Getpid(), id)}
-		}})
+		}
+		wrap := func(a []string) []string { return runIn(bundle, a) }
+		runners = append(runners, runner{name: "runc", wrap: wrap, fs: wrap,
+			host: func(a []string) []string { return runIn(pyBundle, a) }})
 	}
 
 	type row struct {
@@ -111,6 +169,33 @@ func run(iters, reps int, platform string) error {
 		{name: "pipe round trip (1 byte, 2 processes)", unit: "µs/op"},
 		{name: "signal delivery (raise+handler)", unit: "µs/op"},
 	}
+	// The file-system rows: loop.c modes, in /tmpfs and /dirfs.
+	type fsRow struct {
+		mode  string
+		bytes int
+		unit  string
+		name  string
+	}
+	var fsRows []fsRow
+	for _, m := range []struct {
+		mode  string
+		bytes int
+		unit  string
+		what  string
+	}{
+		{"stat", 0, "ns/call", "stat"},
+		{"open", 0, "ns/call", "open+close"},
+		{"seqread", 4096, "ns/call", "sequential read 4 KiB"},
+		{"seqread", 1 << 20, "µs/call", "sequential read 1 MiB"},
+		{"seqwrite", 4096, "ns/call", "sequential write 4 KiB"},
+		{"seqwrite", 1 << 20, "µs/call", "sequential write 1 MiB"},
+	} {
+		for _, fs := range []string{"tmpfs", "dirfs"} {
+			fsRows = append(fsRows, fsRow{mode: m.mode, bytes: m.bytes, unit: m.unit, name: m.what + " (" + fs + ")"})
+			rows = append(rows, row{name: m.what + " (" + fs + ")", unit: m.unit})
+		}
+	}
+	rows = append(rows, row{name: "python3 startup (python3 -c pass)", unit: "ms"})
 	// Process operations cost far more than a syscall: fewer iterations
 	// (-n/100 forks, -n/10 round trips and signals).
 	forkIters := max(iters/100, 20)
@@ -154,6 +239,45 @@ func run(iters, reps int, platform string) error {
 			}
 			rows[3+i].vals = append(rows[3+i].vals, v/1000)
 		}
+		for i, fr := range fsRows {
+			dir := "/tmpfs"
+			if strings.HasSuffix(fr.name, "(dirfs)") {
+				dir = "/dirfs"
+			}
+			n := iters
+			if fr.bytes >= 1<<20 {
+				n = max(iters/100, 20)
+			}
+			argv := []string{"/loop", fr.mode, strconv.Itoa(n), dir}
+			if fr.bytes > 0 {
+				argv = append(argv, strconv.Itoa(fr.bytes))
+			}
+			v, err := median(reps, func() (float64, error) { return loopNs(r.fs(argv)) })
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s %s: %v\n", r.name, fr.name, err)
+				v = math.NaN()
+			}
+			if fr.unit == "µs/call" {
+				v /= 1000
+			}
+			rows[6+i].vals = append(rows[6+i].vals, v)
+		}
+		py := math.NaN()
+		if r.host != nil {
+			v, err := median(reps, func() (float64, error) {
+				start := time.Now()
+				if out, err := command(r.host([]string{"python3", "-c", "pass"})...).CombinedOutput(); err != nil {
+					return 0, fmt.Errorf("%v: %s", err, out)
+				}
+				return float64(time.Since(start).Microseconds()) / 1000, nil
+			})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s python3 startup: %v\n", r.name, err)
+			} else {
+				py = v
+			}
+		}
+		rows[len(rows)-1].vals = append(rows[len(rows)-1].vals, py)
 	}
 
 	host, _ := os.Hostname()
@@ -223,9 +347,46 @@ func median(n int, f func() (float64, error)) (float64, error) {
 	return vals[len(vals)/2], nil
 }
 
-// makeBundle writes a minimal OCI bundle around rootfs for runc.
-func makeBundle(work, rootfs string) (string, error) {
-	bundle := filepath.Join(work, "bundle")
+// makeHostBundle writes a bundle for runc whose rootfs shows the host's
+// /usr and /etc (read-only bind mounts) and the merged-/usr symlinks, so
+// that the host's python3 runs in it.
+func makeHostBundle(work string) (string, error) {
+	rootfs := filepath.Join(work, "hostroot")
+	var mounts []map[string]any
+	for _, d := range []string{"usr", "etc", "proc", "dev", "sys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	for _, d := range []string{"/usr", "/etc"} {
+		mounts = append(mounts, map[string]any{"destination": d, "type": "bind", "source": d, "options": []string{"rbind", "ro"}})
+	}
+	for _, d := range []string{"bin", "sbin", "lib", "lib32", "lib64", "libx32"} {
+		fi, err := os.Lstat("/" + d)
+		switch {
+		case err != nil:
+		case fi.Mode()&os.ModeSymlink != 0:
+			target, err := os.Readlink("/" + d)
+			if err != nil {
+				return "", err
+			}
+			if err := os.Symlink(target, filepath.Join(rootfs, d)); err != nil {
+				return "", err
+			}
+		case fi.IsDir():
+			if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+				return "", err
+			}
+			mounts = append(mounts, map[string]any{"destination": "/" + d, "type": "bind", "source": "/" + d, "options": []string{"rbind", "ro"}})
+		}
+	}
+	return makeBundle(work, "hostbundle", rootfs, mounts)
+}
+
+// makeBundle writes a minimal OCI bundle work/name around rootfs for runc,
+// with extra mounts after the default ones.
+func makeBundle(work, name, rootfs string, mounts []map[string]any) (string, error) {
+	bundle := filepath.Join(work, name)
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		return "", err
 	}
@@ -240,6 +401,13 @@ func makeBundle(work, rootfs string) (string, error) {
 		return "", err
 	}
 	cfg["root"] = map[string]any{"path": rootfs, "readonly": true}
+	if len(mounts) > 0 {
+		all, _ := cfg["mounts"].([]any)
+		for _, m := range mounts {
+			all = append(all, m)
+		}
+		cfg["mounts"] = all
+	}
 	proc := cfg["process"].(map[string]any)
 	proc["terminal"] = false
 	b, _ = json.MarshalIndent(cfg, "", "  ")

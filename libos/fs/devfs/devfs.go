@@ -1,14 +1,12 @@
 // Package devfs is the library OS's /dev: the memory character devices
 // (null, zero, full, random, urandom) served entirely inside the sandbox,
-// so no host device node is ever opened for them.
+// so no host device node is ever opened for them, and the fd, stdin,
+// stdout and stderr symlinks into /proc/self/fd.
 package devfs
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -40,167 +38,172 @@ var devices = map[string]device{
 
 const memMajor = 1
 
+// links are /dev's symlinks into /proc, as a Linux /dev has them (they
+// resolve once a proc file system is mounted).
+var links = map[string]string{
+	"fd":     "/proc/self/fd",
+	"stdin":  "/proc/self/fd/0",
+	"stdout": "/proc/self/fd/1",
+	"stderr": "/proc/self/fd/2",
+}
+
 // FS is a devfs instance.
 type FS struct {
 	created time.Time
+	root    *root
 }
 
 // New returns a devfs.
-func New() *FS { return &FS{created: time.Now()} }
+func New() *FS {
+	fs := &FS{created: time.Now()}
+	fs.root = &root{fs: fs}
+	return fs
+}
 
-// Name implements vfs.FileSystem.
+// Name implements vfs.FS.
 func (*FS) Name() string { return "devtmpfs" }
 
-func (fs *FS) lookup(rel string) (string, error) {
-	switch rel {
-	case "", ".":
-		return "", nil
-	}
-	first, rest, _ := strings.Cut(rel, "/")
-	if _, ok := devices[first]; !ok {
-		return "", unix.ENOENT
-	}
-	if rest != "" {
-		return "", unix.ENOTDIR
-	}
-	return first, nil
-}
+// Root implements vfs.FS.
+func (fs *FS) Root() vfs.Inode { return fs.root }
 
-// Open implements vfs.FileSystem.
-func (fs *FS) Open(rel string, flags int, mode uint32) (vfs.File, error) {
-	name, err := fs.lookup(rel)
-	if err != nil {
-		if flags&unix.O_CREAT != 0 {
-			return nil, unix.EACCES
-		}
-		return nil, err
-	}
-	if name == "" {
-		if flags&unix.O_ACCMODE != unix.O_RDONLY {
-			return nil, unix.EISDIR
-		}
-		return &dir{fs: fs}, nil
-	}
-	if flags&unix.O_DIRECTORY != 0 {
-		return nil, unix.ENOTDIR
-	}
-	return &file{fs: fs, name: name, dev: devices[name]}, nil
-}
-
-// Stat implements vfs.FileSystem.
-func (fs *FS) Stat(rel string, follow bool) (unix.Stat_t, error) {
-	name, err := fs.lookup(rel)
-	if err != nil {
-		return unix.Stat_t{}, err
-	}
-	return fs.stat(name), nil
-}
-
-func (fs *FS) stat(name string) unix.Stat_t {
+func (fs *FS) stat(ino uint64, mode uint32) unix.Stat_t {
 	ts := unix.NsecToTimespec(fs.created.UnixNano())
-	st := unix.Stat_t{Dev: unix.Mkdev(0, 5), Blksize: 4096, Atim: ts, Mtim: ts, Ctim: ts}
-	if name == "" {
-		st.Ino, st.Mode, st.Nlink = 1, unix.S_IFDIR|0o755, 2
-		return st
+	return unix.Stat_t{Dev: unix.Mkdev(0, 5), Ino: ino, Mode: mode, Nlink: 1, Blksize: 4096, Atim: ts, Mtim: ts, Ctim: ts}
+}
+
+func statfs() (unix.Statfs_t, error) {
+	return unix.Statfs_t{Type: 0x01021994, Bsize: 4096, Namelen: 255, Frsize: 4096, Flags: unix.ST_NOSUID}, nil
+}
+
+// root is the /dev directory. Nothing can be created in it.
+type root struct {
+	vfs.ReadOnlyInode
+	fs *FS
+}
+
+// Stat implements vfs.Inode.
+func (r *root) Stat() (unix.Stat_t, error) {
+	st := r.fs.stat(1, unix.S_IFDIR|0o755)
+	st.Nlink = 2
+	return st, nil
+}
+
+// Statfs implements vfs.Inode.
+func (r *root) Statfs() (unix.Statfs_t, error) { return statfs() }
+
+// Lookup implements vfs.Inode.
+func (r *root) Lookup(name string) (vfs.Inode, error) {
+	if d, ok := devices[name]; ok {
+		return &node{fs: r.fs, dev: d}, nil
 	}
-	d := devices[name]
-	st.Ino, st.Mode, st.Nlink = uint64(d.minor)+1, unix.S_IFCHR|0o666, 1
-	st.Rdev = unix.Mkdev(memMajor, d.minor)
-	return st
-}
-
-// Readlink implements vfs.FileSystem.
-func (fs *FS) Readlink(rel string) (string, error) {
-	if _, err := fs.lookup(rel); err != nil {
-		return "", err
+	if target, ok := links[name]; ok {
+		return &link{fs: r.fs, name: name, target: target}, nil
 	}
-	return "", unix.EINVAL
+	return nil, unix.ENOENT
 }
 
-type file struct {
-	fs   *FS
-	name string
-	dev  device
-}
+// Create implements vfs.Inode: /dev is not the workload's to fill.
+func (r *root) Create(string, uint32, vfs.Cred) (vfs.Inode, error) { return nil, unix.EACCES }
 
-func (f *file) Read(p []byte) (int, error)                       { return f.dev.read(p) }
-func (f *file) Write(p []byte) (int, error)                      { return f.dev.write(p) }
-func (f *file) Pread(p []byte, _ int64) (int, error)             { return f.dev.read(p) }
-func (f *file) Pwrite(p []byte, _ int64) (int, error)            { return f.dev.write(p) }
-func (f *file) Seek(int64, int) (int64, error)                   { return 0, nil }
-func (f *file) Stat() (unix.Stat_t, error)                       { return f.fs.stat(f.name), nil }
-func (f *file) Getdents([]byte) (int, error)                     { return 0, unix.ENOTDIR }
-func (f *file) Ioctl(uint64, uint64, vfs.Memory) (uint64, error) { return 0, unix.ENOTTY }
-func (f *file) Close() error                                     { return nil }
-
-// dir is an open /dev; its offset counts entries already returned.
-type dir struct {
-	fs  *FS
-	mu  sync.Mutex
-	off int
-}
-
-func (d *dir) Read([]byte) (int, error)                         { return 0, unix.EISDIR }
-func (d *dir) Write([]byte) (int, error)                        { return 0, unix.EBADF }
-func (d *dir) Pread([]byte, int64) (int, error)                 { return 0, unix.EISDIR }
-func (d *dir) Pwrite([]byte, int64) (int, error)                { return 0, unix.EBADF }
-func (d *dir) Stat() (unix.Stat_t, error)                       { return d.fs.stat(""), nil }
-func (d *dir) Ioctl(uint64, uint64, vfs.Memory) (uint64, error) { return 0, unix.ENOTTY }
-func (d *dir) Close() error                                     { return nil }
-
-func (d *dir) Seek(off int64, whence int) (int64, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if whence != unix.SEEK_SET || off < 0 {
-		return 0, unix.EINVAL
+// Open implements vfs.Inode.
+func (r *root) Open(flags int) (vfs.File, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return nil, unix.EISDIR
 	}
-	d.off = int(off)
-	return off, nil
+	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) { return entries(), nil }), nil
 }
 
-type entry struct {
-	name string
-	ino  uint64
-	typ  uint8
+func linkIno(name string) uint64 {
+	names := make([]string, 0, len(links))
+	for n := range links {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return 100 + uint64(sort.SearchStrings(names, name))
 }
 
-func entries() []entry {
-	es := []entry{{".", 1, unix.DT_DIR}, {"..", 1, unix.DT_DIR}}
-	names := make([]string, 0, len(devices))
+func entries() []vfs.Dirent {
+	var es []vfs.Dirent
+	names := make([]string, 0, len(devices)+len(links))
 	for n := range devices {
+		names = append(names, n)
+	}
+	for n := range links {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		es = append(es, entry{n, uint64(devices[n].minor) + 1, unix.DT_CHR})
+		if d, ok := devices[n]; ok {
+			es = append(es, vfs.Dirent{Name: n, Ino: uint64(d.minor) + 1, Type: unix.DT_CHR})
+		} else {
+			es = append(es, vfs.Dirent{Name: n, Ino: linkIno(n), Type: unix.DT_LNK})
+		}
 	}
 	return es
 }
 
-// Getdents implements vfs.File with linux_dirent64 records.
-func (d *dir) Getdents(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	es := entries()
-	n := 0
-	for d.off < len(es) {
-		e := es[d.off]
-		reclen := (19 + len(e.name) + 1 + 7) &^ 7
-		if n+reclen > len(p) {
-			if n == 0 {
-				return 0, unix.EINVAL
-			}
-			break
-		}
-		rec := p[n : n+reclen]
-		clear(rec)
-		binary.LittleEndian.PutUint64(rec[0:], e.ino)
-		binary.LittleEndian.PutUint64(rec[8:], uint64(d.off+1))
-		binary.LittleEndian.PutUint16(rec[16:], uint16(reclen))
-		rec[18] = e.typ
-		copy(rec[19:], e.name)
-		n += reclen
-		d.off++
-	}
-	return n, nil
+// node is a memory character device.
+type node struct {
+	vfs.ReadOnlyInode
+	fs  *FS
+	dev device
 }
+
+// Stat implements vfs.Inode.
+func (n *node) Stat() (unix.Stat_t, error) {
+	st := n.fs.stat(uint64(n.dev.minor)+1, unix.S_IFCHR|0o666)
+	st.Rdev = unix.Mkdev(memMajor, n.dev.minor)
+	return st, nil
+}
+
+// Statfs implements vfs.Inode.
+func (n *node) Statfs() (unix.Statfs_t, error) { return statfs() }
+
+// Setattr implements vfs.Inode: the nodes' modes are fixed, but touching
+// them (as shells do to /dev/null) succeeds.
+func (n *node) Setattr(a vfs.Attr) error {
+	if a.Mask&^(vfs.AttrAtime|vfs.AttrMtime|vfs.AttrSize) != 0 {
+		return unix.EPERM
+	}
+	return nil
+}
+
+// Open implements vfs.Inode.
+func (n *node) Open(flags int) (vfs.File, error) { return &file{node: n}, nil }
+
+// link is one of /dev's symlinks.
+type link struct {
+	vfs.ReadOnlyInode
+	fs     *FS
+	name   string
+	target string
+}
+
+// Stat implements vfs.Inode.
+func (l *link) Stat() (unix.Stat_t, error) {
+	st := l.fs.stat(linkIno(l.name), unix.S_IFLNK|0o777)
+	st.Size = int64(len(l.target))
+	return st, nil
+}
+
+// Statfs implements vfs.Inode.
+func (l *link) Statfs() (unix.Statfs_t, error) { return statfs() }
+
+// Readlink implements vfs.Inode.
+func (l *link) Readlink() (string, error) { return l.target, nil }
+
+// Open implements vfs.Inode; the VFS follows symlinks before opening.
+func (l *link) Open(int) (vfs.File, error) { return nil, unix.ELOOP }
+
+type file struct{ node *node }
+
+func (f *file) Read(p []byte) (int, error)                       { return f.node.dev.read(p) }
+func (f *file) Write(p []byte) (int, error)                      { return f.node.dev.write(p) }
+func (f *file) Pread(p []byte, _ int64) (int, error)             { return f.node.dev.read(p) }
+func (f *file) Pwrite(p []byte, _ int64) (int, error)            { return f.node.dev.write(p) }
+func (f *file) Seek(int64, int) (int64, error)                   { return 0, nil }
+func (f *file) Stat() (unix.Stat_t, error)                       { return f.node.Stat() }
+func (f *file) Getdents([]byte) (int, error)                     { return 0, unix.ENOTDIR }
+func (f *file) Ioctl(uint64, uint64, vfs.Memory) (uint64, error) { return 0, unix.ENOTTY }
+func (f *file) Close() error                                     { return nil }
+func (f *file) Statfs(string) (unix.Statfs_t, error)             { return statfs() }

@@ -153,3 +153,48 @@ func (f *File) Statfs(string) (unix.Statfs_t, error) {
 	err := unix.Fstatfs(f.fd, &st)
 	return st, err
 }
+
+// Truncate implements vfs.Truncater.
+func (f *File) Truncate(size int64) error {
+	_, err := retry(func() (int, error) { return 0, unix.Ftruncate(f.fd, size) })
+	return err
+}
+
+// Allocate implements vfs.Allocator: the host decides which modes its
+// file system supports.
+func (f *File) Allocate(mode uint32, off, length int64) error {
+	_, err := retry(func() (int, error) { return 0, unix.Fallocate(f.fd, mode, off, length) })
+	return err
+}
+
+// Sync implements vfs.Syncer.
+func (f *File) Sync(dataOnly bool) error {
+	_, err := retry(func() (int, error) {
+		if dataOnly {
+			return 0, unix.Fdatasync(f.fd)
+		}
+		return 0, unix.Fsync(f.fd)
+	})
+	return err
+}
+
+// Statx implements vfs.Statxer with the host's answer.
+func (f *File) Statx(mask uint32) (unix.Statx_t, error) {
+	var sx unix.Statx_t
+	_, err := retry(func() (int, error) { return 0, unix.Statx(f.fd, "", unix.AT_EMPTY_PATH, int(mask), &sx) })
+	return sx, err
+}
+
+// SetStatusFlags implements vfs.StatusFlagsSetter: O_APPEND must reach
+// the host fd, where the host's writes honour it. O_NONBLOCK stays as the
+// file was opened: the library OS waits for readiness itself.
+func (f *File) SetStatusFlags(flags int) {
+	const mirrored = unix.O_APPEND | unix.O_DIRECT | unix.O_NOATIME
+	cur, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0)
+	if err != nil {
+		return
+	}
+	if n := cur&^mirrored | flags&mirrored; n != cur {
+		unix.FcntlInt(uintptr(f.fd), unix.F_SETFL, n)
+	}
+}

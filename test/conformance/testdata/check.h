@@ -73,6 +73,9 @@ static inline const char *errname(int e)
 	case EOVERFLOW: return "EOVERFLOW";
 	case ENOTSOCK: return "ENOTSOCK";
 	case ESTALE: return "ESTALE";
+	case ENODATA: return "ENODATA";
+	case EMLINK: return "EMLINK";
+	case ETXTBSY: return "ETXTBSY";
 	}
 	snprintf(buf, sizeof buf, "errno %d", e);
 	return buf;

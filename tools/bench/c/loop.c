@@ -6,11 +6,21 @@
 //   loop pipe N        N round trips of 1 byte between two processes
 //                      over a pair of pipes
 //   loop signal N      N raise(SIGUSR1)s, each running a handler
+//   loop stat N DIR    N stat()s of a small file it makes in DIR
+//   loop open N DIR    N open(O_RDONLY)+close of a small file in DIR
+//   loop seqread N DIR BYTES   N read()s of BYTES each, front to back
+//                      through a 16 MiB file it writes in DIR first
+//                      (rewinding at the end)
+//   loop seqwrite N DIR BYTES  N write()s of BYTES each, front to back
+//                      through a 16 MiB file in DIR (rewinding at 16 MiB)
+// The DIR modes remove their file afterwards.
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +34,131 @@ static double now_ns(void) {
 
 static volatile sig_atomic_t handled;
 
+#define FILE_SIZE (16L << 20)
+
+// make_file writes size bytes to path.
+static int make_file(const char *path, long size) {
+	static char chunk[1 << 20];
+	memset(chunk, 'x', sizeof chunk);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) {
+		perror(path);
+		return -1;
+	}
+	for (long off = 0; off < size;) {
+		long want = size - off < (long)sizeof chunk ? size - off : (long)sizeof chunk;
+		ssize_t n = write(fd, chunk, want);
+		if (n <= 0) {
+			perror("write");
+			close(fd);
+			return -1;
+		}
+		off += n;
+	}
+	return close(fd);
+}
+
+// fs_mode runs the DIR modes; it returns the exit status and sets *ns to
+// the time per operation.
+static int fs_mode(const char *mode, long n, const char *dir, long bytes, double *ns) {
+	char path[4096];
+	snprintf(path, sizeof path, "%s/bench-%s-%d", dir, mode, (int)getpid());
+	char *buf = NULL;
+	if (bytes > 0 && !(buf = malloc(bytes))) {
+		perror("malloc");
+		return 1;
+	}
+	if (buf)
+		memset(buf, 'y', bytes);
+	double start = 0, end = 0;
+	int rc = 0;
+	if (strcmp(mode, "stat") == 0 || strcmp(mode, "open") == 0) {
+		if (make_file(path, 100) != 0)
+			return 1;
+		int is_stat = mode[0] == 's';
+		struct stat st;
+		start = now_ns();
+		for (long i = 0; i < n; i++) {
+			if (is_stat) {
+				if (stat(path, &st) != 0) {
+					perror("stat");
+					rc = 1;
+					break;
+				}
+			} else {
+				int fd = open(path, O_RDONLY);
+				if (fd < 0 || close(fd) != 0) {
+					perror("open/close");
+					rc = 1;
+					break;
+				}
+			}
+		}
+		end = now_ns();
+	} else if (strcmp(mode, "seqread") == 0 && bytes > 0) {
+		if (make_file(path, FILE_SIZE) != 0)
+			return 1;
+		int fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			perror("open");
+			return 1;
+		}
+		start = now_ns();
+		for (long i = 0; i < n; i++) {
+			ssize_t got = read(fd, buf, bytes);
+			if (got == 0) { // end of the file: rewind and read again
+				if (lseek(fd, 0, SEEK_SET) != 0) {
+					perror("lseek");
+					rc = 1;
+					break;
+				}
+				got = read(fd, buf, bytes);
+			}
+			if (got != bytes) {
+				perror("read");
+				rc = 1;
+				break;
+			}
+		}
+		end = now_ns();
+		close(fd);
+	} else if (strcmp(mode, "seqwrite") == 0 && bytes > 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0) {
+			perror("open");
+			return 1;
+		}
+		long off = 0;
+		start = now_ns();
+		for (long i = 0; i < n; i++) {
+			if (off + bytes > FILE_SIZE) {
+				if (lseek(fd, 0, SEEK_SET) != 0) {
+					perror("lseek");
+					rc = 1;
+					break;
+				}
+				off = 0;
+			}
+			if (write(fd, buf, bytes) != bytes) {
+				perror("write");
+				rc = 1;
+				break;
+			}
+			off += bytes;
+		}
+		end = now_ns();
+		close(fd);
+	} else {
+		fprintf(stderr, "bad arguments for mode %s\n", mode);
+		rc = 2;
+	}
+	if (unlink(path) != 0 && errno != ENOENT)
+		perror("unlink");
+	free(buf);
+	*ns = (end - start) / n;
+	return rc;
+}
+
 static void on_usr1(int sig) {
 	(void)sig;
 	handled++;
@@ -31,11 +166,23 @@ static void on_usr1(int sig) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: loop getpid|read|fork|pipe|signal N [FILE]\n");
+		fprintf(stderr, "usage: loop getpid|read|fork|pipe|signal|stat|open|seqread|seqwrite N [FILE|DIR [BYTES]]\n");
 		return 2;
 	}
 	long n = atol(argv[2]);
+	if (n <= 0) {
+		fprintf(stderr, "N must be positive\n");
+		return 2;
+	}
 	double start, end;
+	if (argc >= 4 && (strcmp(argv[1], "stat") == 0 || strcmp(argv[1], "open") == 0 ||
+			  strcmp(argv[1], "seqread") == 0 || strcmp(argv[1], "seqwrite") == 0)) {
+		double ns = 0;
+		int rc = fs_mode(argv[1], n, argv[3], argc == 5 ? atol(argv[4]) : 0, &ns);
+		if (rc == 0)
+			printf("%.1f\n", ns);
+		return rc;
+	}
 	if (strcmp(argv[1], "getpid") == 0) {
 		start = now_ns();
 		for (long i = 0; i < n; i++)

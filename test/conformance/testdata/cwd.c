@@ -1,0 +1,116 @@
+/*
+ * cwd: chdir/fchdir/getcwd in a scratch directory under /tmp, across
+ * symlinks (getcwd names the physical directory, ".." leaves it
+ * physically), relative lookups from the new directory, cwd inherited by a
+ * child, chroot in a child ("/" and "/.." are the new root), and the errors
+ * (ENOENT, ENOTDIR, ERANGE, EBADF). Paths are printed relative to the
+ * scratch directory.
+ */
+#include "check.h"
+#include "fs.h"
+
+static char cwd[PATH_MAX];
+
+static const char *where(void)
+{
+	if (!getcwd(cwd, sizeof cwd))
+		return errname(errno);
+	return rel(cwd);
+}
+
+int main(void)
+{
+	make_tmp("cwd");
+	CHECK(mkdir(P("real"), 0755) == 0);
+	CHECK(mkdir(P("real/sub"), 0755) == 0);
+	CHECK(mkdir(P("real/sub/deeper"), 0755) == 0);
+	CHECK(write_file(P("real/sub/file"), "in sub\n", 0644) == 0);
+	CHECK(write_file(P("real/marker"), "in real\n", 0644) == 0);
+	CHECK(symlink("real/sub", P("link")) == 0);
+	CHECK(symlink("../../../link", P("real/sub/deeper/back")) == 0);
+
+	CHECK(chdir(tmp_root) == 0);
+	printf("chdir(scratch): getcwd %s\n", where());
+	CHECK(chdir("link") == 0);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	printf("chdir(link -> real/sub): getcwd %s\n", where());
+	CHECK(file_is("file", "in sub\n"));
+	CHECK(chdir("..") == 0);
+	CHECK(strcmp(where(), "real") == 0);
+	printf("chdir(..): getcwd %s (the physical parent)\n", where());
+	CHECK(file_is("marker", "in real\n"));
+	CHECK(chdir("sub/deeper/back") == 0);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	printf("chdir(sub/deeper/back -> ../../../link): getcwd %s\n", where());
+	CHECK(chdir("./deeper/../../sub/./deeper") == 0);
+	CHECK(strcmp(where(), "real/sub/deeper") == 0);
+	printf("chdir(./deeper/../../sub/./deeper): getcwd %s\n", where());
+
+	/* The raw syscall returns the length including the NUL. */
+	char buf[PATH_MAX];
+	long n = syscall(SYS_getcwd, buf, sizeof buf);
+	CHECK(n == (long)strlen(buf) + 1);
+	CHECK(strcmp(buf, cwd) == 0);
+	EXPECT_ERR(syscall(SYS_getcwd, buf, (size_t)1), ERANGE);
+	EXPECT_ERR(syscall(SYS_getcwd, buf, (size_t)(n - 1)), ERANGE);
+	CHECK(syscall(SYS_getcwd, buf, (size_t)n) == n);
+	puts("getcwd: length with the NUL; ERANGE when it does not fit");
+
+	/* fchdir, also through an O_PATH descriptor. */
+	int top = MUST(open(tmp_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	int sub = MUST(open(P("link"), O_PATH | O_DIRECTORY | O_CLOEXEC));
+	int file = MUST(open(P("real/marker"), O_RDONLY | O_CLOEXEC));
+	CHECK(fchdir(top) == 0);
+	CHECK(strcmp(where(), "$TMP") == 0);
+	CHECK(fchdir(sub) == 0);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	EXPECT_ERR(fchdir(file), ENOTDIR);
+	EXPECT_ERR(fchdir(999), EBADF);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	puts("fchdir: a directory fd, an O_PATH fd; ENOTDIR for a file, EBADF");
+
+	EXPECT_ERR(chdir(P("nothing")), ENOENT);
+	EXPECT_ERR(chdir(P("real/marker")), ENOTDIR);
+	EXPECT_ERR(chdir(P("real/marker/x")), ENOTDIR);
+	EXPECT_ERR(chdir(""), ENOENT);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	puts("chdir errors: ENOENT, ENOTDIR, ENOENT for \"\"; cwd unchanged");
+
+	/* A child inherits the cwd; its chdir does not move the parent. */
+	pid_t pid = fork_child();
+	if (pid == 0) {
+		CHECK(strcmp(where(), "real/sub") == 0);
+		CHECK(chdir("..") == 0);
+		child_done();
+	}
+	CHECK(wait_status(pid) == 0);
+	CHECK(strcmp(where(), "real/sub") == 0);
+	puts("fork: the child starts in the parent's cwd; its chdir is its own");
+
+	/* chroot in a child: the new root is "/", ".." stops there. */
+	pid = fork_child();
+	if (pid == 0) {
+		CHECK(chdir(P("real")) == 0);
+		CHECK(chroot(".") == 0);
+		CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") == 0);
+		CHECK(file_is("/marker", "in real\n"));
+		CHECK(file_is("/sub/file", "in sub\n"));
+		CHECK(file_is("/../../../marker", "in real\n"));
+		struct stat root, up;
+		CHECK(stat("/", &root) == 0 && stat("/..", &up) == 0 && root.st_ino == up.st_ino);
+		CHECK(chdir("/sub/../..") == 0);
+		CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") == 0);
+		CHECK(access("/real", F_OK) == -1 && errno == ENOENT);
+		printf("chroot(real): getcwd %s, /.. is /, /marker readable\n", cwd);
+		child_done();
+	}
+	CHECK(wait_status(pid) == 0);
+	EXPECT_ERR(chroot(P("nothing")), ENOENT);
+	EXPECT_ERR(chroot(P("real/marker")), ENOTDIR);
+
+	close(top);
+	close(sub);
+	close(file);
+	cleanup_tmp();
+	return check_done("cwd");
+}
