@@ -315,16 +315,5 @@ func (d *dirFile) Getdents(p []byte) (int, error) {
 // putDirent writes one linux_dirent64 record at the start of p and
 // returns its length, or 0 if it does not fit.
 func putDirent(p []byte, ino, off uint64, typ uint8, name string) int {
-	n := (19 + len(name) + 1 + 7) &^ 7
-	if n > len(p) {
-		return 0
-	}
-	rec := p[:n]
-	clear(rec)
-	binary.LittleEndian.PutUint64(rec[0:], ino)
-	binary.LittleEndian.PutUint64(rec[8:], off)
-	binary.LittleEndian.PutUint16(rec[16:], uint16(n))
-	rec[18] = typ
-	copy(rec[19:], name)
-	return n
+	return vfs.PutDirent(p, vfs.Dirent{Ino: ino, Type: typ, Name: name}, int64(off))
 }
