@@ -1828,15 +1828,9 @@ func (c *stCall) sysFcntl() {
 }
 
 func (c *stCall) flock(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 32)
+	b, alt, ok := c.structAt(addr, 32, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	s := "{l_type=" + stEnum(stLE16(b), xLockTypes, "F_???") +
 		", l_whence=" + stEnum(stLE16(b[2:]), xWhence, "SEEK_???") +
@@ -1876,15 +1870,9 @@ func (c *stCall) sysRtSigaction() {
 }
 
 func (c *stCall) sigaction(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 32)
+	b, alt, ok := c.structAt(addr, 32, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	handler, flags, restorer, mask := stLE64(b), stLE64(b[8:]), stLE64(b[16:]), stLE64(b[24:])
 	h := stHex(handler)
@@ -1920,15 +1908,9 @@ func (c *stCall) sysSigaltstack() {
 }
 
 func (c *stCall) stackT(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 24)
+	b, alt, ok := c.structAt(addr, 24, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	return "{ss_sp=" + stPtr(stLE64(b)) + ", ss_flags=" + stFlags(stLE32(b[8:]), xSSFlags, "SS_???") +
 		", ss_size=" + stUlong(stLE64(b[16:])) + "}"
@@ -2191,15 +2173,9 @@ func (c *stCall) sysGetrlimit() {
 }
 
 func (c *stCall) rlimit(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 16)
+	b, alt, ok := c.structAt(addr, 16, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	lim := func(v uint64) string {
 		switch {
@@ -2386,15 +2362,9 @@ func (c *stCall) itimerspec(addr uint64, out bool) string { return c.itimer(addr
 
 // itimer renders a struct itimerval or itimerspec.
 func (c *stCall) itimer(addr uint64, out bool, f func([]byte) string) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 32)
+	b, alt, ok := c.structAt(addr, 32, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	return "{it_interval=" + f(b) + ", it_value=" + f(b[16:]) + "}"
 }
@@ -2620,15 +2590,9 @@ func (c *stCall) sysIoctl() {
 }
 
 func (c *stCall) winsize(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 8)
+	b, alt, ok := c.structAt(addr, 8, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	return "{ws_row=" + stUlong(stLE16(b)) + ", ws_col=" + stUlong(stLE16(b[2:])) +
 		", ws_xpixel=" + stUlong(stLE16(b[4:])) + ", ws_ypixel=" + stUlong(stLE16(b[6:])) + "}"
@@ -2698,15 +2662,9 @@ func stTermCflag(v uint64) string {
 }
 
 func (c *stCall) termios(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 36)
+	b, alt, ok := c.structAt(addr, 36, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	return "{c_iflag=" + stFlags(stLE32(b), xTermIflags, "") +
 		", c_oflag=" + stTermOflag(stLE32(b[4:])) +
@@ -2826,15 +2784,9 @@ func (c *stCall) sysSendmsg() {
 }
 
 func (c *stCall) msghdr(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	b, ok := c.read(addr, 56)
+	b, alt, ok := c.structAt(addr, 56, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
 	name, namelen := stLE64(b), stLE32(b[8:])
 	iov, iovlen := stLE64(b[16:]), stLE64(b[24:])
@@ -2876,4 +2828,21 @@ func (c *stCall) sysSockopt() {
 		}
 	}
 	c.add(v, c.intPtr(lenArg, false))
+}
+
+// structAt reads the n-byte struct argument at addr. When it cannot be
+// shown it returns what to print instead: NULL, or the bare address for an
+// output of a failed call or memory that cannot be read.
+func (c *stCall) structAt(addr uint64, n int, out bool) ([]byte, string, bool) {
+	if addr == 0 {
+		return nil, "NULL", false
+	}
+	if out && !c.ok {
+		return nil, stHex(addr), false
+	}
+	b, ok := c.read(addr, n)
+	if !ok {
+		return nil, stHex(addr), false
+	}
+	return b, "", true
 }
