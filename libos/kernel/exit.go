@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"encoding/binary"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -80,8 +79,6 @@ func (t *Task) exitThread() {
 	defer k.mu.Unlock()
 	t.exited = true
 	tg := t.tg
-	tg.deadUsage.User += time.Duration(t.utime.Load())
-	tg.deadUsage.Sys += time.Duration(t.stime.Load())
 	for i, o := range tg.tasks {
 		if o == t {
 			tg.tasks = append(tg.tasks[:i], tg.tasks[i+1:]...)
@@ -179,6 +176,11 @@ func (t *Task) releaseMM() {
 	if last {
 		t.MM.Release()
 		t.AS.Release()
+		// The host's account of the address space's CPU time is the
+		// process's; an exec or the last exit banks it.
+		t.K.mu.Lock()
+		t.tg.deadUsage.User += t.AS.CPUTime()
+		t.K.mu.Unlock()
 	}
 	t.MM, t.AS = nil, nil
 }

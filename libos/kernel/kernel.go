@@ -41,6 +41,9 @@ const (
 type HostAddressSpace interface {
 	mm.HostMapper
 	Release()
+	// CPUTime is the host's account of the CPU the address space's
+	// threads used.
+	CPUTime() time.Duration
 }
 
 // Config is what a sandbox gives its kernel at boot.

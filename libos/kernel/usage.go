@@ -2,9 +2,11 @@ package kernel
 
 import "time"
 
-// CPU time is measured by the run loop: time spent switched into the
-// workload is user time; system time is not charged (serving a trapped
-// syscall costs mostly the platform's trap, not work Linux would count). (The platform does not report the host's per-thread CPU time, and
+// A process's CPU time is the host's account of its address space (the
+// platform reads the stub's CPU clock); a thread's is measured by the run
+// loop as time switched into the workload. System time is not charged:
+// serving a trapped syscall costs mostly the platform's trap, not work
+// Linux would count. (The platform does not report the host's per-thread CPU time, and
 // the sentry cannot read it from a /proc it does not have.)
 
 // ChargeUser adds workload running time to the task.
@@ -29,11 +31,12 @@ func (t *Task) ProcessUsage() Usage {
 	return t.tg.usageLocked()
 }
 
+// usageLocked is the process's CPU time: what its finished address spaces
+// used, plus what the host has counted for its current one so far.
 func (tg *ThreadGroup) usageLocked() Usage {
 	u := tg.deadUsage
-	for _, o := range tg.tasks {
-		u.User += time.Duration(o.utime.Load())
-		u.Sys += time.Duration(o.stime.Load())
+	if len(tg.tasks) > 0 && tg.tasks[0].AS != nil {
+		u.User += tg.tasks[0].AS.CPUTime()
 	}
 	return u
 }

@@ -7,6 +7,7 @@ package platform
 
 import (
 	"fmt"
+	"time"
 
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/mm"
@@ -29,6 +30,9 @@ type Platform interface {
 // workload process.
 type AddressSpace interface {
 	mm.HostMapper
+	// CPUTime is the CPU time the host has accounted to the address
+	// space's threads, as of now or of its release.
+	CPUTime() time.Duration
 	// Release destroys the address space; contexts still in it see their
 	// next Switch fail.
 	Release()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -22,6 +23,7 @@ func (nopHost) MapFile(addr, length, offset uint64, prot mm.Prot) error { return
 func (nopHost) Unmap(addr, length uint64) error                         { return nil }
 func (nopHost) Protect(addr, length uint64, prot mm.Prot) error         { return nil }
 func (nopHost) Release()                                                {}
+func (nopHost) CPUTime() time.Duration                                  { return 0 }
 
 // tinyELF is a minimal static x86-64 executable (its code is never run
 // here; the task is only dispatched to).

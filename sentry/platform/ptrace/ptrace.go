@@ -14,7 +14,9 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +71,9 @@ type addressSpace struct {
 	// gone is closed when the worker has killed and reaped the stub.
 	gone chan struct{}
 	once sync.Once
+	// cpu is the stub's CPU time in nanoseconds, taken just before the
+	// worker kills it (until then CPUTime reads the live clock).
+	cpu atomic.Int64
 }
 
 // NewAddressSpace implements platform.Platform: it starts a worker whose
@@ -119,6 +124,7 @@ func (as *addressSpace) worker(stubPath string, memFD int, started chan<- error)
 			v, err := t.inject(r.entry, r.nr, r.args...)
 			r.reply <- result{v, err}
 		case <-as.done:
+			as.cpu.Store(int64(as.liveCPUTime()))
 			unix.Kill(pid, unix.SIGKILL)
 			waitExit(pid)
 			close(as.gone)
@@ -189,6 +195,28 @@ func (as *addressSpace) newThread() (int, error) {
 	const flags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM
 	tid, err := as.call(stubClone, unix.SYS_CLONE, flags, 0, 0, 0, 0)
 	return int(tid), err
+}
+
+// CPUTime implements platform.AddressSpace: the host's account of the
+// CPU the stub's threads used, read from its process CPU clock.
+func (as *addressSpace) CPUTime() time.Duration {
+	select {
+	case <-as.gone:
+		return time.Duration(as.cpu.Load())
+	default:
+		return as.liveCPUTime()
+	}
+}
+
+func (as *addressSpace) liveCPUTime() time.Duration {
+	// MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED): a process's CPU clock,
+	// which any process may read for a thread-group leader.
+	clock := int32(^uint32(as.pid)<<3 | 2)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		return time.Duration(as.cpu.Load())
+	}
+	return time.Duration(ts.Nano())
 }
 
 // Release implements platform.AddressSpace. It returns once the stub is
