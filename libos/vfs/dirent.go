@@ -107,15 +107,9 @@ func (f *DirFile) Statfs(string) (unix.Statfs_t, error) { return f.dir.Statfs() 
 func (f *DirFile) Seek(off int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch whence {
-	case unix.SEEK_SET:
-	case unix.SEEK_CUR:
-		off += f.off
-	default:
-		return 0, unix.EINVAL
-	}
-	if off < 0 {
-		return 0, unix.EINVAL
+	off, err := SeekTarget(f.off, off, whence)
+	if err != nil {
+		return 0, err
 	}
 	f.off = off
 	if off == 0 {
@@ -152,4 +146,21 @@ func (f *DirFile) Getdents(p []byte) (int, error) {
 		f.off++
 	}
 	return n, nil
+}
+
+// SeekTarget is the new offset of an lseek on a file that supports only
+// SEEK_SET and SEEK_CUR (directories, generated files): EINVAL for other
+// whences and for negative results.
+func SeekTarget(cur, off int64, whence int) (int64, error) {
+	switch whence {
+	case unix.SEEK_SET:
+	case unix.SEEK_CUR:
+		off += cur
+	default:
+		return 0, unix.EINVAL
+	}
+	if off < 0 {
+		return 0, unix.EINVAL
+	}
+	return off, nil
 }

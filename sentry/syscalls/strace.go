@@ -343,31 +343,21 @@ func (c *stCall) outBuf(addr uint64) string {
 // intPtr renders an int the kernel reads or writes at addr as [n]. Output
 // pointers of failed calls are shown as addresses.
 func (c *stCall) intPtr(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	v, ok := c.u32(addr)
+	b, alt, ok := c.structAt(addr, 4, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
+	v := binary.LittleEndian.Uint32(b)
 	return "[" + stInt(uint64(v)) + "]"
 }
 
 // u64Ptr is intPtr for 64-bit values, shown in decimal (or hex if hex).
 func (c *stCall) u64Ptr(addr uint64, out, hex bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	v, ok := c.u64(addr)
+	b, alt, ok := c.structAt(addr, 8, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
+	v := binary.LittleEndian.Uint64(b)
 	if hex {
 		return "[" + stHex(v) + "]"
 	}
@@ -545,16 +535,11 @@ func stSigset(mask uint64) string {
 
 // sigset renders the sigset_t at addr.
 func (c *stCall) sigset(addr uint64, out bool) string {
-	if addr == 0 {
-		return "NULL"
-	}
-	if out && !c.ok {
-		return stHex(addr)
-	}
-	v, ok := c.u64(addr)
+	b, alt, ok := c.structAt(addr, 8, out)
 	if !ok {
-		return stHex(addr)
+		return alt
 	}
+	v := binary.LittleEndian.Uint64(b)
 	return stSigset(v)
 }
 

@@ -484,24 +484,9 @@ func sysFchmod(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func fchmodat(t *kernel.Task, dirfd int, pathAddr uint64, mode uint32, flags int) (uint64, error) {
-	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return 0, unix.EINVAL
-	}
-	p, err := copyInPathEmpty(t, pathAddr, flags)
-	if err != nil {
-		return 0, err
-	}
-	dent, desc, err := at(t, dirfd, p, flags)
-	if err != nil {
-		return 0, err
-	}
-	if desc != nil {
-		defer desc.DecRef()
-		if dent == nil {
-			return 0, nil
-		}
-	}
-	return 0, vfs.Chmod(t.VFSContext(), dent, mode)
+	return 0, attrAt(t, dirfd, pathAddr, flags, func(dent *vfs.Dentry) error {
+		return vfs.Chmod(t.VFSContext(), dent, mode)
+	})
 }
 
 func sysFchown(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -517,24 +502,33 @@ func sysFchown(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func fchownat(t *kernel.Task, dirfd int, pathAddr uint64, uid, gid uint32, flags int) (uint64, error) {
+	return 0, attrAt(t, dirfd, pathAddr, flags, func(dent *vfs.Dentry) error {
+		return vfs.Chown(t.VFSContext(), dent, uid, gid)
+	})
+}
+
+// attrAt resolves the *at path of fchmodat and fchownat (AT_EMPTY_PATH
+// and AT_SYMLINK_NOFOLLOW allowed) and applies change to it. A descriptor
+// without a dentry (a pipe) has nothing to change.
+func attrAt(t *kernel.Task, dirfd int, pathAddr uint64, flags int, change func(*vfs.Dentry) error) error {
 	if flags&^(unix.AT_SYMLINK_NOFOLLOW|unix.AT_EMPTY_PATH) != 0 {
-		return 0, unix.EINVAL
+		return unix.EINVAL
 	}
 	p, err := copyInPathEmpty(t, pathAddr, flags)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	dent, desc, err := at(t, dirfd, p, flags)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if desc != nil {
 		defer desc.DecRef()
 		if dent == nil {
-			return 0, nil
+			return nil
 		}
 	}
-	return 0, vfs.Chown(t.VFSContext(), dent, uid, gid)
+	return change(dent)
 }
 
 // nowTimes is what a NULL times argument means: both times now.

@@ -257,15 +257,9 @@ func (d *dirFile) Inode() *Inode { return d.x }
 func (d *dirFile) Seek(off int64, whence int) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch whence {
-	case unix.SEEK_SET:
-	case unix.SEEK_CUR:
-		off += d.pos
-	default:
-		return 0, unix.EINVAL
-	}
-	if off < 0 {
-		return 0, unix.EINVAL
+	off, err := vfs.SeekTarget(d.pos, off, whence)
+	if err != nil {
+		return 0, err
 	}
 	if off == 0 {
 		d.ents = nil

@@ -80,15 +80,9 @@ func (f *seqFile) Pwrite(p []byte, off int64) (int, error) {
 func (f *seqFile) Seek(off int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch whence {
-	case unix.SEEK_SET:
-	case unix.SEEK_CUR:
-		off += f.off
-	default:
-		return 0, unix.EINVAL
-	}
-	if off < 0 {
-		return 0, unix.EINVAL
+	off, err := vfs.SeekTarget(f.off, off, whence)
+	if err != nil {
+		return 0, err
 	}
 	f.off = off
 	return off, nil
@@ -192,15 +186,9 @@ func (d *dirFile) Getdents(p []byte) (int, error) {
 func (d *dirFile) Seek(off int64, whence int) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch whence {
-	case unix.SEEK_SET:
-	case unix.SEEK_CUR:
-		off += d.off
-	default:
-		return 0, unix.EINVAL
-	}
-	if off < 0 {
-		return 0, unix.EINVAL
+	off, err := vfs.SeekTarget(d.off, off, whence)
+	if err != nil {
+		return 0, err
 	}
 	if off == 0 {
 		if err := d.fill(); err != nil {
