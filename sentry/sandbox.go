@@ -257,6 +257,7 @@ func ExitCode(err error) int {
 func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, error) {
 	writable := root.Rights&caps.RightWrite != 0
 	lower := dirfs.New(int(root.File.Fd()), writable)
+	lower.SetMemory(mem)
 	var mounts *vfs.MountTable
 	if writable || cfg.ReadOnlyRoot {
 		mounts = vfs.NewMountTable(lower, vfs.MountOptions{ReadOnly: !writable, Source: "rootfs"})
@@ -280,7 +281,9 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 				return nil, fmt.Errorf("mount %s: exo granted no dir capability %q", m.Destination, m.Grant)
 			}
 			w := g.Rights&caps.RightWrite != 0 && !m.ReadOnly
-			fs = dirfs.New(int(g.File.Fd()), w)
+			d := dirfs.New(int(g.File.Fd()), w)
+			d.SetMemory(mem)
+			fs = d
 			opts.ReadOnly = !w
 			opts.Source = m.Grant
 		case "tmpfs":

@@ -183,7 +183,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 	}
 	if memory != nil {
 		size := memory.MappedBytes()
-		p.Mem = proc.MemUsage{Peak: size, Size: size, HWM: size, RSS: size, RSSAnon: size}
+		p.Mem = proc.MemUsage{Peak: size, Size: size, HWM: size, RSS: size, RSSAnon: size, Locked: memory.LockedBytes()}
 		_, brk := memory.BrkRange()
 		p.Layout.StartBrk = brk
 	}

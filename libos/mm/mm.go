@@ -72,6 +72,14 @@ type mapping struct {
 	name     string
 	dev, ino uint64
 	offset   uint64
+	// file, if set, is the file whose pages the mapping shares (see
+	// Mappable); offset is then the file offset of start. mayWrite says
+	// the file was open for writing when it was mapped.
+	file     Mappable
+	mayWrite bool
+	// locked is set by mlock; it only counts (VmLck, RLIMIT_MEMLOCK):
+	// memory-capability frames are never swapped out.
+	locked bool
 }
 
 func (m *mapping) pages() int { return int((m.end - m.start) / arch.PageSize) }
@@ -87,6 +95,8 @@ type MemoryManager struct {
 	maps     []*mapping // sorted by start, non-overlapping
 	brkStart uint64
 	brk      uint64
+	// lockFuture is mlockall(MCL_FUTURE): new mappings start locked.
+	lockFuture bool
 }
 
 // New creates an empty address space whose host side is host.
@@ -101,8 +111,17 @@ type MapOpts struct {
 	Fixed        bool // MAP_FIXED: replace what is there
 	NoReplace    bool // MAP_FIXED_NOREPLACE: fail with EEXIST if anything is there
 	Shared       bool
-	// File, when set, supplies the initial contents from Offset on. The pages
-	// are a private copy: writes to the file later are not seen.
+	// Mappable, when set, is the file mapped from Offset on: the mapping
+	// shares its pages (see Mappable). MayWrite says the file is open for
+	// writing.
+	Mappable Mappable
+	MayWrite bool
+	// Name, Dev and Ino name a Mappable for /proc/PID/maps.
+	Name     string
+	Dev, Ino uint64
+	// File, when set instead, supplies the initial contents from Offset
+	// on. The pages are a private copy: writes to the file later are not
+	// seen.
 	File   ReaderAt
 	Offset uint64
 	// FileSize is the file's size, for SIGBUS past its end; -1 if unknown.
@@ -132,12 +151,23 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	m := &mapping{start: addr, end: addr + length, prot: o.Prot, shared: o.Shared}
+	m := &mapping{start: addr, end: addr + length, prot: o.Prot, shared: o.Shared, locked: mm.lockFuture}
 	if n, ok := o.File.(MapNamer); ok && o.File != nil {
 		m.name, m.dev, m.ino = n.MapName()
 		m.offset = o.Offset
 	}
-	if o.Prot != 0 || o.Shared {
+	if o.Mappable != nil {
+		m.name, m.dev, m.ino = o.Name, o.Dev, o.Ino
+		m.file, m.mayWrite, m.offset = o.Mappable, o.MayWrite, o.Offset
+		// Counted first: a page cache lives as long as its mappings.
+		m.ref()
+		frames, err := mm.fileFramesLocked(m, 0, o.Offset, m.pages())
+		if err != nil {
+			m.unref()
+			return 0, err
+		}
+		m.frames = frames
+	} else if o.Prot != 0 || o.Shared {
 		frames, err := mm.mf.Allocate(m.pages())
 		if err != nil {
 			return 0, err
@@ -155,6 +185,7 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	}
 	if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
 		mm.mf.DecRef(m.frames)
+		m.unref()
 		return 0, err
 	}
 	mm.insertLocked(m)
@@ -245,7 +276,18 @@ func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
 	last := int((end - m.start) / arch.PageSize)
 	for i := first; i < last; {
 		if m.frames[i] == noFrame {
-			i++
+			// Nothing may show there: a fault must reach the memory
+			// manager (SIGBUS past the end of a file), whatever was
+			// mapped before.
+			j := i + 1
+			for j < last && m.frames[j] == noFrame {
+				j++
+			}
+			addr := m.start + uint64(i)*arch.PageSize
+			if err := mm.host.Unmap(addr, uint64(j-i)*arch.PageSize); err != nil {
+				return fmt.Errorf("unmap %#x on the host: %w", addr, err)
+			}
+			i = j
 			continue
 		}
 		prot := mm.effectiveProt(m, i)
@@ -294,20 +336,7 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	// Check coverage first so a failure changes nothing.
-	next := addr
-	for _, m := range mm.maps {
-		if m.end <= next || m.start >= end {
-			continue
-		}
-		if m.start > next {
-			return unix.ENOMEM
-		}
-		next = m.end
-		if next >= end {
-			break
-		}
-	}
-	if next < end {
+	if !mm.coveredLocked(addr, end) {
 		return unix.ENOMEM
 	}
 	mm.splitLocked(addr)
@@ -355,11 +384,23 @@ func (mm *MemoryManager) reprotectLocked(m *mapping, start, end uint64) error {
 	return nil
 }
 
+// RemapOpts are mremap's flags.
+type RemapOpts struct {
+	MayMove bool
+	// Fixed moves the mapping to NewAddr, replacing what is there.
+	Fixed   bool
+	NewAddr uint64
+	// DontUnmap leaves the old range mapped, with fresh contents (zeroes
+	// for anonymous memory, the file's pages for a file mapping).
+	DontUnmap bool
+}
+
 // Remap implements mremap: shrinking in place, growing in place when the
 // following range is free, or moving the frames to a new range when
-// MAYMOVE allows it (no copy).
-func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, mayMove bool) (uint64, error) {
-	if oldAddr%arch.PageSize != 0 || newLen == 0 {
+// MAYMOVE allows it (no copy). A file mapping grows with the file's
+// following pages.
+func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, o RemapOpts) (uint64, error) {
+	if oldAddr%arch.PageSize != 0 || newLen == 0 || (o.Fixed || o.DontUnmap) && !o.MayMove {
 		return 0, unix.EINVAL
 	}
 	oldLen, _ = arch.PageRoundUp(oldLen)
@@ -367,62 +408,178 @@ func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, mayMove bool) (ui
 	if !ok || newLen > MaxUserAddress {
 		return 0, unix.ENOMEM
 	}
+	if o.DontUnmap && oldLen != newLen {
+		return 0, unix.EINVAL
+	}
+	if o.Fixed {
+		if o.NewAddr%arch.PageSize != 0 {
+			return 0, unix.EINVAL
+		}
+		if o.NewAddr < MinUserAddress || o.NewAddr+newLen > MaxUserAddress || o.NewAddr+newLen < o.NewAddr {
+			return 0, unix.EINVAL
+		}
+		// The two ranges may not overlap.
+		if o.NewAddr < oldAddr+oldLen && oldAddr < o.NewAddr+newLen {
+			return 0, unix.EINVAL
+		}
+	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
+	mm.mergeLocked(oldAddr, oldAddr+oldLen)
 	m := mm.findLocked(oldAddr)
 	if m == nil || oldAddr+oldLen > m.end || oldLen == 0 {
 		return 0, unix.EFAULT
 	}
-	if newLen <= oldLen {
+	if !o.Fixed && !o.DontUnmap && newLen <= oldLen {
 		mm.unmapLocked(oldAddr+newLen, oldAddr+oldLen, true)
 		return oldAddr, nil
+	}
+	if o.Fixed && newLen < oldLen {
+		mm.unmapLocked(oldAddr+newLen, oldAddr+oldLen, true)
+		oldLen = newLen
 	}
 	// Work on exactly [oldAddr, oldAddr+oldLen) as one mapping.
 	mm.splitLocked(oldAddr)
 	mm.splitLocked(oldAddr + oldLen)
 	m = mm.findLocked(oldAddr)
-	grow := (newLen - oldLen) / arch.PageSize
-	var extra []uint64
-	if m.frames != nil {
-		var err error
-		if extra, err = mm.mf.Allocate(int(grow)); err != nil {
+	grow := int((newLen - oldLen) / arch.PageSize)
+	if !o.Fixed && !o.DontUnmap && oldAddr+newLen <= MaxUserAddress && oldAddr+newLen > oldAddr && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
+		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared,
+			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite}
+		if err := mm.growFramesLocked(m, ext, grow); err != nil {
 			return 0, err
 		}
-	}
-	if oldAddr+newLen <= MaxUserAddress && oldAddr+newLen > oldAddr && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
-		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared, frames: extra,
-			name: m.name, dev: m.dev, ino: m.ino, offset: m.offset + oldLen}
 		if err := mm.hostMapLocked(ext, ext.start, ext.end); err != nil {
-			mm.mf.DecRef(extra)
+			mm.mf.DecRef(ext.frames)
 			return 0, err
 		}
-		mm.insertLocked(ext)
+		// m itself grows, so a later mremap finds one mapping.
+		if m.busFrom == 0 {
+			m.busFrom = ext.busFrom
+		}
+		m.end = ext.end
+		if m.frames != nil {
+			m.frames = append(m.frames, ext.frames...)
+		}
 		return oldAddr, nil
 	}
-	if !mayMove {
-		mm.mf.DecRef(extra)
+	if !o.MayMove {
 		return 0, unix.ENOMEM
 	}
-	newAddr, err := mm.findGapLocked(newLen)
-	if err != nil {
-		mm.mf.DecRef(extra)
-		return 0, err
+	newAddr := o.NewAddr
+	if !o.Fixed {
+		var err error
+		if newAddr, err = mm.findGapLocked(newLen); err != nil {
+			return 0, err
+		}
 	}
 	moved := &mapping{start: newAddr, end: newAddr + newLen, prot: m.prot, shared: m.shared,
-		name: m.name, dev: m.dev, ino: m.ino, offset: m.offset}
+		name: m.name, dev: m.dev, ino: m.ino, offset: m.offset, file: m.file, mayWrite: m.mayWrite, locked: m.locked}
+	if m.busFrom != 0 {
+		moved.busFrom = newAddr + (m.busFrom - m.start)
+	}
 	if m.frames != nil {
-		moved.frames = append(slices.Clone(m.frames), extra...)
+		tail := &mapping{start: newAddr + oldLen, end: newAddr + newLen, prot: m.prot, shared: m.shared,
+			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite}
+		if err := mm.growFramesLocked(m, tail, grow); err != nil {
+			return 0, err
+		}
+		if moved.busFrom == 0 && tail.busFrom != 0 {
+			moved.busFrom = tail.busFrom
+		}
+		moved.frames = append(slices.Clone(m.frames), tail.frames...)
+	}
+	if o.Fixed {
+		mm.unmapLocked(newAddr, newAddr+newLen, false)
 	}
 	if err := mm.hostMapLocked(moved, moved.start, moved.end); err != nil {
-		mm.mf.DecRef(extra)
+		mm.mf.DecRef(moved.frames[oldLen/arch.PageSize:])
 		return 0, err
 	}
-	// The frames now belong to the moved mapping: drop the old one without
-	// releasing them.
-	mm.maps = slices.DeleteFunc(mm.maps, func(x *mapping) bool { return x == m })
-	mm.host.Unmap(oldAddr, oldLen)
+	moved.ref()
+	if o.DontUnmap {
+		// The old range keeps its mapping with fresh memory; the frames
+		// went with the move.
+		if err := mm.refillLocked(m); err != nil {
+			return 0, err
+		}
+	} else {
+		// The frames now belong to the moved mapping: drop the old one
+		// without releasing them.
+		mm.maps = slices.DeleteFunc(mm.maps, func(x *mapping) bool { return x == m })
+		m.unref()
+		mm.host.Unmap(oldAddr, oldLen)
+	}
 	mm.insertLocked(moved)
 	return newAddr, nil
+}
+
+// mergeLocked joins the mappings that cover [start, end) end to end into
+// one where they differ in nothing but their range, as Linux merges
+// adjacent areas: mremap works on one mapping only.
+func (mm *MemoryManager) mergeLocked(start, end uint64) {
+	i := sort.Search(len(mm.maps), func(i int) bool { return mm.maps[i].end > start })
+	for i+1 < len(mm.maps) && mm.maps[i].end < end {
+		a, b := mm.maps[i], mm.maps[i+1]
+		if !mergeable(a, b) {
+			return
+		}
+		if a.busFrom == 0 {
+			a.busFrom = b.busFrom
+		}
+		a.end = b.end
+		a.frames = append(a.frames, b.frames...)
+		b.unref()
+		mm.maps = slices.Delete(mm.maps, i+1, i+2)
+	}
+}
+
+// mergeable reports whether b continues a exactly.
+func mergeable(a, b *mapping) bool {
+	return a.end == b.start && a.prot == b.prot && a.shared == b.shared && a.file == b.file &&
+		a.mayWrite == b.mayWrite && a.locked == b.locked && a.name == b.name && a.dev == b.dev && a.ino == b.ino &&
+		(a.frames == nil) == (b.frames == nil) &&
+		(a.file == nil && a.name == "" || b.offset == a.offset+(a.end-a.start))
+}
+
+// growFramesLocked gives ext, the n pages that extend m, their frames:
+// the file's next pages for a file mapping, fresh memory otherwise, none
+// for a reservation.
+func (mm *MemoryManager) growFramesLocked(m, ext *mapping, n int) error {
+	if m.frames == nil || n == 0 {
+		return nil
+	}
+	if m.file != nil {
+		frames, err := mm.fileFramesLocked(ext, 0, ext.offset, n)
+		ext.frames = frames
+		return err
+	}
+	frames, err := mm.mf.Allocate(n)
+	ext.frames = frames
+	return err
+}
+
+// refillLocked gives every page of m new contents as a fresh mapping
+// would have: the file's pages, or zeroes. m's old frames are not released
+// (the caller moved them elsewhere).
+func (mm *MemoryManager) refillLocked(m *mapping) error {
+	if m.frames == nil {
+		return nil
+	}
+	var frames []uint64
+	var err error
+	if m.file != nil {
+		m.busFrom = 0
+		frames, err = mm.fileFramesLocked(m, 0, m.offset, m.pages())
+	} else {
+		frames, err = mm.mf.Allocate(m.pages())
+	}
+	if err != nil {
+		m.frames = nil
+		return err
+	}
+	m.frames = frames
+	return mm.hostMapLocked(m, m.start, m.end)
 }
 
 // SetBrkStart places the program break right after the loaded image.
@@ -473,6 +630,9 @@ func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
 			c.frames = slices.Clone(m.frames)
 			mm.mf.IncRef(c.frames)
 		}
+		// mlock is not inherited across fork.
+		c.locked = false
+		c.ref()
 		child.maps = append(child.maps, &c)
 	}
 	for _, m := range mm.maps {
@@ -547,6 +707,7 @@ func (mm *MemoryManager) Release() {
 func (mm *MemoryManager) releaseLocked() {
 	for _, m := range mm.maps {
 		mm.mf.DecRef(m.frames)
+		m.unref()
 	}
 	mm.maps = nil
 }
@@ -598,9 +759,16 @@ func (mm *MemoryManager) splitLocked(addr uint64) {
 	}
 	right := *m
 	right.start = addr
-	if m.name != "" {
+	if m.name != "" || m.file != nil {
 		right.offset = m.offset + (addr - m.start)
 	}
+	if m.busFrom != 0 && m.busFrom < addr {
+		right.busFrom = addr
+	}
+	if m.busFrom >= addr {
+		m.busFrom = 0
+	}
+	right.ref()
 	if m.frames != nil {
 		cut := int((addr - m.start) / arch.PageSize)
 		right.frames = slices.Clone(m.frames[cut:])
@@ -618,6 +786,7 @@ func (mm *MemoryManager) unmapLocked(start, end uint64, host bool) {
 	mm.maps = slices.DeleteFunc(mm.maps, func(m *mapping) bool {
 		if m.start >= start && m.end <= end {
 			mm.mf.DecRef(m.frames)
+			m.unref()
 			removed = true
 			return true
 		}
@@ -630,8 +799,8 @@ func (mm *MemoryManager) unmapLocked(start, end uint64, host bool) {
 	}
 }
 
-// Discard implements MADV_DONTNEED on private anonymous memory: the pages
-// read back as zeroes. A frame shared copy-on-write is let go rather than
+// Discard implements MADV_DONTNEED on private memory: anonymous pages
+// read back as zeroes, file pages as the file's current contents. A frame shared copy-on-write is let go rather than
 // cleared, since the other sharers still need its contents.
 func (mm *MemoryManager) Discard(addr, length uint64) error {
 	if addr%arch.PageSize != 0 {
@@ -652,6 +821,17 @@ func (mm *MemoryManager) Discard(addr, length uint64) error {
 		remap := false
 		for a := s; a < e; a += arch.PageSize {
 			i := int((a - m.start) / arch.PageSize)
+			if m.file != nil {
+				// A private file page reads the file again.
+				f, err := mm.fileFramesLocked(m, i, m.offset+uint64(i)*arch.PageSize, 1)
+				if err != nil {
+					return err
+				}
+				mm.mf.DecRef(m.frames[i : i+1])
+				m.frames[i] = f[0]
+				remap = true
+				continue
+			}
 			if m.frames[i] == noFrame {
 				continue
 			}
@@ -715,20 +895,7 @@ func (mm *MemoryManager) Mapped(addr, length uint64) bool {
 	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	next := addr
-	for _, m := range mm.maps {
-		if m.end <= next || m.start >= end {
-			continue
-		}
-		if m.start > next {
-			return false
-		}
-		next = m.end
-		if next >= end {
-			return true
-		}
-	}
-	return next >= end
+	return mm.coveredLocked(addr, end)
 }
 
 // Resident fills vec with mincore's answer for each page from addr: 1 if

@@ -184,7 +184,7 @@ func TestRemapMovesContents(t *testing.T) {
 	a, _ := m.Map(MapOpts{Length: 4096, Prot: ProtRead | ProtWrite})
 	m.Map(MapOpts{Addr: a + 4096, Length: 4096, Prot: ProtRead, Fixed: true}) // block growth in place
 	m.CopyOut(a, []byte("keep"))
-	b, err := m.Remap(a, 4096, 3*4096, true)
+	b, err := m.Remap(a, 4096, 3*4096, RemapOpts{MayMove: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestRemapMovesContents(t *testing.T) {
 	if string(buf) != "keep" || b == a {
 		t.Fatalf("remap to %#x (from %#x): %q", b, a, buf)
 	}
-	if _, err := m.Remap(b, 3*4096, 64<<20, false); !errors.Is(err, unix.ENOMEM) {
+	if _, err := m.Remap(b, 3*4096, 64<<20, RemapOpts{}); !errors.Is(err, unix.ENOMEM) {
 		t.Fatalf("grow without MAYMOVE past quota: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package syscalls
 import (
 	"golang.org/x/sys/unix"
 
-	"exokernelul.dev/exo/libos/fs/tmpfs"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
@@ -33,27 +32,34 @@ func init() {
 		if !t.MM.Mapped(a[0], length) {
 			return 0, unix.ENOMEM
 		}
-		// Private and anonymous memory has nothing to write back; shared
-		// file mappings are refused at mmap time.
-		return 0, nil
+		// Shared file mappings write back what they stored; MS_ASYNC
+		// does it at once too, which is allowed.
+		return 0, t.MM.SyncRange(a[0], length)
 	})
-	// Locking: the memory capability's frames are never swapped, so every
-	// page is locked already; the calls only validate their arguments.
-	register(SysMlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1]) })
+	// Locking counts the memory (VmLck, RLIMIT_MEMLOCK); the memory
+	// capability's frames are never swapped, so every page is resident.
+	register(SysMlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1], true) })
 	register(SysMlock2, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if a[2]&^uint64(unix.MLOCK_ONFAULT) != 0 {
 			return 0, unix.EINVAL
 		}
-		return 0, mlock(t, a[0], a[1])
+		return 0, mlock(t, a[0], a[1], true)
 	})
-	register(SysMunlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1]) })
+	register(SysMunlock, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, mlock(t, a[0], a[1], false) })
 	register(SysMlockall, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if a[0] == 0 || a[0]&^uint64(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT) != 0 {
+		if a[0] == 0 || a[0]&^uint64(unix.MCL_CURRENT|unix.MCL_FUTURE|unix.MCL_ONFAULT) != 0 || a[0] == unix.MCL_ONFAULT {
 			return 0, unix.EINVAL
 		}
+		if !canLock(t, 0) {
+			return 0, unix.ENOMEM
+		}
+		t.MM.LockAll(a[0]&unix.MCL_CURRENT != 0, a[0]&unix.MCL_FUTURE != 0, false)
 		return 0, nil
 	})
-	register(SysMunlockall, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, nil })
+	register(SysMunlockall, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
+		t.MM.LockAll(false, false, true)
+		return 0, nil
+	})
 }
 
 func roundPage(n uint64) (uint64, bool) {
@@ -61,16 +67,31 @@ func roundPage(n uint64) (uint64, bool) {
 	return r, r >= n
 }
 
-func mlock(t *kernel.Task, addr, length uint64) error {
+func mlock(t *kernel.Task, addr, length uint64, lock bool) error {
 	start := addr &^ 4095
 	end, ok := roundPage(addr + length)
 	if !ok || addr+length < addr {
 		return unix.EINVAL
 	}
-	if !t.MM.Mapped(start, end-start) {
+	if lock && !canLock(t, t.MM.UnlockedBytes(start, end)) {
 		return unix.ENOMEM
 	}
-	return nil
+	return t.MM.Lock(start, end, lock)
+}
+
+// canLock reports whether more bytes may be locked: within
+// RLIMIT_MEMLOCK, or without limit for root, which stands for
+// CAP_IPC_LOCK (mlockall checks with more 0: Linux refuses it only for a
+// zero limit).
+func canLock(t *kernel.Task, more uint64) bool {
+	if t.Creds().EUID == 0 {
+		return true
+	}
+	limit := t.Rlimit(unix.RLIMIT_MEMLOCK).Cur
+	if more == 0 {
+		return limit != 0
+	}
+	return t.MM.LockedBytes()+more <= limit
 }
 
 func sysMincore(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -153,23 +174,31 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if d.Flags()&unix.O_ACCMODE == unix.O_WRONLY {
 		return 0, unix.EACCES
 	}
-	if o.Shared {
-		if addr, err, ok := mapFileFrames(t, d, o, length); ok {
-			return addr, err
-		}
-	}
-	if o.Shared && prot&mm.ProtWrite != 0 {
-		// Writes through a shared mapping of a host file (dirfs) would
-		// need the host file's pages in the stub; refuse rather than
-		// silently lose the writes.
-		t.K.WarnOnce("mmap-shared-file", "writable MAP_SHARED file mappings are not supported: returning ENODEV")
-		return 0, unix.ENODEV
+	if o.Shared && prot&mm.ProtWrite != 0 && d.Flags()&unix.O_ACCMODE != unix.O_RDWR {
+		return 0, unix.EACCES
 	}
 	st, err := d.File.Stat()
 	if err != nil {
 		return 0, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, unix.ENODEV
+	}
+	if p, ok := findMapper(d.File); ok {
+		mappable, done, err := p.Mappable()
+		if err != nil {
+			return 0, err
+		}
+		if mappable != nil {
+			defer done()
+			o.Mappable, o.MayWrite, o.Offset = mappable, d.Flags()&unix.O_ACCMODE == unix.O_RDWR, off
+			o.Name, o.Dev, o.Ino = d.Path, st.Dev, st.Ino
+			return t.MM.Map(o)
+		}
+	}
+	if o.Shared && prot&mm.ProtWrite != 0 {
+		// Stores through the mapping would be lost.
+		t.K.WarnOnce("mmap-shared-file", "writable MAP_SHARED mapping of a file with no page cache: returning ENODEV")
 		return 0, unix.ENODEV
 	}
 	r, ok := d.File.(mm.ReaderAt)
@@ -185,35 +214,71 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return t.MM.Map(o)
 }
 
+// mapper is a file whose pages mappings can share (mm.Mappable): a tmpfs
+// file, a host file through its page cache. done ends what Mappable
+// started once the mapping is made.
+type mapper interface {
+	Mappable() (m mm.Mappable, done func(), err error)
+}
+
+// findMapper looks through a file and the files it wraps (an overlay
+// file's layer file) for one that can be mapped.
+func findMapper(f vfs.File) (mapper, bool) {
+	for {
+		if m, ok := f.(mapper); ok {
+			return m, true
+		}
+		u, ok := f.(vfs.Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		f = u.Unwrap()
+	}
+}
+
 func sysMremap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	flags := a[3]
 	if flags&^uint64(unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&(unix.MREMAP_FIXED|unix.MREMAP_DONTUNMAP) != 0 {
-		t.K.WarnOnce("mremap-fixed", "mremap with MREMAP_FIXED or MREMAP_DONTUNMAP is not supported: returning EINVAL")
-		return 0, unix.EINVAL
-	}
-	return t.MM.Remap(a[0], a[1], a[2], flags&unix.MREMAP_MAYMOVE != 0)
+	return t.MM.Remap(a[0], a[1], a[2], mm.RemapOpts{
+		MayMove:   flags&unix.MREMAP_MAYMOVE != 0,
+		Fixed:     flags&unix.MREMAP_FIXED != 0,
+		NewAddr:   a[4],
+		DontUnmap: flags&unix.MREMAP_DONTUNMAP != 0,
+	})
 }
 
 func sysMadvise(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if a[0]%4096 != 0 {
 		return 0, unix.EINVAL
 	}
-	switch advice := intArg(a[2]); advice {
-	case unix.MADV_DONTNEED:
-		return 0, t.MM.Discard(a[0], a[1])
-	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
+	length, ok := roundPage(a[1])
+	if !ok || a[0]+length < a[0] {
+		return 0, unix.EINVAL
+	}
+	advice := intArg(a[2])
+	switch advice {
+	case unix.MADV_DONTNEED, unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_WILLNEED,
 		unix.MADV_FREE, unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP,
 		unix.MADV_DODUMP, unix.MADV_DONTFORK, unix.MADV_DOFORK, unix.MADV_MERGEABLE,
 		unix.MADV_UNMERGEABLE, unix.MADV_COLD, unix.MADV_PAGEOUT:
-		// Hints: the memory manager may ignore them without changing what
-		// the workload observes (MADV_FREE allows the old contents to stay).
-		return 0, nil
 	default:
 		return 0, unix.EINVAL
 	}
+	if length == 0 {
+		return 0, nil
+	}
+	if !t.MM.Mapped(a[0], length) {
+		return 0, unix.ENOMEM
+	}
+	if advice == unix.MADV_DONTNEED {
+		return 0, t.MM.Discard(a[0], length)
+	}
+	// The rest are hints the memory manager may ignore without changing
+	// what the workload observes (MADV_FREE allows the old contents to
+	// stay).
+	return 0, nil
 }
 
 // preadReader reads a file for a private mapping through its Pread,
@@ -245,40 +310,3 @@ type namedReader struct {
 }
 
 func (r namedReader) MapName() (string, uint64, uint64) { return r.name, r.dev, r.ino }
-
-// frameFile is a file whose data lives in frames of the memory capability
-// (tmpfs, and overlay files copied up to it).
-type frameFile interface {
-	Inode() *tmpfs.Inode
-}
-
-// mapFileFrames maps a tmpfs-backed file MAP_SHARED by mapping its own
-// frames; ok is false for other files. Only whole pages inside the file
-// can be mapped this way.
-func mapFileFrames(t *kernel.Task, d *vfs.FileDescription, o mm.MapOpts, length uint64) (uint64, error, bool) {
-	ff, ok := vfs.Underlying(d.File).(frameFile)
-	if !ok {
-		return 0, nil, false
-	}
-	if o.Prot&mm.ProtWrite != 0 && d.Flags()&unix.O_ACCMODE != unix.O_RDWR {
-		return 0, unix.EACCES, true
-	}
-	st, err := d.File.Stat()
-	if err != nil {
-		return 0, err, true
-	}
-	pages := (length + 4095) / 4096
-	if o.Offset+pages*4096 > uint64(st.Size)+4095 {
-		t.K.WarnOnce("mmap-shared-eof", "MAP_SHARED beyond the end of a tmpfs file is not supported: returning ENODEV")
-		return 0, unix.ENODEV, true
-	}
-	frames, err := ff.Inode().MapFrames(o.Offset/4096, pages)
-	if err != nil {
-		return 0, err, true
-	}
-	addr, err := t.MM.MapSharedFrames(o, frames)
-	// MapFrames gave us a reference per frame for the mapping; the memory
-	// manager took its own.
-	t.K.Memory.DecRef(frames)
-	return addr, err, true
-}

@@ -345,3 +345,51 @@ func snapshot(dir string) (string, error) {
 	})
 	return b.String(), err
 }
+
+// hostTmpPrograms are the programs that work in a scratch directory under
+// /tmp and are run again with /tmp a read-write bind mount of a host
+// directory, so they test dirfs (and its page cache, for filemap) instead
+// of the sandbox's tmpfs. (dirs is not among them: dirfs names a file by
+// its path, so a removed working directory cannot be stat'ed.)
+var hostTmpPrograms = []string{"cwd", "dirlist", "fileattrs", "filemap", "links", "locks", "openat2", "openflags", "rename", "statx"}
+
+// TestSandboxHostTmp runs hostTmpPrograms (glibc static) with a host
+// directory bound at /tmp and compares them with the native run.
+func TestSandboxHostTmp(t *testing.T) {
+	for _, name := range hostTmpPrograms {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var p *program
+			for _, q := range programs {
+				if q.name == name {
+					p = q
+				}
+			}
+			if p == nil {
+				t.Fatalf("no program %s in testdata", name)
+			}
+			bin := binary(t, p, harness.GlibcStatic)
+			dir, err := os.MkdirTemp(suite.Dir, "hosttmp-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The bind mount hides the host's /tmp, so the program is run
+			// from a copy inside the bound directory.
+			data, err := os.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o1777); err != nil {
+				t.Fatal(err)
+			}
+			native := harness.Run(harness.Cmd{Args: append([]string{bin}, progArgs...)})
+			rt := suite.Runtime(t)
+			sandboxed := rt.Do(t, harness.DoOpts{Extra: []string{"--mount", "type=bind,src=" + dir + ",dst=/tmp"}},
+				append([]string{"/tmp/" + name}, progArgs...)...)
+			compare(t, native, sandboxed)
+		})
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/fs/hostfd"
+	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
@@ -38,6 +39,9 @@ type FS struct {
 	rootInode        *inode
 	// dirs caches directory fds of a read-only tree (nil if writable).
 	dirs *dirCache
+	// mem holds the page caches of mapped files (nil: none).
+	mem *mm.MemoryFile
+	caches
 }
 
 // dirCacheSize is how many directory fds a read-only tree keeps open.
@@ -314,6 +318,9 @@ func (i *inode) Open(flags int) (vfs.File, error) {
 		return nil, noXdev(err)
 	}
 	i.forget()
+	if i.typ == unix.S_IFREG {
+		return i.fs.newFile(fd, flags), nil
+	}
 	return hostfd.New(fd), nil
 }
 
@@ -519,6 +526,9 @@ func (i *inode) Setattr(a vfs.Attr) error {
 			return noXdev(err)
 		}
 		err = unix.Ftruncate(fd, a.Size)
+		if err == nil {
+			i.fs.truncated(fd, a.Size)
+		}
 		unix.Close(fd)
 		if err != nil {
 			return err
@@ -736,7 +746,7 @@ func (i *inode) Tmpfile(mode uint32, flags int, c vfs.Cred) (vfs.Inode, vfs.File
 	}
 	ti := &tmpInode{fs: i.fs, fd: ifd}
 	runtime.AddCleanup(ti, func(fd int) { unix.Close(fd) }, ifd)
-	return ti, hostfd.New(fd), nil
+	return ti, i.fs.newFile(fd, flags), nil
 }
 
 // tmpInode is a file made with O_TMPFILE: it has no name on the host

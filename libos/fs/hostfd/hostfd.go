@@ -64,15 +64,34 @@ func (f *File) Pwrite(p []byte, off int64) (int, error) {
 }
 
 // ReadAt lets mm copy file contents into private mappings.
-func (f *File) ReadAt(p []byte, off int64) (int, error) {
+func (f *File) ReadAt(p []byte, off int64) (int, error) { return ReadFull(f.fd, p, off) }
+
+// ReadFull reads the host fd at off until p is full or the file ends.
+func ReadFull(fd int, p []byte, off int64) (int, error) {
 	done := 0
 	for done < len(p) {
-		n, err := f.Pread(p[done:], off+int64(done))
+		n, err := retry(func() (int, error) { return unix.Pread(fd, p[done:], off+int64(done)) })
 		if err != nil {
 			return done, err
 		}
 		if n == 0 {
 			break
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// WriteFull writes all of p to the host fd at off.
+func WriteFull(fd int, p []byte, off int64) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, err := retry(func() (int, error) { return unix.Pwrite(fd, p[done:], off+int64(done)) })
+		if err != nil {
+			return done, err
+		}
+		if n == 0 {
+			return done, unix.EIO
 		}
 		done += n
 	}

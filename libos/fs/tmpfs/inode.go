@@ -53,6 +53,9 @@ type Inode struct {
 
 	data *fileData // regular files
 	dir  *dirData  // directories
+	// sharedWriteMaps counts MAP_SHARED mappings of a file opened for
+	// writing (see mappable.go).
+	sharedWriteMaps atomic.Int64
 }
 
 // Ino is the inode number.

@@ -1,0 +1,286 @@
+package dirfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/fs/hostfd"
+	"exokernelul.dev/exo/libos/mm"
+)
+
+// A host file's pages are copied into memory-capability frames while
+// mappings share them: the memory manager maps those frames into every
+// mapping of the file, MAP_SHARED ones writable, so stores through one
+// mapping are seen by the others at once, and MAP_PRIVATE ones
+// copy-on-write, so they see later writes to the file. While a file has a
+// cache, the cache is its contents as the sandbox sees them: reads and
+// writes through any descriptor of the file go through it, and stores
+// through shared mappings reach the host file on msync, fsync and the last
+// unmap. Processes outside the sandbox writing the host file meanwhile are
+// not seen (gVisor's shared-file caching has the same limit).
+//
+// Lock order: FS.cacheMu, then pageCache.mu, then the memory file's.
+
+// fileKey names a host file.
+type fileKey struct{ dev, ino uint64 }
+
+// pageCache is the cached pages of one host file.
+type pageCache struct {
+	fs  *FS
+	key fileKey
+
+	mu sync.Mutex
+	// fd reads the file; wfd, once a writable descriptor was mapped,
+	// writes pages back. Both are the cache's own (dup'd), since mappings
+	// outlive descriptors.
+	fd, wfd int
+	pages   map[uint64]uint64 // page index → frame
+	// dirty are the pages a writable shared mapping has: written back as
+	// a whole, since stores through a mapping leave no trace.
+	dirty map[uint64]bool
+	// maps counts mappings, pins callers between Mappable and Map.
+	maps, pins int
+}
+
+// caches is the FS's registry; ncaches lets I/O skip it when empty.
+type caches struct {
+	cacheMu sync.Mutex
+	byKey   map[fileKey]*pageCache
+	ncaches atomic.Int32
+}
+
+// SetMemory lets the file system cache pages of mapped files in frames of
+// mem; without it, mappings of its files are private copies.
+func (fs *FS) SetMemory(mem *mm.MemoryFile) { fs.mem = mem }
+
+// cacheOf returns the file's cache, if it has one.
+func (fs *FS) cacheOf(key fileKey) *pageCache {
+	fs.cacheMu.Lock()
+	defer fs.cacheMu.Unlock()
+	return fs.byKey[key]
+}
+
+// pinCache returns the file's cache, made from fd if there is none,
+// pinned until unpin.
+func (fs *FS) pinCache(key fileKey, fd int, writable bool) (*pageCache, error) {
+	fs.cacheMu.Lock()
+	defer fs.cacheMu.Unlock()
+	c := fs.byKey[key]
+	if c == nil {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		c = &pageCache{fs: fs, key: key, fd: dup, wfd: -1, pages: map[uint64]uint64{}, dirty: map[uint64]bool{}}
+		if fs.byKey == nil {
+			fs.byKey = map[fileKey]*pageCache{}
+		}
+		fs.byKey[key] = c
+		fs.ncaches.Add(1)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if writable && c.wfd < 0 {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			c.dropIfUnusedLocked()
+			return nil, err
+		}
+		c.wfd = dup
+	}
+	c.pins++
+	return c, nil
+}
+
+// unpin ends a pinCache.
+func (c *pageCache) unpin() {
+	c.fs.cacheMu.Lock()
+	defer c.fs.cacheMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pins--
+	c.dropIfUnusedLocked()
+}
+
+// dropIfUnusedLocked writes the cache back and frees it once nothing maps
+// or pins it. Both locks are held.
+func (c *pageCache) dropIfUnusedLocked() {
+	if c.maps > 0 || c.pins > 0 || c.fd < 0 {
+		return
+	}
+	c.writebackLocked()
+	frames := make([]uint64, 0, len(c.pages))
+	for _, f := range c.pages {
+		frames = append(frames, f)
+	}
+	c.fs.mem.DecRef(frames)
+	c.pages, c.dirty = nil, nil
+	unix.Close(c.fd)
+	if c.wfd >= 0 {
+		unix.Close(c.wfd)
+	}
+	c.fd, c.wfd = -1, -1
+	delete(c.fs.byKey, c.key)
+	c.fs.ncaches.Add(-1)
+}
+
+// sizeLocked is the host file's size.
+func (c *pageCache) sizeLocked() int64 {
+	var st unix.Stat_t
+	if err := unix.Fstat(c.fd, &st); err != nil {
+		return 0
+	}
+	return st.Size
+}
+
+// Size implements mm.Mappable.
+func (c *pageCache) Size() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sizeLocked()
+}
+
+// MapPages implements mm.Mappable: missing pages are read from the host
+// into frames allocated in one piece, so a file mapped whole maps with
+// one host call.
+func (c *pageCache) MapPages(first, n uint64, writable bool) ([]uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var missing []uint64
+	for pg := first; pg < first+n; pg++ {
+		if _, ok := c.pages[pg]; !ok {
+			missing = append(missing, pg)
+		}
+	}
+	if len(missing) > 0 {
+		frames, err := c.fs.mem.Allocate(len(missing))
+		if err != nil {
+			return nil, err
+		}
+		for k, pg := range missing {
+			page := c.fs.mem.Page(frames[k])
+			if _, err := hostfd.ReadFull(c.fd, page, int64(pg)*pageSize); err != nil {
+				c.fs.mem.DecRef(frames[k:])
+				return nil, err
+			}
+			c.pages[pg] = frames[k]
+		}
+	}
+	out := make([]uint64, n)
+	for k := range out {
+		out[k] = c.pages[first+uint64(k)]
+		if writable {
+			c.dirty[first+uint64(k)] = true
+		}
+	}
+	c.fs.mem.IncRef(out)
+	return out, nil
+}
+
+// AddMapping implements mm.Mappable.
+func (c *pageCache) AddMapping(bool) {
+	c.mu.Lock()
+	c.maps++
+	c.mu.Unlock()
+}
+
+// RemoveMapping implements mm.Mappable: the last one writes the file back
+// and frees the cache.
+func (c *pageCache) RemoveMapping(bool) {
+	c.fs.cacheMu.Lock()
+	defer c.fs.cacheMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maps--
+	c.dropIfUnusedLocked()
+}
+
+// Sync implements mm.Mappable.
+func (c *pageCache) Sync() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writebackLocked()
+}
+
+// writebackLocked writes the dirty pages to the host, within its size:
+// a mapping cannot grow the file.
+func (c *pageCache) writebackLocked() error {
+	if len(c.dirty) == 0 || c.wfd < 0 {
+		return nil
+	}
+	size := c.sizeLocked()
+	var firstErr error
+	for pg := range c.dirty {
+		off := int64(pg) * pageSize
+		if off >= size {
+			continue
+		}
+		f, ok := c.pages[pg]
+		if !ok {
+			continue
+		}
+		b := c.fs.mem.Page(f)[:min(pageSize, size-off)]
+		if _, err := hostfd.WriteFull(c.wfd, b, off); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// read copies the file from off into p: cached pages from the cache, the
+// rest from the host, within the host file's size.
+func (c *pageCache) read(p []byte, off int64) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	size := c.sizeLocked()
+	if off >= size {
+		return 0, nil
+	}
+	n := int(min(int64(len(p)), size-off))
+	for done := 0; done < n; {
+		pos := off + int64(done)
+		pg, po := uint64(pos/pageSize), int(pos%pageSize)
+		chunk := min(pageSize-po, n-done)
+		if f, ok := c.pages[pg]; ok {
+			copy(p[done:done+chunk], c.fs.mem.Page(f)[po:])
+		} else if got, err := hostfd.ReadFull(c.fd, p[done:done+chunk], pos); err != nil {
+			return done, err
+		} else {
+			// Past the end if the host file shrank meanwhile.
+			clear(p[done+got : done+chunk])
+		}
+		done += chunk
+	}
+	return n, nil
+}
+
+// wrote updates the cached pages after p was written to the host at off.
+func (c *pageCache) wrote(p []byte, off int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for done := 0; done < len(p); {
+		pos := off + int64(done)
+		pg, po := uint64(pos/pageSize), int(pos%pageSize)
+		chunk := min(pageSize-po, len(p)-done)
+		if f, ok := c.pages[pg]; ok {
+			copy(c.fs.mem.Page(f)[po:], p[done:done+chunk])
+		}
+		done += chunk
+	}
+}
+
+// zeroed clears cached bytes in [off, end): after a truncate (the bytes
+// past the new end read as zeroes if the file grows again) or a punched
+// hole.
+func (c *pageCache) zeroed(off, end int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for pg, f := range c.pages {
+		lo, hi := max(off, int64(pg)*pageSize), min(end, int64(pg+1)*pageSize)
+		if lo < hi {
+			clear(c.fs.mem.Page(f)[lo%pageSize : (hi-1)%pageSize+1])
+		}
+	}
+}
