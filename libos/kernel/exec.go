@@ -259,6 +259,17 @@ func newReaderAt(d *vfs.FileDescription) readerAt {
 	return r
 }
 
+// Mappable implements mm.MappableFile when the file can share its pages,
+// so the loader maps the executable instead of copying it.
+func (r readerAt) Mappable() (mm.Mappable, func(), error) {
+	if f, ok := r.f.(vfs.File); ok {
+		if mf, ok := vfs.Find[mm.MappableFile](f); ok {
+			return mf.Mappable()
+		}
+	}
+	return nil, nil, nil
+}
+
 // MapName implements mm.MapNamer.
 func (r readerAt) MapName() (string, uint64, uint64) { return r.name, r.dev, r.ino }
 

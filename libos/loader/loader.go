@@ -168,10 +168,21 @@ func loadELF(m *mm.MemoryManager, r io.ReaderAt, main bool) (loaded, error) {
 		return loaded{}, &ErrNoExec{Reason: "segments overflow the address space"}
 	}
 	span := hiPage - lo
+	// A file whose pages can be shared is mapped like mmap does, so every
+	// process running it shares the page cache copy-on-write; otherwise
+	// its segments are copied into fresh memory.
+	file, release := mappableImage(r, loads)
+	if release != nil {
+		defer release()
+	}
+	spanProt := mm.ProtRead | mm.ProtWrite
+	if file != nil {
+		spanProt = 0 // a reservation: the segments are mapped over it
+	}
 	switch {
 	case ef.Type == elf.ET_EXEC:
 		l.base = 0
-		if _, err := m.Map(mm.MapOpts{Addr: lo, Length: span, Prot: mm.ProtRead | mm.ProtWrite, Fixed: true}); err != nil {
+		if _, err := m.Map(mm.MapOpts{Addr: lo, Length: span, Prot: spanProt, Fixed: true}); err != nil {
 			return loaded{}, fmt.Errorf("map image at %#x: %w", lo, err)
 		}
 	default:
@@ -179,13 +190,29 @@ func loadELF(m *mm.MemoryManager, r io.ReaderAt, main bool) (loaded, error) {
 		if main {
 			hint = dynBase
 		}
-		addr, err := m.Map(mm.MapOpts{Addr: hint, Length: span, Prot: mm.ProtRead | mm.ProtWrite})
+		addr, err := m.Map(mm.MapOpts{Addr: hint, Length: span, Prot: spanProt})
 		if err != nil {
 			return loaded{}, fmt.Errorf("map position-independent image: %w", err)
 		}
 		l.base = addr - lo
 	}
 	for _, p := range loads {
+		if file != nil && p.Flags&elf.PF_W == 0 {
+			if err := mapSegment(m, file, l.base, p); err != nil {
+				return loaded{}, err
+			}
+			continue
+		}
+		if file != nil {
+			// A writable segment (data, bss) is copied: its pages would
+			// each take a copy-on-write fault, and a trap costs far more
+			// than the copy. Nobody sees the difference, since a running
+			// executable cannot be written (ETXTBSY).
+			if err := copySegment(m, r, l.base, p); err != nil {
+				return loaded{}, err
+			}
+			continue
+		}
 		data := make([]byte, p.Filesz)
 		if _, err := r.ReadAt(data, int64(p.Off)); err != nil && !errors.Is(err, io.EOF) {
 			return loaded{}, fmt.Errorf("read segment at offset %#x: %w", p.Off, err)
@@ -235,6 +262,77 @@ func loadELF(m *mm.MemoryManager, r io.ReaderAt, main bool) (loaded, error) {
 		}
 	}
 	return l, nil
+}
+
+// mappableImage returns r's pages for mapping, if r can share them and
+// every segment sits at the same offset within a page in the file as in
+// memory (as linkers lay them out, and mmap requires).
+func mappableImage(r io.ReaderAt, loads []*elf.Prog) (mm.Mappable, func()) {
+	mf, ok := r.(mm.MappableFile)
+	if !ok {
+		return nil, nil
+	}
+	for _, p := range loads {
+		if p.Off%arch.PageSize != p.Vaddr%arch.PageSize {
+			return nil, nil
+		}
+	}
+	file, done, err := mf.Mappable()
+	if err != nil || file == nil {
+		return nil, nil
+	}
+	return file, done
+}
+
+// mapSegment maps segment p of file at base as binfmt_elf does: the
+// file's pages privately, the rest of the last file page zeroed when the
+// segment has bss, and anonymous memory for the bss beyond it. Access is
+// set afterwards for all segments.
+func mapSegment(m *mm.MemoryManager, file mm.Mappable, base uint64, p *elf.Prog) error {
+	start := arch.PageRoundDown(p.Vaddr)
+	fileEnd := p.Vaddr + p.Filesz
+	mapEnd := start
+	if p.Filesz > 0 {
+		mapEnd, _ = arch.PageRoundUp(fileEnd)
+		if _, err := m.Map(mm.MapOpts{Addr: base + start, Length: mapEnd - start, Prot: mm.ProtRead | mm.ProtWrite,
+			Fixed: true, Mappable: file, Offset: p.Off - (p.Vaddr - start)}); err != nil {
+			return fmt.Errorf("map segment at %#x: %w", base+start, err)
+		}
+		if p.Memsz > p.Filesz && fileEnd < mapEnd {
+			if err := m.WriteImage(base+fileEnd, make([]byte, mapEnd-fileEnd)); err != nil {
+				return fmt.Errorf("clear bss at %#x: %w", base+fileEnd, err)
+			}
+		}
+	}
+	if bssEnd, _ := arch.PageRoundUp(p.Vaddr + p.Memsz); bssEnd > mapEnd {
+		if _, err := m.Map(mm.MapOpts{Addr: base + mapEnd, Length: bssEnd - mapEnd, Prot: mm.ProtRead | mm.ProtWrite, Fixed: true}); err != nil {
+			return fmt.Errorf("map bss at %#x: %w", base+mapEnd, err)
+		}
+	}
+	return nil
+}
+
+// copySegment fills segment p with a copy of its file bytes in fresh
+// anonymous memory over the image's reservation.
+func copySegment(m *mm.MemoryManager, r io.ReaderAt, base uint64, p *elf.Prog) error {
+	start := arch.PageRoundDown(p.Vaddr)
+	end, _ := arch.PageRoundUp(p.Vaddr + p.Memsz)
+	if _, err := m.Map(mm.MapOpts{Addr: base + start, Length: end - start, Prot: mm.ProtRead | mm.ProtWrite, Fixed: true}); err != nil {
+		return fmt.Errorf("map segment at %#x: %w", base+start, err)
+	}
+	// The page it starts in may hold the end of the previous segment.
+	head := make([]byte, p.Vaddr-start)
+	if _, err := r.ReadAt(head, int64(p.Off-(p.Vaddr-start))); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read segment at offset %#x: %w", p.Off, err)
+	}
+	data := make([]byte, p.Filesz)
+	if _, err := r.ReadAt(data, int64(p.Off)); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read segment at offset %#x: %w", p.Off, err)
+	}
+	if err := m.WriteImage(base+start, append(head, data...)); err != nil {
+		return fmt.Errorf("write segment at %#x: %w", base+p.Vaddr, err)
+	}
+	return nil
 }
 
 func phoffOf(r io.ReaderAt) uint64 {

@@ -33,6 +33,14 @@ type Mappable interface {
 	Sync() error
 }
 
+// MappableFile is an open file whose pages can be mapped shared (a tmpfs
+// file, a host file through its page cache). done ends what Mappable
+// started (a page cache stays pinned) once the mapping is made; m is nil
+// if the file cannot be mapped this way after all.
+type MappableFile interface {
+	Mappable() (m Mappable, done func(), err error)
+}
+
 // ref counts m as a mapping of its file; every mapping struct that holds a
 // file (a split half, a fork's copy) is counted once.
 func (m *mapping) ref() {

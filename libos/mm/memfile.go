@@ -204,3 +204,10 @@ func (m *MemoryFile) Close() error {
 // keep their data in the memory capability (tmpfs), so it counts against
 // the sandbox's quota like any other memory.
 func (m *MemoryFile) Page(f uint64) []byte { return m.page(f) }
+
+// Pages is the sentry's view of n frames that are contiguous in the file
+// from frame f on (as Allocate hands them out when it can).
+func (m *MemoryFile) Pages(f uint64, n int) []byte {
+	end := f + uint64(n)*arch.PageSize
+	return m.view[f:end:end]
+}

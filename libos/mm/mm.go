@@ -673,9 +673,12 @@ func (mm *MemoryManager) HandleFault(addr uint64, write bool) (bool, error) {
 		return false, err
 	}
 	// Pages around it whose other sharers have gone since fork can have
-	// write access back now, saving a fault each.
-	lo := max(0, i-32)
-	hi := min(m.pages(), i+32)
+	// write access back now, saving a fault each. A file mapping's pages
+	// stay shared with the file, so only the page itself changes.
+	lo, hi := i, i+1
+	if m.file == nil {
+		lo, hi = max(0, i-32), min(m.pages(), i+32)
+	}
 	return true, mm.hostMapLocked(m, m.start+uint64(lo)*arch.PageSize, m.start+uint64(hi)*arch.PageSize)
 }
 

@@ -83,3 +83,19 @@ func Underlying(f File) File {
 		f = u.Unwrap()
 	}
 }
+
+// Find returns the first file of the chain of wrappers from f that
+// implements T (an optional interface such as a mappable file's).
+func Find[T any](f File) (T, bool) {
+	for {
+		if t, ok := f.(T); ok {
+			return t, true
+		}
+		u, ok := f.(Unwrapper)
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		f = u.Unwrap()
+	}
+}

@@ -184,7 +184,7 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return 0, unix.ENODEV
 	}
-	if p, ok := findMapper(d.File); ok {
+	if p, ok := vfs.Find[mm.MappableFile](d.File); ok {
 		mappable, done, err := p.Mappable()
 		if err != nil {
 			return 0, err
@@ -212,28 +212,6 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	// long as nobody writes the file meanwhile.
 	o.Shared = false
 	return t.MM.Map(o)
-}
-
-// mapper is a file whose pages mappings can share (mm.Mappable): a tmpfs
-// file, a host file through its page cache. done ends what Mappable
-// started once the mapping is made.
-type mapper interface {
-	Mappable() (m mm.Mappable, done func(), err error)
-}
-
-// findMapper looks through a file and the files it wraps (an overlay
-// file's layer file) for one that can be mapped.
-func findMapper(f vfs.File) (mapper, bool) {
-	for {
-		if m, ok := f.(mapper); ok {
-			return m, true
-		}
-		u, ok := f.(vfs.Unwrapper)
-		if !ok {
-			return nil, false
-		}
-		f = u.Unwrap()
-	}
 }
 
 func sysMremap(t *kernel.Task, a [6]uint64) (uint64, error) {

@@ -159,13 +159,20 @@ func (c *pageCache) MapPages(first, n uint64, writable bool) ([]uint64, error) {
 		if err != nil {
 			return nil, err
 		}
-		for k, pg := range missing {
-			page := c.fs.mem.Page(frames[k])
-			if _, err := hostfd.ReadFull(c.fd, page, int64(pg)*pageSize); err != nil {
+		// One host read per run of pages that are consecutive both in
+		// the file and in the memory file.
+		for k := 0; k < len(missing); {
+			j := k + 1
+			for j < len(missing) && missing[j] == missing[j-1]+1 && frames[j] == frames[j-1]+pageSize {
+				j++
+			}
+			if _, err := hostfd.ReadFull(c.fd, c.fs.mem.Pages(frames[k], j-k), int64(missing[k])*pageSize); err != nil {
 				c.fs.mem.DecRef(frames[k:])
 				return nil, err
 			}
-			c.pages[pg] = frames[k]
+			for ; k < j; k++ {
+				c.pages[missing[k]] = frames[k]
+			}
 		}
 	}
 	out := make([]uint64, n)
