@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"os/signal"
 	"strings"
 
@@ -21,6 +22,7 @@ import (
 	"exokernelul.dev/exo/libos/fs/hostfd"
 	"exokernelul.dev/exo/libos/fs/overlay"
 	"exokernelul.dev/exo/libos/fs/proc"
+	"exokernelul.dev/exo/libos/fs/sysfs"
 	"exokernelul.dev/exo/libos/fs/tmpfs"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/loader"
@@ -196,6 +198,13 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	procFS := proc.New(s.kernel.ProcSource(), proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
 	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
 		log.Debug("no /proc in the rootfs: proc not mounted", "err", err)
+	}
+	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 21)})
+	if err != nil {
+		return nil, err
+	}
+	if err := attachMaking(mounts, "/sys", sysFS, vfs.MountOptions{ReadOnly: true, Source: "sysfs", Options: "nosuid,nodev,noexec"}); err != nil {
+		log.Debug("no /sys in the rootfs: sysfs not mounted", "err", err)
 	}
 	if cfg.Strace {
 		s.strace = os.Stderr
