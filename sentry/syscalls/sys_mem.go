@@ -154,6 +154,7 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EACCES
 	}
 	if o.Shared {
+		o.Offset = off
 		if addr, err, ok := mapFileFrames(t, d, o, length); ok {
 			return addr, err
 		}
