@@ -273,7 +273,8 @@ func mapFileFrames(t *kernel.Task, d *vfs.FileDescription, o mm.MapOpts, length 
 		t.K.WarnOnce("mmap-shared-eof", "MAP_SHARED beyond the end of a tmpfs file is not supported: returning ENODEV")
 		return 0, unix.ENODEV, true
 	}
-	frames, err := ff.Inode().MapFrames(o.Offset/4096, pages)
+	// The file refuses a writable mapping if it is sealed against writes.
+	frames, err := ff.Inode().MapFrames(o.Offset/4096, pages, o.Prot&mm.ProtWrite != 0)
 	if err != nil {
 		return 0, err, true
 	}
