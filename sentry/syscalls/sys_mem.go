@@ -282,5 +282,8 @@ func mapFileFrames(t *kernel.Task, d *vfs.FileDescription, o mm.MapOpts, length 
 	// MapFrames gave us a reference per frame for the mapping; the memory
 	// manager took its own.
 	t.K.Memory.DecRef(frames)
+	if err == nil {
+		t.MM.Name(addr, pages*4096, d.Path, st.Dev, st.Ino, o.Offset)
+	}
 	return addr, err, true
 }
