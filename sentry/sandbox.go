@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"os/signal"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"

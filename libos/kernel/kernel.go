@@ -99,6 +99,8 @@ type Kernel struct {
 	// warned records the warnings already logged, so each is logged once
 	// per sandbox.
 	warned sync.Map
+	// memfds is where memfd_create's files live.
+	memfds memfds
 }
 
 // New boots an empty kernel.

@@ -339,6 +339,15 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 	if !mm.coveredLocked(addr, end) {
 		return unix.ENOMEM
 	}
+	if prot&ProtWrite != 0 {
+		// A shared file mapping made through a file not open for writing
+		// (or sealed against writes) can never become writable.
+		for _, m := range mm.maps {
+			if m.end > addr && m.start < end && m.shared && m.file != nil && !m.mayWrite {
+				return unix.EACCES
+			}
+		}
+	}
 	mm.splitLocked(addr)
 	mm.splitLocked(end)
 	for _, m := range mm.maps {

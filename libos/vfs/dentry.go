@@ -29,6 +29,9 @@ type Dentry struct {
 	// tmpfile marks the dentry of an O_TMPFILE file that linkat may
 	// still give a name.
 	tmpfile bool
+	// unlinked marks the dentry of a file that is in no directory (see
+	// Mount.Unlinked): its path ends in " (deleted)".
+	unlinked bool
 }
 
 // Inode is the file the dentry names.
@@ -89,6 +92,9 @@ func (d *Dentry) PathFrom(root *Dentry) (p string, reachable bool) {
 	for i := len(names) - 1; i >= 0; i-- {
 		b.WriteByte('/')
 		b.WriteString(names[i])
+	}
+	if d.unlinked {
+		b.WriteString(" (deleted)")
 	}
 	return b.String(), reachable
 }
@@ -159,6 +165,27 @@ type MountTable struct {
 	// renameMu serializes renames, so two concurrent renames cannot each
 	// pass the "not into its own subtree" check and together make a loop.
 	renameMu sync.Mutex
+}
+
+// NewDetachedMount makes a mount of fs that is in no mount tree, like
+// the internal mounts Linux keeps for memfd_create's files: no path
+// reaches it, its files are reached only through descriptions the kernel
+// makes (and /proc/PID/fd links to them), and their paths are shown from
+// its root.
+func NewDetachedMount(fs FS, opts MountOptions) *Mount {
+	m := &Mount{fs: fs, opts: opts}
+	m.root = &Dentry{mount: m, inode: fs.Root()}
+	return m
+}
+
+// Unlinked returns a dentry for inode, a file of the mount's file system
+// that is in no directory, under name: its path ends in "/name
+// (deleted)", as Linux shows a memfd ("/memfd:NAME (deleted)"), and
+// linkat cannot give it a name.
+func (m *Mount) Unlinked(name string, inode Inode) *Dentry {
+	d := m.root.child(name, inode)
+	d.unlinked = true
+	return d
 }
 
 // NewMountTable makes a mount tree whose root is fs.

@@ -439,14 +439,9 @@ func (t *MountTable) Link(ctx *Context, old *Dentry, newp string) error {
 	if err != nil {
 		return err
 	}
-	if fileType(&st) == unix.S_IFDIR {
-		return unix.EPERM
-	}
-	if st.Nlink == 0 && !old.tmpfile {
-		// A file removed while open (or an O_TMPFILE|O_EXCL one) cannot
-		// get a name back.
-		return unix.ENOENT
-	}
+	// Linux checks in this order: the new name, the mount, who may link,
+	// and only then the file itself (so a memfd, on a mount of its own,
+	// is EXDEV).
 	dir, name, c, _, err := w.createParent(newp, false)
 	if err != nil {
 		return err
@@ -463,6 +458,14 @@ func (t *MountTable) Link(ctx *Context, old *Dentry, newp string) error {
 			c.may(&st, MayRead|MayWrite) != nil {
 			return unix.EPERM
 		}
+	}
+	if fileType(&st) == unix.S_IFDIR {
+		return unix.EPERM
+	}
+	if st.Nlink == 0 && !old.tmpfile {
+		// A file removed while open (or an O_TMPFILE|O_EXCL one) cannot
+		// get a name back.
+		return unix.ENOENT
 	}
 	return dir.inode.Link(name, old.inode)
 }

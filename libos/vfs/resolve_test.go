@@ -557,3 +557,26 @@ func TestGetdents(t *testing.T) {
 		d.DecRef()
 	}
 }
+
+// TestUnlinkedDentry checks the dentries memfd_create's files get: on a
+// mount in no tree, shown as "/NAME (deleted)" from any root, and never
+// linked into the tree.
+func TestUnlinkedDentry(t *testing.T) {
+	tr := newTree(t, true)
+	m := vfs.NewDetachedMount(devfs.New(), vfs.MountOptions{})
+	null, err := tr.mt.Lookup(tr.ctx(), "/dev/null", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Unlinked("memfd:a/b", null.Inode())
+	if p, reachable := d.PathFrom(tr.mt.Root()); p != "/memfd:a/b (deleted)" || reachable {
+		t.Errorf("path from the tree's root = %q, %v", p, reachable)
+	}
+	if p, _ := d.PathFrom(m.Root()); p != "/memfd:a/b (deleted)" {
+		t.Errorf("path from its own root = %q", p)
+	}
+	if d.Mount() != m || d.IsMountRoot() {
+		t.Error("the dentry is not below the detached mount's root")
+	}
+	wantErr(t, "link it into the tree", tr.mt.Link(tr.ctx(), d, "/etc/memfd"), unix.EXDEV)
+}

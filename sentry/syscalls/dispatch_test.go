@@ -122,6 +122,7 @@ func FuzzDispatch(f *testing.F) {
 	f.Add(uint16(SysMprotect), uint64(0x7000), uint64(^uint64(0)), uint64(7), uint64(0), uint8(3))
 	f.Add(uint16(SysMremap), uint64(0), uint64(4096), uint64(1<<50), uint64(1), uint8(0))
 	f.Add(uint16(SysWritev), uint64(1), uint64(0), uint64(1024), uint64(0), uint8(0))
+	f.Add(uint16(SysMemfdCreate), uint64(0), uint64(0x1f), uint64(0), uint64(0), uint8(1))
 	f.Fuzz(func(t *testing.T, nr16 uint16, a0, a1, a2, a3 uint64, useBuf uint8) {
 		nr := uintptr(nr16) % MaxSyscall
 		if skipFuzz[nr] || !Implemented(nr) {

@@ -192,6 +192,10 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if mappable != nil {
 			defer done()
 			o.Mappable, o.MayWrite, o.Offset = mappable, d.Flags()&unix.O_ACCMODE == unix.O_RDWR, off
+			if o.Shared && o.MayWrite && prot&mm.ProtWrite == 0 && writeSealed(d.File) {
+				// Linux maps it, but mprotect may never make it writable.
+				o.MayWrite = false
+			}
 			o.Name, o.Dev, o.Ino = d.Path, st.Dev, st.Ino
 			return t.MM.Map(o)
 		}
@@ -212,6 +216,16 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	// long as nobody writes the file meanwhile.
 	o.Shared = false
 	return t.MM.Map(o)
+}
+
+// writeSealed reports whether f is a memfd sealed against writes.
+func writeSealed(f vfs.File) bool {
+	s, ok := vfs.Find[interface{ Seals() (uint32, error) }](f)
+	if !ok {
+		return false
+	}
+	seals, err := s.Seals()
+	return err == nil && seals&(unix.F_SEAL_WRITE|unix.F_SEAL_FUTURE_WRITE) != 0
 }
 
 func sysMremap(t *kernel.Task, a [6]uint64) (uint64, error) {

@@ -310,6 +310,10 @@ func (i *Inode) Fallocate(mode uint32, off, length int64) error {
 	defer i.mu.Unlock()
 	switch mode {
 	case 0, unix.FALLOC_FL_KEEP_SIZE:
+		// Even with FALLOC_FL_KEEP_SIZE, as Linux checks it.
+		if end > i.data.size && i.seals&SealGrow != 0 {
+			return unix.EPERM
+		}
 		if err := i.data.allocateRange(i.fs, off, end); err != nil {
 			return err
 		}
@@ -320,6 +324,9 @@ func (i *Inode) Fallocate(mode uint32, off, length int64) error {
 			i.mtime, i.ctime = t, t
 		}
 	case unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE:
+		if i.seals&writeSeals != 0 {
+			return unix.EPERM
+		}
 		freed = i.data.punch(off, end)
 		t := now()
 		i.mtime, i.ctime = t, t
@@ -334,13 +341,17 @@ func (i *Inode) Fallocate(mode uint32, off, length int64) error {
 // for yet, each with a reference of its own that the caller drops with
 // MemoryFile.DecRef when it unmaps them. Pages past the end of the file
 // are EFAULT: a fault there is SIGBUS. A frame the file later drops (a
-// truncate, a punched hole) then stays with the mapping alone.
-func (i *Inode) MapFrames(first, n uint64) ([]uint64, error) {
+// truncate, a punched hole) then stays with the mapping alone. A writable
+// mapping (write) of a file sealed against writes is EPERM.
+func (i *Inode) MapFrames(first, n uint64, write bool) ([]uint64, error) {
 	if i.kind != unix.S_IFREG {
 		return nil, unix.ENODEV
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if write && i.seals&writeSeals != 0 {
+		return nil, unix.EPERM
+	}
 	if n == 0 {
 		return nil, nil
 	}

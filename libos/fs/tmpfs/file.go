@@ -117,7 +117,12 @@ func (f *regFile) pwrite(p []byte, off int64) (int, int64, error) {
 		i.mu.Unlock()
 		return 0, off, nil
 	}
-	n, err := i.data.write(i.fs, p, off)
+	allowed, err := i.checkWriteLocked(off, len(p))
+	if err != nil {
+		i.mu.Unlock()
+		return 0, off, err
+	}
+	n, err := i.data.write(i.fs, p[:allowed], off)
 	if n > 0 {
 		t := now()
 		i.mtime, i.ctime = t, t

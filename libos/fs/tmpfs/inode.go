@@ -43,6 +43,8 @@ type Inode struct {
 	// linkable marks an O_TMPFILE file that linkat may still give a name
 	// although it has no links.
 	linkable bool
+	// seals are a regular file's F_SEAL_* bits (seal.go).
+	seals uint32
 	// released is set once the inode is gone for good: no links and no
 	// open files. Its data has been given back.
 	released bool
@@ -134,6 +136,10 @@ func (i *Inode) Setattr(a vfs.Attr) error {
 	if i.released && a.Mask&vfs.AttrSize != 0 {
 		i.mu.Unlock()
 		return unix.ENOENT
+	}
+	if err := i.checkSetattrLocked(a); err != nil {
+		i.mu.Unlock()
+		return err
 	}
 	t := now()
 	if a.Mask&vfs.AttrSize != 0 {
@@ -334,6 +340,12 @@ func (i *Inode) Open(flags int) (vfs.File, error) {
 		if i.released {
 			i.mu.Unlock()
 			return nil, unix.ENOENT
+		}
+		if flags&unix.O_TRUNC != 0 {
+			if err := i.checkSizeLocked(0); err != nil {
+				i.mu.Unlock()
+				return nil, err
+			}
 		}
 		i.opens++
 		if flags&unix.O_TRUNC != 0 {

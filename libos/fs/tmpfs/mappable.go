@@ -6,7 +6,12 @@ import "exokernelul.dev/exo/libos/mm"
 // (mm.Mappable), so nothing is ever written back.
 
 // MapPages implements mm.Mappable.
-func (i *Inode) MapPages(first, n uint64, _ bool) ([]uint64, error) { return i.MapFrames(first, n) }
+func (i *Inode) MapPages(first, n uint64, writable bool) ([]uint64, error) {
+	// A mapping that may write is refused once the file is sealed
+	// against writes; AddMapping has counted it already, so a seal added
+	// meanwhile sees it (EBUSY).
+	return i.MapFrames(first, n, writable)
+}
 
 // Size implements mm.Mappable.
 func (i *Inode) Size() int64 {

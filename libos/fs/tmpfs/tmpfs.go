@@ -238,6 +238,8 @@ func (fs *FS) newInode(kind, mode, uid, gid uint32) *Inode {
 	case unix.S_IFREG:
 		d := &fileData{acct: fs.acct}
 		i.data = d
+		// As on Linux, only memfd_create makes files that can be sealed.
+		i.seals = SealSeal
 		// The data's frames are normally given back when the last link and
 		// the last open file go. If the inode is dropped some other way
 		// (the whole file system unmounted, a file leaked unclosed), the

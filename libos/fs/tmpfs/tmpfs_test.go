@@ -882,7 +882,7 @@ func TestMapFrames(t *testing.T) {
 	fs := New(mem, Options{})
 	f := mustCreate(t, fs.Root(), "m")
 	ok(t, "size", f.Setattr(vfs.Attr{Mask: vfs.AttrSize, Size: 8192}))
-	frames, err := f.MapFrames(0, 2)
+	frames, err := f.MapFrames(0, 2, true)
 	ok(t, "map frames", err)
 	copy(mem.Page(frames[1]), "through a mapping")
 	buf := make([]byte, 17)
@@ -892,7 +892,7 @@ func TestMapFrames(t *testing.T) {
 	if string(buf) != "through a mapping" {
 		t.Fatalf("file does not see the mapping's write: %q", buf)
 	}
-	_, err = f.MapFrames(2, 1)
+	_, err = f.MapFrames(2, 1, false)
 	wantErr(t, "map past EOF", err, unix.EFAULT)
 	ok(t, "unlink", fs.Root().Unlink("m"))
 	// The mapping still holds the frames; dropping it gives them back.
