@@ -59,7 +59,8 @@ const (
 	inUserMask = InAllEvents | InOneshot | InExclUnlink
 )
 
-// Limits of fs.inotify, Linux's defaults: watches and instances per user.
+// Limits of fs.inotify per user, as /proc/sys/fs/inotify reports them
+// (Linux's historical defaults).
 const (
 	MaxUserWatches   = 8192
 	MaxUserInstances = 128
