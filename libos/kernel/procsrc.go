@@ -10,6 +10,7 @@ import (
 
 	"exokernelul.dev/exo/libos/fs/epoll"
 	"exokernelul.dev/exo/libos/fs/eventfd"
+	"exokernelul.dev/exo/libos/fs/inotify"
 	"exokernelul.dev/exo/libos/fs/pipe"
 	"exokernelul.dev/exo/libos/fs/proc"
 	"exokernelul.dev/exo/libos/mm"
@@ -232,6 +233,9 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 		} else {
 			f.File = d.File
 			f.Target = anonTarget(d.File, &st)
+			if in, ok := vfs.Underlying(d.File).(*inotify.File); ok {
+				f.Extra = in.FDInfo()
+			}
 		}
 		out = append(out, f)
 		d.DecRef()
@@ -248,6 +252,8 @@ func anonTarget(f vfs.File, st *unix.Stat_t) string {
 		return "anon_inode:[eventfd]"
 	case *epoll.Instance:
 		return "anon_inode:[eventpoll]"
+	case *inotify.File:
+		return "anon_inode:inotify"
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:

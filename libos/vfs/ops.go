@@ -137,7 +137,7 @@ func (w *walker) openDentry(d *Dentry, st *unix.Stat_t, flags int, exec, created
 	t := w.t
 	ctx := w.ctx
 	if flags&unix.O_PATH != 0 {
-		return t.describe(ctx, &pathFile{d: d}, d, flags), nil
+		return t.describe(ctx, &pathFile{d: d}, d, st, flags), nil
 	}
 	if !created {
 		if err := w.mayOpen(d, st, flags, exec); err != nil {
@@ -150,7 +150,9 @@ func (w *walker) openDentry(d *Dentry, st *unix.Stat_t, flags int, exec, created
 			if err != nil {
 				return nil, err
 			}
-			return t.describe(ctx, f, d, flags), nil
+			desc := t.describe(ctx, f, d, st, flags)
+			desc.notifyFile(InOpen)
+			return desc, nil
 		}
 	}
 	if created || fileType(st) != unix.S_IFREG {
@@ -162,10 +164,17 @@ func (w *walker) openDentry(d *Dentry, st *unix.Stat_t, flags int, exec, created
 	if err != nil {
 		return nil, err
 	}
-	return t.describe(ctx, f, d, flags), nil
+	desc := t.describe(ctx, f, d, st, flags)
+	desc.notifyFile(InOpen)
+	if flags&unix.O_TRUNC != 0 {
+		// Linux truncates after the open: IN_OPEN, then IN_MODIFY.
+		desc.notifyFile(InModify)
+	}
+	return desc, nil
 }
 
-func (t *MountTable) describe(ctx *Context, f File, d *Dentry, flags int) *FileDescription {
+// describe makes the description of f, opened from d (attributes st).
+func (t *MountTable) describe(ctx *Context, f File, d *Dentry, st *unix.Stat_t, flags int) *FileDescription {
 	root := ctx.Root
 	if root == nil {
 		root = t.Root()
@@ -173,6 +182,7 @@ func (t *MountTable) describe(ctx *Context, f File, d *Dentry, flags int) *FileD
 	p, _ := d.PathFrom(root)
 	desc := NewDescription(f, p, flags&^openOnlyFlags)
 	desc.Dentry = d
+	notify.opened(desc, d, st)
 	return desc
 }
 
@@ -241,6 +251,7 @@ func (w *walker) openCreate(p string, flags int, mode uint32) (*Dentry, bool, er
 			if err != nil {
 				return nil, false, err
 			}
+			notifyCreate(dir, &dst, name, false)
 			return dir.child(name, ino), true, nil
 		}
 		if err != nil {
@@ -325,15 +336,23 @@ func (w *walker) openTmpfile(p string, flags int, mode uint32) (*FileDescription
 	if err != nil {
 		return nil, err
 	}
-	// The file has no name; its dentry carries one /proc can show.
-	name := "#tmpfile"
-	if st, err := ino.Stat(); err == nil {
-		name = "#" + strconv.FormatUint(st.Ino, 10)
+	// The file has no name; its dentry carries one /proc can show, and
+	// inotify reports events to the directory with, as Linux does.
+	st, err := ino.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	name := "#" + strconv.FormatUint(st.Ino, 10)
 	d := dir.child(name, ino)
 	// O_EXCL makes the file one that linkat can never name.
 	d.tmpfile = flags&unix.O_EXCL == 0
-	return w.t.describe(w.ctx, f, d, flags), nil
+	desc := w.t.describe(w.ctx, f, d, &st, flags)
+	notify.mu.Lock()
+	desc.notify.unlinked = true
+	notify.mu.Unlock()
+	desc.notifyFile(InOpen)
+	return desc, nil
 }
 
 // createParent resolves the parent directory of a file to make and checks
@@ -384,8 +403,11 @@ func (t *MountTable) Mkdir(ctx *Context, p string, mode uint32) error {
 		return err
 	}
 	c, mode = c.forNew(dst, mode&(0o777|unix.S_ISVTX), true)
-	_, err = dir.inode.Mkdir(name, mode, c)
-	return err
+	if _, err := dir.inode.Mkdir(name, mode, c); err != nil {
+		return err
+	}
+	notifyCreate(dir, dst, name, true)
+	return nil
 }
 
 // Mknod makes a FIFO, socket or (mode S_IFREG or no type) regular file
@@ -407,10 +429,14 @@ func (t *MountTable) Mknod(ctx *Context, p string, mode uint32, dev uint64) erro
 	c, perm := c.forNew(dst, mode&0o7777, false)
 	if typ == 0 || typ == unix.S_IFREG {
 		_, err = dir.inode.Create(name, perm, c)
+	} else {
+		_, err = dir.inode.Mknod(name, typ|perm, 0, c)
+	}
+	if err != nil {
 		return err
 	}
-	_, err = dir.inode.Mknod(name, typ|perm, 0, c)
-	return err
+	notifyCreate(dir, dst, name, false)
+	return nil
 }
 
 // Symlink makes p a symlink to target.
@@ -427,8 +453,11 @@ func (t *MountTable) Symlink(ctx *Context, target, p string) error {
 		return err
 	}
 	c, _ = c.forNew(dst, 0o777, false)
-	_, err = dir.inode.Symlink(name, target, c)
-	return err
+	if _, err := dir.inode.Symlink(name, target, c); err != nil {
+		return err
+	}
+	notifyCreate(dir, dst, name, false)
+	return nil
 }
 
 // Link makes newp (for newCtx) a hard link to old, a dentry the caller
@@ -442,7 +471,7 @@ func (t *MountTable) Link(ctx *Context, old *Dentry, newp string) error {
 	// Linux checks in this order: the new name, the mount, who may link,
 	// and only then the file itself (so a memfd, on a mount of its own,
 	// is EXDEV).
-	dir, name, c, _, err := w.createParent(newp, false)
+	dir, name, c, dst, err := w.createParent(newp, false)
 	if err != nil {
 		return err
 	}
@@ -467,7 +496,11 @@ func (t *MountTable) Link(ctx *Context, old *Dentry, newp string) error {
 		// get a name back.
 		return unix.ENOENT
 	}
-	return dir.inode.Link(name, old.inode)
+	if err := dir.inode.Link(name, old.inode); err != nil {
+		return err
+	}
+	notifyLink(old, &st, dir, dst, name)
+	return nil
 }
 
 // removeParent resolves the parent of a file to remove and the file
@@ -531,7 +564,11 @@ func (t *MountTable) Unlink(ctx *Context, p string) error {
 	if err := w.mayRemove(dir, &dst, &st); err != nil {
 		return err
 	}
-	return dir.inode.Unlink(name)
+	if err := dir.inode.Unlink(name); err != nil {
+		return err
+	}
+	notifyRemove(dir, &dst, child, &st, name)
+	return nil
 }
 
 // Rmdir removes the empty directory p.
@@ -559,7 +596,11 @@ func (t *MountTable) Rmdir(ctx *Context, p string) error {
 	if err := w.mayRemove(dir, &dst, &st); err != nil {
 		return err
 	}
-	return dir.inode.Rmdir(name)
+	if err := dir.inode.Rmdir(name); err != nil {
+		return err
+	}
+	notifyRemove(dir, &dst, child, &st, name)
+	return nil
 }
 
 // renameat2 flags (linux/fs.h).
@@ -705,6 +746,16 @@ func (t *MountTable) Rename(oldCtx *Context, oldp string, newCtx *Context, newp 
 	if err := oldDir.inode.Rename(oldName, newDir.inode, newName, flags); err != nil {
 		return err
 	}
+	from := renameSide{oldDir, &odst, oldName}
+	to := renameSide{newDir, &ndst, newName}
+	if flags&RenameExchange != 0 {
+		notifyRename(from, to, old, &ost, nil, nil)
+		notifyRename(to, from, nu, &nst, nil, nil)
+	} else if nu != nil {
+		notifyRename(from, to, old, &ost, nu, &nst)
+	} else {
+		notifyRename(from, to, old, &ost, nil, nil)
+	}
 	newPath := newDir.child(newName, nil).path
 	if oldIsDir {
 		t.moved(oldDir.mount, old.path, newPath)
@@ -780,7 +831,16 @@ func Chmod(ctx *Context, d *Dentry, mode uint32) error {
 	if c.UID != 0 && fileType(&st) != unix.S_IFDIR && !c.InGroup(st.Gid) {
 		mode &^= unix.S_ISGID
 	}
-	return d.inode.Setattr(Attr{Mask: AttrMode, Mode: mode})
+	return setattr(d, &st, Attr{Mask: AttrMode, Mode: mode})
+}
+
+// setattr applies a to d (attributes st) and tells the watches.
+func setattr(d *Dentry, st *unix.Stat_t, a Attr) error {
+	if err := d.inode.Setattr(a); err != nil {
+		return err
+	}
+	notifyAttr(d, st, a)
+	return nil
 }
 
 // NoID is the "leave it" owner of chown(2) (-1).
@@ -834,7 +894,7 @@ func Chown(ctx *Context, d *Dentry, uid, gid uint32) error {
 	if a.Mask == 0 {
 		return nil
 	}
-	return d.inode.Setattr(a)
+	return setattr(d, &st, a)
 }
 
 // Utimes sets d's access and modification times. Each time may be
@@ -883,7 +943,7 @@ func Utimes(ctx *Context, d *Dentry, atime, mtime unix.Timespec) error {
 			a.Mtime = now
 		}
 	}
-	return d.inode.Setattr(a)
+	return setattr(d, &st, a)
 }
 
 // Truncate sets the size of the regular file d (truncate(2)).
@@ -908,7 +968,7 @@ func Truncate(ctx *Context, d *Dentry, size int64) error {
 	if err := ctx.Cred.may(&st, MayWrite); err != nil {
 		return err
 	}
-	return d.inode.Setattr(Attr{Mask: AttrSize, Size: size})
+	return setattr(d, &st, Attr{Mask: AttrSize, Size: size})
 }
 
 // Extended attribute limits (linux/limits.h).
@@ -985,7 +1045,11 @@ func Setxattr(ctx *Context, d *Dentry, name string, value []byte, flags int) err
 	if err := xattrCheck(ctx, d, name, true); err != nil {
 		return err
 	}
-	return d.inode.Setxattr(name, value, flags)
+	if err := d.inode.Setxattr(name, value, flags); err != nil {
+		return err
+	}
+	notifyDentryStat(d, InAttrib)
+	return nil
 }
 
 // Listxattr lists the extended attributes of d the caller may see
@@ -1012,7 +1076,11 @@ func Removexattr(ctx *Context, d *Dentry, name string) error {
 	if err := xattrCheck(ctx, d, name, true); err != nil {
 		return err
 	}
-	return d.inode.Removexattr(name)
+	if err := d.inode.Removexattr(name); err != nil {
+		return err
+	}
+	notifyDentryStat(d, InAttrib)
+	return nil
 }
 
 // pathFile is an O_PATH description: it names a file without opening it,

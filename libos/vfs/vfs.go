@@ -59,6 +59,10 @@ type FileDescription struct {
 	lockMu   sync.Mutex
 	lockKey  *lockKey
 	hasLocks atomic.Bool
+
+	// notify is the description in the inotify registry (notify.go),
+	// set once at open for a description with a dentry.
+	notify *openFile
 }
 
 // NewDescription wraps a freshly opened file with one reference.
@@ -102,10 +106,21 @@ func (d *FileDescription) IncRef() { d.refs.Add(1) }
 // DecRef drops a reference and closes the file with the last one.
 func (d *FileDescription) DecRef() {
 	if d.refs.Add(-1) == 0 {
+		if d.notify != nil {
+			notify.closed(d.notify)
+		}
 		d.runReleaseHooks()
 		Locks.releasedDesc(d)
 		d.File.Close()
 	}
+}
+
+// ZeroCountReader is implemented by files for which a read(2) of zero
+// bytes is not simply 0, so the syscall layer hands them the empty
+// buffer: an inotify instance fails it with EINVAL while an event is
+// queued, and waits for one otherwise, as Linux does.
+type ZeroCountReader interface {
+	ReadsZeroCount()
 }
 
 // StatFSer is implemented by files without a dentry that can answer

@@ -115,6 +115,10 @@ func readInto(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64,
 	}
 	n := int(min(count, maxIO))
 	if n == 0 {
+		if _, ok := vfs.Underlying(d.File).(vfs.ZeroCountReader); ok {
+			_, err := blockingRead(t, d, func() (int, error) { return read(nil) })
+			return 0, err
+		}
 		return 0, nil
 	}
 	if n = t.MM.Accessible(addr, n, mm.ProtWrite); n == 0 {
@@ -154,8 +158,16 @@ func writeFrom(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64
 // blockingRead runs read until it stops failing with EAGAIN, waiting for
 // the file to become readable in between, unless the description is
 // non-blocking or the file cannot be waited for. A signal interrupts the
-// wait with ERestartSys.
+// wait with ERestartSys. Data read is an IN_ACCESS event.
 func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, error)) (int, error) {
+	n, err := waitRead(t, d, read)
+	if n > 0 {
+		vfs.NotifyAccess(d)
+	}
+	return n, err
+}
+
+func waitRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, error)) (int, error) {
 	n, err := read()
 	if err != unix.EAGAIN || d.Flags()&unix.O_NONBLOCK != 0 {
 		return n, err
@@ -183,8 +195,17 @@ func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, erro
 // a file that takes only part (a pipe returns the count with EAGAIN) is
 // waited for and given the rest. A signal ends the wait: the call returns
 // what was written, or ERestartSys if nothing was. EPIPE raises SIGPIPE,
-// whether or not part of buf was written.
+// whether or not part of buf was written. Data written is an IN_MODIFY
+// event.
 func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]byte) (int, error)) (int, error) {
+	n, err := waitWrite(t, d, buf, write)
+	if n > 0 {
+		vfs.NotifyModify(d)
+	}
+	return n, err
+}
+
+func waitWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]byte) (int, error)) (int, error) {
 	done := 0
 	var w waiter.Waitable
 	var e *waiter.Entry
@@ -597,6 +618,8 @@ func sysGetdents64(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Linux reports every successful getdents, the one at the end too.
+	vfs.NotifyAccess(d)
 	t.MM.CopyOut(a[1], buf[:n])
 	return uint64(n), nil
 }
@@ -749,7 +772,9 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	buf := make([]byte, count)
 	var n int
 	if a[2] != 0 {
-		n, err = in.File.Pread(buf, off)
+		if n, err = in.File.Pread(buf, off); n > 0 {
+			vfs.NotifyAccess(in)
+		}
 	} else {
 		n, err = blockingRead(t, in, func() (int, error) { return in.File.Read(buf) })
 	}

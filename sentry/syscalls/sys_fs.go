@@ -682,13 +682,18 @@ func sysFtruncate(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	if tr, ok := vfs.Underlying(d.File).(vfs.Truncater); ok {
-		return 0, tr.Truncate(size)
-	}
-	if d.Dentry == nil {
+		err = tr.Truncate(size)
+	} else if d.Dentry == nil {
 		return 0, unix.EINVAL
+	} else {
+		// The description is open for writing: no permission check again.
+		err = d.Dentry.Inode().Setattr(vfs.Attr{Mask: vfs.AttrSize, Size: size})
 	}
-	// The description is open for writing: no permission check again.
-	return 0, d.Dentry.Inode().Setattr(vfs.Attr{Mask: vfs.AttrSize, Size: size})
+	if err != nil {
+		return 0, err
+	}
+	vfs.NotifyModify(d)
+	return 0, nil
 }
 
 // fallocate modes (linux/falloc.h).
@@ -726,7 +731,11 @@ func sysFallocate(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if !ok {
 		return 0, unix.EOPNOTSUPP
 	}
-	return 0, al.Allocate(mode, off, length)
+	if err := al.Allocate(mode, off, length); err != nil {
+		return 0, err
+	}
+	vfs.NotifyModify(d)
+	return 0, nil
 }
 
 func fsync(t *kernel.Task, fd int, dataOnly bool) (uint64, error) {
