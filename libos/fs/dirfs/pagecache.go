@@ -95,12 +95,16 @@ func (fs *FS) pinCache(key fileKey, fd int, writable bool) (*pageCache, error) {
 }
 
 // unpin ends a pinCache.
-func (c *pageCache) unpin() {
+func (c *pageCache) unpin() { c.release(&c.pins) }
+
+// release drops one of the pins or mappings count counts and frees the
+// cache once nothing holds it.
+func (c *pageCache) release(count *int) {
 	c.fs.cacheMu.Lock()
 	defer c.fs.cacheMu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pins--
+	*count--
 	c.dropIfUnusedLocked()
 }
 
@@ -195,14 +199,7 @@ func (c *pageCache) AddMapping(bool) {
 
 // RemoveMapping implements mm.Mappable: the last one writes the file back
 // and frees the cache.
-func (c *pageCache) RemoveMapping(bool) {
-	c.fs.cacheMu.Lock()
-	defer c.fs.cacheMu.Unlock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.maps--
-	c.dropIfUnusedLocked()
-}
+func (c *pageCache) RemoveMapping(bool) { c.release(&c.maps) }
 
 // Sync implements mm.Mappable.
 func (c *pageCache) Sync() error {
