@@ -199,7 +199,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
 		log.Debug("no /proc in the rootfs: proc not mounted", "err", err)
 	}
-	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 21)})
+	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 20)})
 	if err != nil {
 		return nil, err
 	}
