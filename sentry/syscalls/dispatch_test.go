@@ -70,6 +70,7 @@ func newTestTask(t testing.TB) (*kernel.Task, uint64) {
 	os.WriteFile(filepath.Join(dir, "file"), []byte("contents"), 0o644)
 	os.Symlink("/file", filepath.Join(dir, "link"))
 	os.WriteFile(filepath.Join(dir, "prog"), tinyELF(), 0o755)
+	os.Mkdir(filepath.Join(dir, "tmp"), 0o755) // a mount point for tests
 	root, err := os.Open(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -584,6 +584,10 @@ var xPipeFlags = []stBit{
 	{unix.O_CLOEXEC, "O_CLOEXEC"}, {0x80, "O_NOTIFICATION_PIPE"},
 }
 
+var xSpliceFlags = []stBit{
+	{1, "SPLICE_F_MOVE"}, {2, "SPLICE_F_NONBLOCK"}, {4, "SPLICE_F_MORE"}, {8, "SPLICE_F_GIFT"},
+}
+
 var xAtFlags = []stBit{
 	{unix.AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"},
 	{unix.AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"},
@@ -1432,6 +1436,18 @@ func init() {
 		SysSendfile:      func(c *stCall) { c.add(stInt(c.a[0]), stInt(c.a[1]), c.u64Ptr(c.a[2], false, false), stUlong(c.a[3])) },
 		SysCopyFileRange: func(c *stCall) {
 			c.add(stInt(c.a[0]), c.u64Ptr(c.a[1], false, false), stInt(c.a[2]), c.u64Ptr(c.a[3], false, false), stUlong(c.a[4]), stUint(c.a[5]))
+		},
+		SysSplice: func(c *stCall) {
+			c.add(stInt(c.a[0]), c.u64Ptr(c.a[1], false, false), stInt(c.a[2]), c.u64Ptr(c.a[3], false, false), stUlong(c.a[4]),
+				stFlags(uint64(uint32(c.a[5])), xSpliceFlags, "SPLICE_F_???"))
+		},
+		SysTee: func(c *stCall) {
+			c.add(stInt(c.a[0]), stInt(c.a[1]), stUlong(c.a[2]), stFlags(uint64(uint32(c.a[3])), xSpliceFlags, "SPLICE_F_???"))
+		},
+		// Which way vmsplice copies depends on the fd, so the iovecs are
+		// shown whole, as for writev.
+		SysVmsplice: func(c *stCall) {
+			c.add(stInt(c.a[0]), c.iovec(c.a[1], c.a[2], false), stUlong(c.a[2]), stFlags(uint64(uint32(c.a[3])), xSpliceFlags, "SPLICE_F_???"))
 		},
 
 		SysFcntl:           (*stCall).sysFcntl,

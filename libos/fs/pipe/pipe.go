@@ -8,6 +8,10 @@
 // the caller waits for the end's readiness (the end is a waiter.Waitable)
 // before trying again; a write that could only be done in part returns the
 // count written together with EAGAIN.
+//
+// Besides read and write, a pipe serves splice(2), tee(2) and vmsplice(2):
+// WriteFrom fills it from another file, ReadTo drains it into one, and
+// Splice and Tee move or copy bytes between two pipes.
 package pipe
 
 import (
@@ -52,6 +56,15 @@ type Pipe struct {
 
 	// rq holds the waiters of read ends, wq those of write ends.
 	rq, wq waiter.Queue
+
+	// readMu is held by whoever takes bytes out (Read, ReadTo, Splice's
+	// source) and writeMu by whoever puts them in (Write, WriteFrom,
+	// Splice's and Tee's destination, SetSize), for the whole operation.
+	// ReadTo and WriteFrom run another file's I/O with only these held,
+	// not mu, so the pipe stays pollable meanwhile, and the bytes ReadTo
+	// saw or the room WriteFrom counted on stay theirs. Order: readMu,
+	// then writeMu, then mu (two pipes' mu in inode order).
+	readMu, writeMu sync.Mutex
 
 	mu       sync.Mutex
 	buf      []byte // the ring, grown as data arrives, up to capacity
@@ -158,6 +171,8 @@ func (e *End) Read(b []byte) (int, error) {
 		return 0, nil
 	}
 	p := e.p
+	p.readMu.Lock()
+	defer p.readMu.Unlock()
 	p.mu.Lock()
 	if p.n == 0 {
 		eof := p.writers == 0
@@ -167,18 +182,8 @@ func (e *End) Read(b []byte) (int, error) {
 		}
 		return 0, unix.EAGAIN
 	}
-	c := min(len(b), p.n)
-	first := copy(b[:c], p.buf[p.head:min(p.head+c, len(p.buf))])
-	copy(b[first:c], p.buf[:c-first])
-	p.head = (p.head + c) % len(p.buf)
-	p.n -= c
-	if p.n == 0 {
-		p.head = 0
-		if len(p.buf) > DefaultSize {
-			p.buf = nil // give back what a burst made it grow to
-		}
-	}
-	p.atime = time.Now()
+	c := p.peek(b)
+	p.consume(c)
 	p.mu.Unlock()
 	p.wq.Notify(waiter.EventOut | waiter.EventWrNorm)
 	return c, nil
@@ -193,6 +198,8 @@ func (e *End) Write(b []byte) (int, error) {
 		return 0, nil
 	}
 	p := e.p
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
 	p.mu.Lock()
 	if p.readers == 0 {
 		p.mu.Unlock()
@@ -204,15 +211,7 @@ func (e *End) Write(b []byte) (int, error) {
 		return 0, unix.EAGAIN
 	}
 	c := min(len(b), free)
-	if p.n+c > len(p.buf) {
-		p.resize(min(p.capacity, max(p.n+c, 2*len(p.buf), pageSize)))
-	}
-	tail := (p.head + p.n) % len(p.buf)
-	first := copy(p.buf[tail:], b[:c])
-	copy(p.buf, b[first:c])
-	p.n += c
-	now := time.Now()
-	p.mtime, p.ctime = now, now
+	p.push(b[:c])
 	p.mu.Unlock()
 	p.rq.Notify(waiter.EventIn | waiter.EventRdNorm)
 	if c < len(b) {
@@ -355,6 +354,51 @@ func (p *Pipe) resize(size int) {
 	p.buf, p.head = nb, 0
 }
 
+// peek copies up to len(b) buffered bytes into b without consuming them
+// and returns the count. mu held.
+func (p *Pipe) peek(b []byte) int {
+	c := min(len(b), p.n)
+	if c == 0 {
+		return 0
+	}
+	first := copy(b[:c], p.buf[p.head:min(p.head+c, len(p.buf))])
+	copy(b[first:c], p.buf[:c-first])
+	return c
+}
+
+// consume drops the first c buffered bytes. mu held; c <= p.n.
+func (p *Pipe) consume(c int) {
+	if c == 0 {
+		return
+	}
+	p.head = (p.head + c) % len(p.buf)
+	p.n -= c
+	if p.n == 0 {
+		p.head = 0
+		if len(p.buf) > DefaultSize {
+			p.buf = nil // give back what a burst made it grow to
+		}
+	}
+	p.atime = time.Now()
+}
+
+// push appends b, growing the ring as needed. mu held; b fits in the
+// capacity.
+func (p *Pipe) push(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if p.n+len(b) > len(p.buf) {
+		p.resize(min(p.capacity, max(p.n+len(b), 2*len(p.buf), pageSize)))
+	}
+	tail := (p.head + p.n) % len(p.buf)
+	first := copy(p.buf[tail:], b)
+	copy(p.buf, b[first:])
+	p.n += len(b)
+	now := time.Now()
+	p.mtime, p.ctime = now, now
+}
+
 // Size is the pipe's capacity, F_GETPIPE_SZ.
 func (e *End) Size() int {
 	e.p.mu.Lock()
@@ -375,6 +419,8 @@ func (e *End) SetSize(size uint64, privileged bool) (int, error) {
 		c <<= 1
 	}
 	p := e.p
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
 	p.mu.Lock()
 	if c > uint64(p.capacity) && c > MaxSize && !privileged {
 		p.mu.Unlock()
