@@ -165,7 +165,7 @@ func (t *Task) FinishOpen(d *vfs.FileDescription, flags int) (*vfs.FileDescripti
 			d.DecRef()
 			return nil, err
 		}
-		nd := vfs.NewDescription(f, d.Path, d.Flags())
+		nd := vfs.NewDescription(ttyAlias{File: f, node: d.Dentry}, d.Path, d.Flags())
 		nd.Dentry = d.Dentry
 		d.DecRef()
 		return nd, nil
@@ -256,6 +256,14 @@ func (t *Task) TerminalIoctl(d *vfs.FileDescription, req, arg uint64) (ret uint6
 	tty, master, ok := devpts.TerminalOf(d.File)
 	if !ok {
 		return 0, false, nil
+	}
+	if !master && tty.HungUp() {
+		// A hung-up terminal answers every ioctl with EIO (TIOCSPGRP
+		// with ENOTTY), as hung_up_tty_ioctl.
+		if req == tiocspgrp {
+			return 0, true, unix.ENOTTY
+		}
+		return 0, true, unix.EIO
 	}
 	k := t.K
 	switch req {
@@ -382,3 +390,23 @@ func (t *Task) TerminalIoctl(d *vfs.FileDescription, req, arg uint64) (ret uint6
 	}
 	return 0, false, nil
 }
+
+// ttyAlias is a controlling terminal opened through /dev/tty: the
+// terminal's file, with /dev/tty's own attributes for fstat, as Linux
+// keeps the inode the open went through.
+type ttyAlias struct {
+	vfs.File
+	node *vfs.Dentry
+}
+
+// Stat implements vfs.File.
+func (a ttyAlias) Stat() (unix.Stat_t, error) {
+	if a.node == nil {
+		return a.File.Stat()
+	}
+	return a.node.Stat()
+}
+
+// Unwrap implements vfs.Unwrapper, so the terminal is found and polled
+// through the alias.
+func (a ttyAlias) Unwrap() vfs.File { return a.File }
