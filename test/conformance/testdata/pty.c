@@ -9,7 +9,10 @@
  * size SIGWINCH) to the foreground group of a session whose controlling
  * terminal the slave is; EIO on the master once the slave has closed;
  * the slave hung up (read 0, write EIO, SIGHUP to the session leader)
- * when the master closes.
+ * when the master closes; job control: a background process group
+ * reading the terminal stops with SIGTTIN (EIO with SIGTTIN ignored),
+ * writing with TOSTOP stops with SIGTTOU (allowed with SIGTTOU ignored or
+ * without TOSTOP), and tcsetpgrp from the background with SIGTTOU blocked.
  *
  * Reads of the master wait (poll, generous timeout) for exactly the bytes
  * expected, since Linux hands input to the line discipline
@@ -355,10 +358,109 @@ static void job_control(void)
 	printf("child hung up: exit %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st));
 }
 
+/* bg runs fn in a new background process group; returns how it ended. */
+static const char *bg(int (*fn)(int), int tty)
+{
+	static char buf[32];
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		_exit(fn(tty));
+	}
+	setpgid(pid, pid);
+	int st;
+	if (waitpid(pid, &st, WUNTRACED) != pid)
+		return "waitpid failed";
+	if (WIFSTOPPED(st)) {
+		snprintf(buf, sizeof buf, "stopped by %s", WSTOPSIG(st) == SIGTTIN ? "SIGTTIN" : WSTOPSIG(st) == SIGTTOU ? "SIGTTOU" : "other");
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return buf;
+	}
+	if (WIFEXITED(st)) {
+		snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(st));
+		return buf;
+	}
+	snprintf(buf, sizeof buf, "signal %d", WTERMSIG(st));
+	return buf;
+}
+
+static int bg_read(int tty)
+{
+	char c;
+	return read(tty, &c, 1) < 0 ? 100 + (errno == EIO) : 0;
+}
+
+static int bg_read_ignoring(int tty)
+{
+	signal(SIGTTIN, SIG_IGN);
+	char c;
+	return read(tty, &c, 1) < 0 && errno == EIO ? 0 : 1;
+}
+
+static int bg_write(int tty) { return write(tty, "w", 1) == 1 ? 0 : 1; }
+
+static int bg_write_ignoring(int tty)
+{
+	signal(SIGTTOU, SIG_IGN);
+	return write(tty, "w", 1) == 1 ? 0 : 1;
+}
+
+static int bg_tcsetpgrp(int tty)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	pid_t fg = tcgetpgrp(tty);
+	if (tcsetpgrp(tty, getpgrp()) != 0 || tcgetpgrp(tty) != getpgrp())
+		return 1;
+	/* A background process without the block is stopped. */
+	return tcsetpgrp(tty, fg) == 0 ? 0 : 2;
+}
+
+static void background(void)
+{
+	int m;
+	char name[64];
+	int s = open_pair(&m, name, sizeof name);
+	CHECK(s >= 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(m);
+		close(s);
+		if (setsid() < 0)
+			_exit(10);
+		int t = open(name, O_RDWR);
+		if (t < 0 || tcgetpgrp(t) != getpid())
+			_exit(11);
+		printf("background read: %s\n", bg(bg_read, t));
+		printf("background read, SIGTTIN ignored: %s\n", bg(bg_read_ignoring, t));
+		printf("background write without TOSTOP: %s\n", bg(bg_write, t));
+		struct termios tio;
+		tcgetattr(t, &tio);
+		tio.c_lflag |= TOSTOP;
+		tcsetattr(t, TCSANOW, &tio);
+		printf("background write with TOSTOP: %s\n", bg(bg_write, t));
+		printf("background write with TOSTOP, SIGTTOU ignored: %s\n", bg(bg_write_ignoring, t));
+		printf("background tcsetpgrp, SIGTTOU blocked: %s\n", bg(bg_tcsetpgrp, t));
+		printf("foreground is the leader again: %s\n", yesno(tcgetpgrp(t) == getpid()));
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	MUST(waitpid(pid, &st, 0));
+	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "job control child status %#x", st);
+	close(s);
+	close(m);
+}
+
 int main(void)
 {
 	/* The output must not depend on whether stdio is a terminal. */
 	basics();
 	job_control();
+	background();
 	return check_done("pty");
 }
