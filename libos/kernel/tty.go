@@ -170,11 +170,16 @@ func (t *Task) FinishOpen(d *vfs.FileDescription, flags int) (*vfs.FileDescripti
 		d.DecRef()
 		return nd, nil
 	}
-	if flags&unix.O_NOCTTY != 0 || flags&unix.O_ACCMODE == unix.O_WRONLY {
+	tty, master, ok := devpts.TerminalOf(d.File)
+	if !ok {
 		return d, nil
 	}
-	tty, master, ok := devpts.TerminalOf(d.File)
-	if !ok || master {
+	if master {
+		// A new terminal's slave belongs to whoever opened ptmx.
+		tty.SetOwner(t.Cred().UID)
+		return d, nil
+	}
+	if flags&unix.O_NOCTTY != 0 || flags&unix.O_ACCMODE == unix.O_WRONLY {
 		return d, nil
 	}
 	k.mu.Lock()
@@ -370,7 +375,8 @@ func (t *Task) TerminalIoctl(d *vfs.FileDescription, req, arg uint64) (ret uint6
 		return 0, true, nil
 	case tiocgptpeer:
 		if !master {
-			return 0, true, unix.ENOTTY
+			// ptm_open_peer: only a master has a peer to open.
+			return 0, true, unix.EIO
 		}
 		const allowed = unix.O_ACCMODE | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 		if arg&^allowed != 0 {

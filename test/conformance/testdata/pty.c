@@ -27,6 +27,10 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER 0x5441
+#endif
+
 static void show(const char *what, const char *b, ssize_t n)
 {
 	printf("%s (%zd): \"", what, n);
@@ -121,7 +125,7 @@ static void basics(void)
 	EXPECT_ERR(ioctl(s, TIOCGPTN, &n1), ENOTTY);
 	struct stat st;
 	MUST(fstat(s, &st));
-	printf("slave is a char device: %s\n", yesno(S_ISCHR(st.st_mode)));
+	printf("slave is a char device: %s, owned by us: %s\n", yesno(S_ISCHR(st.st_mode)), yesno(st.st_uid == geteuid()));
 	MUST(fstat(m, &st));
 	printf("master is a char device: %s\n", yesno(S_ISCHR(st.st_mode)));
 
@@ -250,6 +254,15 @@ static void basics(void)
 	MUST(tcflush(s, TCIFLUSH));
 	MUST(ioctl(s, FIONREAD, &avail));
 	printf("after TCIFLUSH: FIONREAD %d\n", avail);
+
+	/* TIOCGPTPEER opens the slave from the master. */
+	int peer = MUST(ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY));
+	tn = ttyname(peer);
+	printf("TIOCGPTPEER gives the slave: %s\n", yesno(tn && strcmp(tn, name) == 0));
+	CHECK(write(peer, "p\n", 2) == 2);
+	expect_master(m, "written through the peer", 3);
+	EXPECT_ERR(ioctl(s, TIOCGPTPEER, O_RDWR), EIO);
+	close(peer);
 
 	/* The slave closes: reads of the master fail with EIO. */
 	close(s);
