@@ -13,6 +13,9 @@
 // Files never block: an operation that cannot proceed returns EAGAIN and
 // the caller waits for the file's readiness (a File is a
 // waiter.Waitable), as with pipes.
+//
+// Not implemented: packet mode (TIOCPKT on is EINVAL), TIOCSTI, ECHOPRT,
+// IXANY, PARMRK and IMAXBEL, and the legacy termio ioctls (TCGETA...).
 package devpts
 
 import (

@@ -263,7 +263,8 @@ func (f *File) Write(p []byte) (int, error) {
 				ctrl.SignalForeground(s)
 			}
 		}
-		t.sq.Notify(waiter.EventIn | waiter.EventRdNorm)
+		// Input may also have restarted stopped output (VSTART).
+		t.sq.Notify(waiter.EventIn | waiter.EventRdNorm | waiter.EventOut | waiter.EventWrNorm)
 		if echoed || len(sigs) > 0 {
 			t.mq.Notify(waiter.EventIn | waiter.EventRdNorm)
 		}
