@@ -387,6 +387,11 @@ func (t *Task) TerminalIoctl(d *vfs.FileDescription, req, arg uint64) (ret uint6
 			return 0, true, err
 		}
 		nd := vfs.NewDescription(f, tty.Path(), int(arg)&^(unix.O_CLOEXEC|unix.O_NOCTTY))
+		// Name the slave's node, as Linux opens the peer through the
+		// devpts mount: /proc/PID/fd and ttyname then find it.
+		if dent, st, err := t.LookupStat(unix.AT_FDCWD, tty.Path(), 0); err == nil && st.Rdev == tty.Rdev() {
+			nd.Dentry = dent
+		}
 		fd, err := t.FDs.Install(nd, 0, arg&unix.O_CLOEXEC != 0, t.NoFileLimit())
 		if err != nil {
 			nd.DecRef()
