@@ -18,6 +18,7 @@ import (
 
 	"exokernelul.dev/exo/caps"
 	"exokernelul.dev/exo/libos/fs/devfs"
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/fs/dirfs"
 	"exokernelul.dev/exo/libos/fs/hostfd"
 	"exokernelul.dev/exo/libos/fs/overlay"
@@ -275,10 +276,23 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
 	}
 	attach := func(dst string, fs vfs.FS, opts vfs.MountOptions) error { return attachMaking(mounts, dst, fs, opts) }
-	if err := attach("/dev", devfs.New(), vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
+	dev := devfs.New()
+	pts := devpts.New(unix.Mkdev(0, 24))
+	dev.SetPTS(pts)
+	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
 		// A read-only rootfs without /dev (a bare directory of test
 		// programs) simply has none.
 		log.Debug("no /dev in the rootfs: devfs not mounted", "err", err)
+	} else {
+		// Terminals, and the tmpfs glibc keeps POSIX shared memory and
+		// named semaphores in.
+		if err := attach("/dev/pts", pts, vfs.MountOptions{Source: "devpts", Options: "nosuid,noexec,gid=5,mode=620,ptmxmode=000"}); err != nil {
+			return nil, fmt.Errorf("mount devpts on /dev/pts: %w", err)
+		}
+		shm := tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: unix.Mkdev(0, 62)})
+		if err := attach("/dev/shm", shm, vfs.MountOptions{Source: "shm", Options: "nosuid,nodev"}); err != nil {
+			return nil, fmt.Errorf("mount tmpfs on /dev/shm: %w", err)
+		}
 	}
 	for i, m := range cfg.Mounts {
 		var fs vfs.FS

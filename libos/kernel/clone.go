@@ -158,6 +158,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 			parent:   parent,
 			children: make(map[*ThreadGroup]struct{}),
 			pgrp:     t.tg.pgrp,
+			tty:      t.tg.tty,
 			handlers: handlers,
 			rlimits:  t.tg.rlimits,
 			waitCh:   make(chan struct{}),

@@ -104,6 +104,7 @@ func (t *Task) exitThread() {
 		}
 		tg.children = nil
 	}
+	k.sessionLeaderExitLocked(tg)
 	if tg.pgrp != nil {
 		tg.pgrp.members--
 	}

@@ -93,7 +93,11 @@ func (t *Task) Openat2(dirfd int, p string, flags int, mode uint32, resolve uint
 	if err != nil {
 		return nil, err
 	}
-	return t.K.Mounts.Open(ctx, p, vfs.OpenOptions{Flags: flags, Mode: mode &^ t.FS.Umask()})
+	d, err := t.K.Mounts.Open(ctx, p, vfs.OpenOptions{Flags: flags, Mode: mode &^ t.FS.Umask()})
+	if err != nil {
+		return nil, err
+	}
+	return t.FinishOpen(d, flags)
 }
 
 // OpenExec opens a program (or ELF interpreter) for execve: it needs

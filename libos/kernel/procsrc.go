@@ -117,6 +117,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 	if tg.pgrp != nil {
 		p.PGID = tg.pgrp.id
 		p.SID = tg.pgrp.session.sid
+		p.TTY = tg.terminalDeviceLocked()
 		if fg := tg.pgrp.session.foreground; fg != nil {
 			p.TPGID = fg.id
 		}

@@ -30,6 +30,7 @@ func (t *Task) Setsid() (int32, error) {
 		}
 	}
 	tg.pgrp.members--
+	tg.tty = nil
 	s := &Session{sid: tg.tgid}
 	tg.pgrp = &ProcessGroup{id: tg.tgid, session: s, members: 1}
 	return tg.tgid, nil

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
 )
@@ -85,6 +86,7 @@ type ThreadGroup struct {
 	parent   *ThreadGroup
 	children map[*ThreadGroup]struct{}
 	pgrp     *ProcessGroup
+	tty      *devpts.Terminal // the controlling terminal, nil if none (tty.go)
 	handlers *SignalHandlers
 	pending  sigQueue
 	rlimits  [NumRlimits]Rlimit
@@ -121,6 +123,7 @@ type ProcessGroup struct {
 type Session struct {
 	sid        int32
 	foreground *ProcessGroup
+	tty        *devpts.Terminal // the controlling terminal, nil if none
 }
 
 // FSContext is the root directory, working directory and umask, shared

@@ -102,6 +102,11 @@ func fileFor(t *kernel.Task, fd int, write bool) (*vfs.FileDescription, error) {
 		d.DecRef()
 		return nil, unix.EBADF
 	}
+	// A background process using its terminal: SIGTTIN, SIGTTOU.
+	if err := t.TerminalAccess(d, write); err != nil {
+		d.DecRef()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -665,6 +670,9 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		d.SetStatusFlags(flags)
 		return 0, nil
 	default:
+		if r, handled, err := t.TerminalIoctl(d, uint64(req), a[2]); handled || err != nil {
+			return r, err
+		}
 		return d.File.Ioctl(uint64(req), a[2], t.MM)
 	}
 }

@@ -2,10 +2,10 @@
 // Debian rootfs natively and under `runsc-exo do` (whose default rootfs is
 // the host's / as the read-only lower layer of an overlay with a tmpfs
 // upper) and compares what they print: python3 scripts that read, write,
-// rename, list and stat files; git init/add/commit/log/gc/clone; sqlite3
-// with 10,000 rows in a transaction and a WAL database; perl; a tar czf /
-// tar xzf round trip; find / -xdev; ls -la /proc/self/; cat
-// /proc/self/maps.
+// rename, list and stat files, and that use pseudo-terminals and shared
+// memory; git init/add/commit/log/gc/clone; sqlite3 with 10,000 rows in a
+// transaction and a WAL database; perl; a tar czf / tar xzf round trip;
+// find / -xdev; ls -la /proc/self/; cat /proc/self/maps.
 //
 // Each workload runs in a work directory under the suite's scratch
 // directory (in /tmp), seeded with a few files; both runs use the same
@@ -349,6 +349,17 @@ func TestPython(t *testing.T) {
 		b = bytes.ReplaceAll(b, []byte("nodename="+host+" "), []byte("nodename=HOSTNAME "))
 		return bytes.ReplaceAll(b, []byte("nodename=runsc-exo "), []byte("nodename=HOSTNAME "))
 	})
+}
+
+// TestPythonPty: python3's pty module (openpty, termios settings, setraw,
+// pty.fork with the child's stdio on the slave as its controlling
+// terminal) and multiprocessing.shared_memory, which lives in /dev/shm.
+func TestPythonPty(t *testing.T) {
+	t.Parallel()
+	need(t, "python3")
+	code := script(t, "terminal.py")
+	r := runPair(t, "pythonpty", pair{argv: func(w string) []string { return []string{"python3", "-c", code} }})
+	compare(t, r, nil)
 }
 
 // gitEnv fixes everything a commit id depends on.

@@ -1,7 +1,9 @@
 // Package devfs is the library OS's /dev: the memory character devices
 // (null, zero, full, random, urandom) served entirely inside the sandbox,
-// so no host device node is ever opened for them, and the fd, stdin,
-// stdout and stderr symlinks into /proc/self/fd.
+// so no host device node is ever opened for them, the terminal nodes tty,
+// console and ptmx, the fd, stdin, stdout and stderr symlinks into
+// /proc/self/fd, and the pts and shm directories the sandbox mounts
+// devpts and a tmpfs on.
 package devfs
 
 import (
@@ -11,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
@@ -51,7 +54,21 @@ var links = map[string]string{
 type FS struct {
 	created time.Time
 	root    *root
+	// pts serves /dev/ptmx; without it ptmx is ENODEV.
+	pts *devpts.FS
+	// console opens /dev/console; without it the node is ENXIO.
+	console func() (vfs.File, error)
 }
+
+// SetPTS makes /dev/ptmx open new terminals of pts (the devpts mounted
+// at /dev/pts).
+func (fs *FS) SetPTS(pts *devpts.FS) { fs.pts = pts }
+
+// SetConsole makes /dev/console open what open returns. This is the hook
+// for a container with a terminal: its runtime attaches the terminal it
+// hands the workload (a pty slave) as the console. Without one, opening
+// /dev/console fails with ENXIO, as on a Linux without a console.
+func (fs *FS) SetConsole(open func() (vfs.File, error)) { fs.console = open }
 
 // New returns a devfs.
 func New() *FS {
@@ -74,6 +91,12 @@ func (fs *FS) stat(ino uint64, mode uint32) unix.Stat_t {
 func statfs() (unix.Statfs_t, error) {
 	return unix.Statfs_t{Type: 0x01021994, Bsize: 4096, Namelen: 255, Frsize: 4096, Flags: unix.ST_NOSUID}, nil
 }
+
+// Terminal nodes (major 5) and the directories mounts go on.
+var (
+	ttyNodes = map[string]uint32{"tty": 0, "console": 1, "ptmx": 2}
+	dirs     = map[string]uint64{"pts": 300, "shm": 301}
+)
 
 // root is the /dev directory. Nothing can be created in it.
 type root struct {
@@ -98,6 +121,12 @@ func (r *root) Lookup(name string) (vfs.Inode, error) {
 	}
 	if target, ok := links[name]; ok {
 		return &link{fs: r.fs, name: name, target: target}, nil
+	}
+	if minor, ok := ttyNodes[name]; ok {
+		return &ttyNode{fs: r.fs, minor: minor}, nil
+	}
+	if ino, ok := dirs[name]; ok {
+		return &dir{fs: r.fs, ino: ino}, nil
 	}
 	return nil, unix.ENOENT
 }
@@ -124,17 +153,27 @@ func linkIno(name string) uint64 {
 
 func entries() []vfs.Dirent {
 	var es []vfs.Dirent
-	names := make([]string, 0, len(devices)+len(links))
+	var names []string
 	for n := range devices {
 		names = append(names, n)
 	}
 	for n := range links {
 		names = append(names, n)
 	}
+	for n := range ttyNodes {
+		names = append(names, n)
+	}
+	for n := range dirs {
+		names = append(names, n)
+	}
 	sort.Strings(names)
 	for _, n := range names {
 		if d, ok := devices[n]; ok {
 			es = append(es, vfs.Dirent{Name: n, Ino: uint64(d.minor) + 1, Type: unix.DT_CHR})
+		} else if m, ok := ttyNodes[n]; ok {
+			es = append(es, vfs.Dirent{Name: n, Ino: ttyIno(m), Type: unix.DT_CHR})
+		} else if ino, ok := dirs[n]; ok {
+			es = append(es, vfs.Dirent{Name: n, Ino: ino, Type: unix.DT_DIR})
 		} else {
 			es = append(es, vfs.Dirent{Name: n, Ino: linkIno(n), Type: unix.DT_LNK})
 		}
