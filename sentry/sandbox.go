@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -48,6 +49,17 @@ type Config struct {
 	// change fails with EROFS) instead of as the lower layer of an
 	// overlay whose writes stay in the sandbox's memory.
 	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
+	// Groups are init's supplementary groups.
+	Groups []uint32 `json:"groups,omitempty"`
+	// Rlimits override init's default resource limits.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+}
+
+// Rlimit is one resource limit of init, by RLIMIT_* number.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
 }
 
 // Mount is one file system the workload gets besides its rootfs.
@@ -83,6 +95,10 @@ type Sandbox struct {
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
 	grants []caps.Grant
+	// init is the container's first task once Load made it; started
+	// says whether it was given to the platform.
+	init    *kernel.Task
+	started sync.Once
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -215,10 +231,20 @@ func (s *Sandbox) ForwardSignals(sigs ...os.Signal) {
 	}()
 }
 
-// Run starts the container's init and waits until it and every other
-// task are gone. The boot error of a program that cannot start is
-// returned as err, with errno inside.
-func (s *Sandbox) Run() (kernel.ExitStatus, error) {
+// Load creates the container's init task with its program loaded, without
+// running it: the OCI create step, which Start completes. The error of a
+// program that cannot start has errno inside.
+func (s *Sandbox) Load() error {
+	if s.init != nil {
+		return nil
+	}
+	var rlimits map[int]kernel.Rlimit
+	if len(s.cfg.Rlimits) > 0 {
+		rlimits = make(map[int]kernel.Rlimit, len(s.cfg.Rlimits))
+		for _, r := range s.cfg.Rlimits {
+			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
+		}
+	}
 	t, err := s.kernel.NewInitTask(kernel.InitSpec{
 		Argv: s.cfg.Argv,
 		Env:  s.cfg.Env,
@@ -226,14 +252,51 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 		Creds: kernel.Creds{
 			UID: s.cfg.UID, EUID: s.cfg.UID, SUID: s.cfg.UID, FSUID: s.cfg.UID,
 			GID: s.cfg.GID, EGID: s.cfg.GID, SGID: s.cfg.GID, FSGID: s.cfg.GID,
+			Groups: s.cfg.Groups,
 		},
+		Rlimits: rlimits,
 	})
 	if err != nil {
+		return err
+	}
+	s.init = t
+	return nil
+}
+
+// Start lets the loaded init task run; later calls do nothing.
+func (s *Sandbox) Start() {
+	s.started.Do(func() { s.startTask(s.init) })
+}
+
+// Signal sends sig to the container's init, or with all to every process
+// of the sandbox. A SIGKILL before Start ends init without it running.
+func (s *Sandbox) Signal(sig int, all bool) {
+	if all {
+		s.kernel.SignalAll(sig)
+	} else {
+		s.kernel.SignalInit(sig)
+	}
+	if sig == int(unix.SIGKILL) && s.init != nil {
+		s.Start()
+	}
+}
+
+// Run starts the container's init (loading it first unless Load did) and
+// waits until it and every other task are gone. The boot error of a
+// program that cannot start is returned as err, with errno inside.
+func (s *Sandbox) Run() (kernel.ExitStatus, error) {
+	if err := s.Load(); err != nil {
 		return kernel.ExitStatus{}, err
 	}
-	s.startTask(t)
+	s.Start()
+	return s.Wait(), nil
+}
+
+// Wait waits until init and every other task are gone and returns how
+// init ended.
+func (s *Sandbox) Wait() kernel.ExitStatus {
 	<-s.kernel.Done()
-	return s.kernel.InitStatus(), nil
+	return s.kernel.InitStatus()
 }
 
 // ExitCode turns a boot failure into the exit status shells use: 127 when

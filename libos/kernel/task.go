@@ -294,6 +294,19 @@ func (k *Kernel) SignalInit(sig int) {
 	k.sendLocked(k.init, nil, info)
 }
 
+// SignalAll sends sig to every process of the sandbox, init included, as
+// the runtime's kill --all does.
+func (k *Kernel) SignalAll(sig int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, t := range k.tasks {
+		if t.tg.leader == t {
+			info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
+			k.sendLocked(t.tg, nil, info)
+		}
+	}
+}
+
 // SetContext attaches the task's platform context before it first runs.
 func (t *Task) SetContext(ctx Context) {
 	t.K.mu.Lock()
