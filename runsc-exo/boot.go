@@ -29,6 +29,9 @@ func runBoot(g *globals, args []string) int {
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "runsc-exo: "+format+"\n", a...)
+		if *controlFD >= 0 {
+			reportBootFailure(*controlFD, fmt.Sprintf(format, a...))
+		}
 		return 125
 	}
 	var cfg sentry.Config

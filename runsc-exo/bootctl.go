@@ -63,3 +63,9 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 	}
 	return status.Code
 }
+
+// reportBootFailure tells exo why the sandbox could not boot.
+func reportBootFailure(fd int, msg string) {
+	f := os.NewFile(uintptr(fd), "control")
+	json.NewEncoder(f).Encode(oci.Message{Event: "failed", Error: msg})
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path"
 	"strings"
 	"sync"
 
@@ -329,7 +330,15 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
 	}
 	attach := func(dst string, fs vfs.FS, opts vfs.MountOptions) error { return attachMaking(mounts, dst, fs, opts) }
-	if err := attach("/dev", devfs.New(), vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
+	// Mounts directly under /dev (an OCI container's /dev/shm) get their
+	// mount points in devfs, where nothing can be created.
+	var devDirs []string
+	for _, m := range cfg.Mounts {
+		if path.Dir(m.Destination) == "/dev" {
+			devDirs = append(devDirs, path.Base(m.Destination))
+		}
+	}
+	if err := attach("/dev", devfs.New(devDirs...), vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
 		// A read-only rootfs without /dev (a bare directory of test
 		// programs) simply has none.
 		log.Debug("no /dev in the rootfs: devfs not mounted", "err", err)

@@ -6,6 +6,7 @@ package devfs
 
 import (
 	"crypto/rand"
+	"slices"
 	"sort"
 	"time"
 
@@ -51,11 +52,21 @@ var links = map[string]string{
 type FS struct {
 	created time.Time
 	root    *root
+	// dirs are empty directories that serve as mount points (shm, pts,
+	// mqueue for an OCI container's mounts).
+	dirs []string
 }
 
-// New returns a devfs.
-func New() *FS {
+// New returns a devfs; mountPoints name empty directories in it for
+// other file systems to be mounted on.
+func New(mountPoints ...string) *FS {
 	fs := &FS{created: time.Now()}
+	for _, n := range mountPoints {
+		if _, ok := devices[n]; !ok && links[n] == "" && !slices.Contains(fs.dirs, n) {
+			fs.dirs = append(fs.dirs, n)
+		}
+	}
+	sort.Strings(fs.dirs)
 	fs.root = &root{fs: fs}
 	return fs
 }
@@ -99,6 +110,9 @@ func (r *root) Lookup(name string) (vfs.Inode, error) {
 	if target, ok := links[name]; ok {
 		return &link{fs: r.fs, name: name, target: target}, nil
 	}
+	if i := slices.Index(r.fs.dirs, name); i >= 0 {
+		return &mountDir{fs: r.fs, ino: 200 + uint64(i)}, nil
+	}
 	return nil, unix.ENOENT
 }
 
@@ -110,7 +124,45 @@ func (r *root) Open(flags int) (vfs.File, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		return nil, unix.EISDIR
 	}
-	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) { return entries(), nil }), nil
+	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) {
+		es := entries()
+		for i, n := range r.fs.dirs {
+			es = append(es, vfs.Dirent{Name: n, Ino: 200 + uint64(i), Type: unix.DT_DIR})
+		}
+		return es, nil
+	}), nil
+}
+
+// mountDir is an empty directory of /dev that another file system is
+// mounted on.
+type mountDir struct {
+	vfs.ReadOnlyInode
+	fs  *FS
+	ino uint64
+}
+
+// Stat implements vfs.Inode.
+func (d *mountDir) Stat() (unix.Stat_t, error) {
+	st := d.fs.stat(d.ino, unix.S_IFDIR|0o755)
+	st.Nlink = 2
+	return st, nil
+}
+
+// Statfs implements vfs.Inode.
+func (d *mountDir) Statfs() (unix.Statfs_t, error) { return statfs() }
+
+// Lookup implements vfs.Inode.
+func (d *mountDir) Lookup(string) (vfs.Inode, error) { return nil, unix.ENOENT }
+
+// Create implements vfs.Inode.
+func (d *mountDir) Create(string, uint32, vfs.Cred) (vfs.Inode, error) { return nil, unix.EACCES }
+
+// Open implements vfs.Inode.
+func (d *mountDir) Open(flags int) (vfs.File, error) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return nil, unix.EISDIR
+	}
+	return vfs.NewDirFile(d, func() ([]vfs.Dirent, error) { return nil, nil }), nil
 }
 
 func linkIno(name string) uint64 {
