@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,6 +188,10 @@ func translateProcess(p *specs.Process, sb *Sandbox) error {
 	}
 	sb.Args = p.Args
 	sb.Env = p.Env
+	if !hasEnv(p.Env, "HOME") {
+		// As runc: a process without HOME gets its user's home directory.
+		sb.Env = append(slices.Clip(p.Env), "HOME="+homeDir(sb.Rootfs, p.User.UID))
+	}
 	sb.Cwd = p.Cwd
 	sb.UID, sb.GID = p.User.UID, p.User.GID
 	sb.Groups = p.User.AdditionalGids
@@ -387,4 +392,38 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New("not a size like 64m")
 	}
 	return n * mult, nil
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// homeDir is uid's home directory in the rootfs's /etc/passwd, or "/".
+// Only a regular /etc/passwd is read: a symlink in the rootfs could point
+// anywhere on the host.
+func homeDir(rootfs string, uid uint32) string {
+	etc := filepath.Join(rootfs, "etc")
+	p := filepath.Join(etc, "passwd")
+	if st, err := os.Lstat(etc); err != nil || !st.IsDir() {
+		return "/"
+	}
+	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+		return "/"
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "/"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
 }

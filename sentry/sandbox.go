@@ -270,13 +270,11 @@ func (s *Sandbox) Start() {
 }
 
 // Signal sends sig to the container's init, or with all to every process
-// of the sandbox. A SIGKILL before Start ends init without it running.
+// of the sandbox, as the host's kill would reach a container's processes
+// (kernel.SignalFromHost). A SIGKILL before Start ends init without it
+// running.
 func (s *Sandbox) Signal(sig int, all bool) {
-	if all {
-		s.kernel.SignalAll(sig)
-	} else {
-		s.kernel.SignalInit(sig)
-	}
+	s.kernel.SignalFromHost(sig, all)
 	if sig == int(unix.SIGKILL) && s.init != nil {
 		s.Start()
 	}

@@ -294,16 +294,24 @@ func (k *Kernel) SignalInit(sig int) {
 	k.sendLocked(k.init, nil, info)
 }
 
-// SignalAll sends sig to every process of the sandbox, init included, as
-// the runtime's kill --all does.
-func (k *Kernel) SignalAll(sig int) {
+// SignalFromHost sends sig to the container's init, or with all to every
+// process, as a process in an ancestor pid namespace would (the runtime's
+// kill): init gets only the signals it has a handler for, and SIGKILL and
+// SIGSTOP.
+func (k *Kernel) SignalFromHost(sig int, all bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, t := range k.tasks {
-		if t.tg.leader == t {
-			info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
-			k.sendLocked(t.tg, nil, info)
+		tg := t.tg
+		if tg.leader != t || (!all && tg != k.init) {
+			continue
 		}
+		if tg == k.init && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			if h := tg.handlers.actions[sig-1].Handler; h == SigDfl || h == SigIgn {
+				continue
+			}
+		}
+		k.sendLocked(tg, nil, &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser})
 	}
 }
 
