@@ -297,7 +297,7 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 				tm.Mode = uint32(n)
 			}
 		}
-		sb.Mounts = append(sb.Mounts, tm)
+		sb.addMount(tm)
 		return nil
 	case typ == "bind":
 		if m.Source == "" {
@@ -318,12 +318,7 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 			sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: bind mount of the file %q at %s is not supported yet; skipped", field, m.Source, dst))
 			return nil
 		}
-		for _, o := range sb.Mounts {
-			if o.Destination == dst {
-				return fieldError(field+".destination", "%s is mounted twice", dst)
-			}
-		}
-		sb.Mounts = append(sb.Mounts, Mount{Type: "bind", Source: m.Source, Destination: dst, ReadOnly: ro})
+		sb.addMount(Mount{Type: "bind", Source: m.Source, Destination: dst, ReadOnly: ro})
 		return nil
 	case typ == "":
 		return fieldError(field+".type", "must be set (or options must hold bind)")
@@ -369,6 +364,16 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 		}
 	}
 	return nil
+}
+
+// addMount appends m. An earlier mount at the same place, and those under
+// it, would be hidden by m, as Linux stacks mounts (CRI's sandbox has a
+// tmpfs and then a bind at /dev/shm): they are dropped.
+func (sb *Sandbox) addMount(m Mount) {
+	sb.Mounts = slices.DeleteFunc(sb.Mounts, func(o Mount) bool {
+		return o.Destination == m.Destination || strings.HasPrefix(o.Destination, m.Destination+"/")
+	})
+	sb.Mounts = append(sb.Mounts, m)
 }
 
 // parseSize reads a tmpfs size: bytes, or a number with k, m or g.

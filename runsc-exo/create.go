@@ -210,6 +210,10 @@ type exoProc struct {
 	// gone is closed when the sentry's control channel ends.
 	gone chan struct{}
 
+	// startMu makes concurrent starts take turns: one starts, the
+	// others find it running.
+	startMu sync.Mutex
+
 	mu     sync.Mutex
 	status specs.ContainerState
 	exit   *oci.Message
@@ -546,6 +550,8 @@ func (e *exoProc) serve(ln *net.UnixListener) {
 func (e *exoProc) handle(req oci.Message) error {
 	switch req.Op {
 	case "start":
+		e.startMu.Lock()
+		defer e.startMu.Unlock()
 		e.mu.Lock()
 		status := e.status
 		e.mu.Unlock()
