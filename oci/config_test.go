@@ -104,9 +104,16 @@ func TestTranslateErrorsNameTheField(t *testing.T) {
 		}, "process.rlimits[0]: soft limit"},
 		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nfs"}) }, "type: \"nfs\""},
 		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind"}) }, ".source: must be set"},
-		{func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"size=lots"}}) }, "size=lots"},
-		{func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, "linux.namespaces["},
-		{func(s *specs.Spec) { n := int64(-5); s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &n}} }, "linux.resources.memory.limit"},
+		{func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Options: []string{"size=lots"}})
+		}, "size=lots"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, "linux.namespaces["},
+		{func(s *specs.Spec) {
+			n := int64(-5)
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &n}}
+		}, "linux.resources.memory.limit"},
 		{func(s *specs.Spec) { s.Version = "2.0.0" }, "ociVersion"},
 	} {
 		spec, bundle := loadSample(t, "config.ctr.json")

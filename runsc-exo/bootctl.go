@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/sentry"
 )
@@ -15,6 +17,8 @@ import (
 // tells exo over the control fd, runs init when exo says start, delivers
 // exo's kills, and reports how init ended before exiting with its status.
 func bootControlled(sb *sentry.Sandbox, fd int) int {
+	// The workload's stub processes must not inherit it.
+	unix.CloseOnExec(fd)
 	f := os.NewFile(uintptr(fd), "control")
 	defer f.Close()
 	var mu sync.Mutex

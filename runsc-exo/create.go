@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -59,6 +60,7 @@ func runCreate(g *globals, args []string) int {
 		return g.fail(errors.New("create: want exactly one container id: usage: runsc-exo create [flags] ID"))
 	}
 	o.id = fs.Arg(0)
+	inheritOnlyStdio()
 	cmd, err := createContainer(g, &o, true)
 	if err != nil {
 		return g.fail(err)
@@ -173,6 +175,21 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	return cmd, nil
 }
 
+// inheritOnlyStdio marks every inherited fd but 0-2 close-on-exec: the
+// shim hands create more (a socket, a pipe), which must not reach the
+// container's processes nor be held open by them.
+func inheritOnlyStdio() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
 // writePidFile writes pid atomically, as runc does, so a reader never sees
 // a partial file.
 func writePidFile(p string, pid int) error {
@@ -227,6 +244,8 @@ func runExo(g *globals, args []string) int {
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return 125
 	}
+	// Hooks and the sentry must not hold the ready pipe open.
+	unix.CloseOnExec(*readyFD)
 	ready := os.NewFile(uintptr(*readyFD), "ready")
 	report := func(m oci.Message) {
 		if ready != nil {

@@ -136,6 +136,7 @@ func runRun(g *globals, args []string) int {
 		return g.fail(errors.New("run: want exactly one container id: usage: runsc-exo run [flags] ID"))
 	}
 	o.id = fs.Arg(0)
+	inheritOnlyStdio()
 	// Signals for the container reach its init through exo; they must
 	// not end this process first.
 	sigs := make(chan os.Signal, 8)

@@ -240,16 +240,48 @@ func (e *env) waitStatus(id string, want specs.ContainerState) stateJSON {
 	e.t.Helper()
 	deadline := time.Now().Add(harness.Timeout())
 	for {
-		st := e.state(id)
-		if st.Status == want {
-			return st
+		var st stateJSON
+		r := e.run("state", id)
+		if r.ExitCode == 0 {
+			if err := json.Unmarshal(r.Stdout, &st); err != nil {
+				e.t.Fatalf("state printed no JSON: %v\n%s", err, r)
+			}
+			if st.Status == want {
+				return st
+			}
+		} else if !strings.Contains(string(r.Stderr), "does not exist") {
+			e.t.Fatalf("state %s failed\n%s", id, r)
 		}
 		if time.Now().After(deadline) || (st.Status == specs.StateStopped && want != specs.StateStopped) {
-			e.t.Errorf("container %s is %s, want %s", id, st.Status, want)
+			e.t.Errorf("container %s is %q, want %s\n%s", id, st.Status, want, processes())
 			return st
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitOutput polls the container's output until it contains want.
+func (e *env) waitOutput(c *created, want string) {
+	e.t.Helper()
+	deadline := time.Now().Add(harness.Timeout())
+	for !strings.Contains(c.out(e.t), want) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("container %s did not print %q; it printed %q\n%s", c.id, want, c.out(e.t), processes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// processes lists the host's runtime processes, for a failure's report.
+func processes() string {
+	out, _ := exec.Command("ps", "-eo", "pid,ppid,stat,wchan:20,etime,args").Output()
+	var keep []string
+	for i, l := range strings.Split(string(out), "\n") {
+		if i == 0 || strings.Contains(l, "runsc-exo") || strings.Contains(l, "exo-stub") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // reap waits for the container's host process, which this test process
@@ -268,12 +300,14 @@ func reap(t *testing.T, pid int) syscall.WaitStatus {
 			t.Fatalf("wait4(%d): %v", pid, err)
 		}
 	case <-time.After(harness.Timeout()):
-		t.Fatalf("the pid-file process %d did not end", pid)
+		t.Fatalf("the pid-file process %d did not end\n%s", pid, processes())
 	}
 	return ws
 }
 
-const loopScript = `echo started; trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.1; done`
+// loopScript runs until SIGTERM; it prints "started" once its trap is set
+// (before that, init ignores SIGTERM from the host).
+const loopScript = `trap 'echo got TERM; exit 7' TERM; echo started; while :; do sleep 0.1; done`
 
 func TestCreateStartKillDelete(t *testing.T) {
 	t.Parallel()
@@ -300,6 +334,7 @@ func TestCreateStartKillDelete(t *testing.T) {
 
 	e.must("start", c.id)
 	e.waitStatus(c.id, specs.StateRunning)
+	e.waitOutput(c, "started")
 	e.fails("already running", "start", c.id)
 	e.fails("not stopped", "delete", c.id)
 
@@ -343,7 +378,7 @@ func TestPidFileExitStatus(t *testing.T) {
 			c := e.create(e.bundle(tc.args, nil), tc.name)
 			e.must("start", c.id)
 			if tc.kill != "" {
-				e.waitStatus(c.id, specs.StateRunning)
+				e.waitOutput(c, "started")
 				e.must("kill", c.id, tc.kill)
 			}
 			ws := reap(t, c.pid)
