@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,7 +23,8 @@ const ControlSocket = "control.sock"
 // process (Op), which asks the sentry over its control fd; the sentry also
 // reports events (Event) to exo.
 type Message struct {
-	// Op is a request: "start", or "kill" with Signal and All.
+	// Op is a request: "start", "kill" with Signal and All, "ps", or
+	// "exec".
 	Op     string `json:"op,omitempty"`
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
@@ -34,6 +36,42 @@ type Message struct {
 	Error      string `json:"error,omitempty"`
 	Code       int    `json:"code,omitempty"`
 	ExitSignal int    `json:"exitSignal,omitempty"`
+
+	// Exec is the process of an "exec" request; the client's fds 0-2
+	// come with the request (SCM_RIGHTS). The answer is an event
+	// "started" with Pid (the process's pid in the sandbox), then
+	// "exited" when it ends. ExecID tells exo's and the sentry's
+	// messages about one exec apart.
+	Exec   *ExecProcess `json:"exec,omitempty"`
+	ExecID int          `json:"execId,omitempty"`
+	Pid    int          `json:"pid,omitempty"`
+
+	// Pids answers "ps": the host processes of the container.
+	Pids []int `json:"pids,omitempty"`
+}
+
+// ExecProcess is a process to start in a running container.
+type ExecProcess struct {
+	Args    []string `json:"args"`
+	Env     []string `json:"env,omitempty"`
+	Cwd     string   `json:"cwd"`
+	UID     uint32   `json:"uid"`
+	GID     uint32   `json:"gid"`
+	Groups  []uint32 `json:"groups,omitempty"`
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Stdio names the file capabilities exo granted for fds 0-2 ("": the
+	// fd is closed).
+	Stdio [3]string `json:"stdio"`
+}
+
+// ExecProcessOf validates an OCI process for exec (errors name the
+// field, as for config.json's) and translates it.
+func ExecProcessOf(p *specs.Process, rootfs string) (*ExecProcess, error) {
+	sb := &Sandbox{Rootfs: rootfs}
+	if err := translateProcess(p, sb); err != nil {
+		return nil, errors.New(strings.Replace(err.Error(), "config.json: ", "process.json: ", 1))
+	}
+	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits}, nil
 }
 
 // socketAddr is a path to dir/name that fits a sockaddr_un (108 bytes):
@@ -101,6 +139,24 @@ func Call(dir string, req Message) (Message, error) {
 		return resp, errors.New(resp.Error)
 	}
 	return resp, nil
+}
+
+// Dial connects to the control socket of the container whose state
+// directory is dir.
+func Dial(dir string) (*net.UnixConn, error) {
+	addr, done, err := socketAddr(dir, ControlSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: addr, Net: "unix"})
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
+			return nil, errors.New("container not running")
+		}
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return c, nil
 }
 
 // signalNames are the signals kill takes by name.

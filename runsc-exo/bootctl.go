@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/sentry"
 )
@@ -46,6 +47,20 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 			switch req.Op {
 			case "start":
 				sb.Start()
+			case "exec":
+				if req.Exec == nil {
+					reply.Error = "exec: no process"
+					break
+				}
+				id := req.ExecID
+				pid, err := sb.Exec(execSpec(req.Exec), func(st kernel.ExitStatus) {
+					send(oci.Message{Event: "execExited", ExecID: id, Code: st.Code, ExitSignal: st.Signal})
+				})
+				if err != nil {
+					reply.Error = err.Error()
+					break
+				}
+				reply.Pid = int(pid)
 			case "kill":
 				if req.Signal <= 0 || req.Signal > 64 {
 					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
@@ -72,4 +87,12 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 func reportBootFailure(fd int, msg string) {
 	f := os.NewFile(uintptr(fd), "control")
 	json.NewEncoder(f).Encode(oci.Message{Event: "failed", Error: msg})
+}
+
+func execSpec(p *oci.ExecProcess) sentry.ExecSpec {
+	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio}
+	for _, r := range p.Rlimits {
+		spec.Rlimits = append(spec.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
+	}
+	return spec
 }

@@ -6,14 +6,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -234,6 +235,13 @@ type exoProc struct {
 	mu     sync.Mutex
 	status specs.ContainerState
 	exit   *oci.Message
+	// exo grants an exec's stdio; execs are the exec'd processes
+	// still running, by exec id, told of their end.
+	exo      *caps.Exo
+	execs    map[int]chan oci.Message
+	nextExec int
+	// waiters are the host processes of running execs.
+	waiters map[int]bool
 }
 
 // runExo is the internal `exo` command: the container's host process,
@@ -296,6 +304,7 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 
 	exo := caps.NewExo(slog.Default())
 	defer exo.Close()
+	e.exo = exo
 	if err := e.startSentry(exo, sbx); err != nil {
 		return 0, 0, err
 	}
@@ -494,10 +503,20 @@ func (e *exoProc) readSentry() {
 			slog.Warn("bad message from the sentry", "err", err)
 			continue
 		}
-		if m.Event == "exited" {
+		switch m.Event {
+		case "exited":
 			e.mu.Lock()
 			e.exit = &m
 			e.mu.Unlock()
+			continue
+		case "execExited":
+			e.mu.Lock()
+			ch := e.execs[m.ExecID]
+			delete(e.execs, m.ExecID)
+			e.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
 			continue
 		}
 		e.replies <- m
@@ -506,19 +525,25 @@ func (e *exoProc) readSentry() {
 
 // callSentry sends one request to the sentry and waits for its answer.
 func (e *exoProc) callSentry(req oci.Message) error {
+	_, err := e.callSentryPid(req)
+	return err
+}
+
+// callSentryPid is callSentry for a request whose answer has a pid.
+func (e *exoProc) callSentryPid(req oci.Message) (int, error) {
 	e.callMu.Lock()
 	defer e.callMu.Unlock()
 	if err := e.ctlEnc.Encode(req); err != nil {
-		return errors.New("container not running")
+		return 0, errors.New("container not running")
 	}
 	m, ok := <-e.replies
 	if !ok {
-		return errors.New("container not running")
+		return 0, errors.New("container not running")
 	}
 	if m.Error != "" {
-		return errors.New(m.Error)
+		return 0, errors.New(m.Error)
 	}
-	return nil
+	return m.Pid, nil
 }
 
 // ociState is the state hooks get on stdin.
@@ -548,22 +573,168 @@ func (e *exoProc) serve(ln *net.UnixListener) {
 		if err != nil {
 			return
 		}
-		go func() {
-			defer c.Close()
-			line, err := bufio.NewReader(c).ReadBytes('\n')
-			if err != nil && err != io.EOF {
-				return
+		go e.serveConn(c)
+	}
+}
+
+func (e *exoProc) serveConn(c *net.UnixConn) {
+	defer c.Close()
+	req, fds, err := readRequest(c)
+	if err == nil && req.Op == "exec" {
+		e.exec(c, req, fds)
+		return
+	}
+	for _, f := range fds {
+		f.Close()
+	}
+	resp := oci.Message{Event: "reply"}
+	if err != nil {
+		resp.Error = "bad request: " + err.Error()
+	} else if req.Op == "ps" {
+		resp.Pids = hostTree(os.Getpid())
+		e.mu.Lock()
+		for p := range e.waiters {
+			resp.Pids = append(resp.Pids, p)
+		}
+		e.mu.Unlock()
+		sort.Ints(resp.Pids)
+	} else if err := e.handle(req); err != nil {
+		resp.Error = err.Error()
+	}
+	json.NewEncoder(c).Encode(resp)
+}
+
+// readRequest reads one JSON line and the fds sent with it.
+func readRequest(c *net.UnixConn) (oci.Message, []*os.File, error) {
+	var req oci.Message
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return req, nil, err
+	}
+	var fds []*os.File
+	if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, cm := range cmsgs {
+			if raw, err := unix.ParseUnixRights(&cm); err == nil {
+				for _, fd := range raw {
+					unix.CloseOnExec(fd)
+					fds = append(fds, os.NewFile(uintptr(fd), "client"))
+				}
 			}
-			var req oci.Message
-			resp := oci.Message{Event: "reply"}
-			if err := json.Unmarshal(line, &req); err != nil {
-				resp.Error = "bad request: " + err.Error()
-			} else if err := e.handle(req); err != nil {
-				resp.Error = err.Error()
-			}
-			json.NewEncoder(c).Encode(resp)
+		}
+	}
+	data := buf[:n]
+	for !strings.Contains(string(data), "\n") {
+		if len(data) >= len(buf) {
+			return req, fds, errors.New("request too long")
+		}
+		m, err := c.Read(buf[len(data):])
+		if err != nil {
+			return req, fds, err
+		}
+		data = buf[:len(data)+m]
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return req, fds, err
+	}
+	return req, fds, nil
+}
+
+// exec starts a process in the running container with the client's
+// stdio, answers "started" with its pid, then "exited" when it ends.
+func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
+	enc := json.NewEncoder(c)
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
+	fail := func(err error) { enc.Encode(oci.Message{Event: "reply", Error: err.Error()}) }
+	e.mu.Lock()
+	status := e.status
+	e.mu.Unlock()
+	if status != oci.StatusRunning {
+		fail(fmt.Errorf("cannot exec in a container that is %s", status))
+		return
+	}
+	if req.Exec == nil || len(fds) != 3 {
+		fail(errors.New("exec: want a process and three stdio fds"))
+		return
+	}
+	e.mu.Lock()
+	e.nextExec++
+	id := e.nextExec
+	done := make(chan oci.Message, 1)
+	if e.execs == nil {
+		e.execs = map[int]chan oci.Message{}
+	}
+	e.execs[id] = done
+	e.mu.Unlock()
+	forget := func() {
+		e.mu.Lock()
+		delete(e.execs, id)
+		e.mu.Unlock()
+	}
+	var grants []caps.ID
+	defer func() {
+		for _, g := range grants {
+			e.exo.Revoke(g)
+		}
+	}()
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		rights := caps.RightWrite
+		if i == 0 {
+			rights = caps.RightRead
+		}
+		gname := fmt.Sprintf("exec:%d:%s", id, name)
+		g, err := e.exo.GrantFile(gname, fds[i], rights)
+		if err != nil {
+			slog.Debug("exec: no stdio handle", "name", gname, "err", err)
+			continue
+		}
+		grants = append(grants, g)
+		req.Exec.Stdio[i] = gname
+	}
+	req.ExecID = id
+	pid, err := e.callSentryPid(req)
+	if err != nil {
+		forget()
+		fail(err)
+		return
+	}
+	// The sentry holds its own copies now.
+	for _, g := range grants {
+		e.exo.Revoke(g)
+	}
+	grants = nil
+	enc.Encode(oci.Message{Event: "started", Pid: pid})
+	// The client is the exec's host process: ps lists it with the
+	// container's.
+	if cred, err := peerCred(c); err == nil {
+		e.mu.Lock()
+		if e.waiters == nil {
+			e.waiters = map[int]bool{}
+		}
+		e.waiters[int(cred.Pid)] = true
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			delete(e.waiters, int(cred.Pid))
+			e.mu.Unlock()
 		}()
 	}
+	var end oci.Message
+	select {
+	case end = <-done:
+	case <-e.gone:
+		select {
+		case end = <-done:
+		default:
+			end = oci.Message{ExitSignal: int(unix.SIGKILL)}
+		}
+	}
+	enc.Encode(oci.Message{Event: "exited", Code: end.Code, ExitSignal: end.ExitSignal})
 }
 
 func (e *exoProc) handle(req oci.Message) error {
@@ -626,4 +797,15 @@ func exitWith(code, sig int) {
 	// A signal whose default is to be ignored (SIGCHLD, SIGWINCH...) or
 	// to stop cannot end the process: report it as a shell would.
 	os.Exit(128 + sig)
+}
+
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	return cred, cerr
 }

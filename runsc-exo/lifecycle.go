@@ -399,7 +399,11 @@ func runPs(g *globals, args []string) int {
 	}
 	var pids []int
 	if st.Status != oci.StatusStopped {
-		pids = hostTree(st.Pid)
+		if m, err := oci.Call(oci.Store{Root: g.root}.Dir(id), oci.Message{Op: "ps"}); err == nil {
+			pids = m.Pids
+		} else {
+			pids = hostTree(st.Pid)
+		}
 	}
 	switch *format {
 	case "json":

@@ -38,16 +38,19 @@ var commands = map[string]command{
 	"boot": {"internal: the sentry process of a sandbox", runBoot},
 	"exo":  {"internal: the host process of an OCI container (started by create)", runExo},
 
-	"create":   {"create a container from a bundle; its process waits for start", runCreate},
-	"start":    {"run the process of a created container", runStart},
-	"run":      {"create and start a container, wait for it and delete it", runRun},
-	"state":    {"print the state of a container as JSON", runState},
-	"list":     {"list the containers", runList},
-	"kill":     {"send a signal to a container's init (--all: every process)", runKill},
-	"delete":   {"delete a stopped container (--force: kill it first)", runDelete},
-	"ps":       {"list the host processes of a container", runPs},
-	"spec":     {"write a default config.json", runSpec},
-	"features": {"print the features of the runtime as JSON", runFeatures},
+	"create": {"create a container from a bundle; its process waits for start", runCreate},
+	"start":  {"run the process of a created container", runStart},
+	"run":    {"create and start a container, wait for it and delete it", runRun},
+	"state":  {"print the state of a container as JSON", runState},
+	"list":   {"list the containers", runList},
+	"kill":   {"send a signal to a container's init (--all: every process)", runKill},
+	"delete": {"delete a stopped container (--force: kill it first)", runDelete},
+	"ps":     {"list the host processes of a container", runPs},
+	"exec":   {"run another process in a running container", runExec},
+
+	"exec-wait": {"internal: the host process of an exec'd process (started by exec)", runExecWait},
+	"spec":      {"write a default config.json", runSpec},
+	"features":  {"print the features of the runtime as JSON", runFeatures},
 }
 
 func main() {

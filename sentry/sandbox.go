@@ -100,6 +100,9 @@ type Sandbox struct {
 	// says whether it was given to the platform.
 	init    *kernel.Task
 	started sync.Once
+	// client asks exo for capabilities granted after boot (an exec's
+	// stdio).
+	client *caps.Client
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -194,7 +197,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
 		Mounts:   mounts,

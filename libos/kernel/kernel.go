@@ -86,6 +86,8 @@ type Kernel struct {
 	tasks   map[int32]*Task // live and zombie tasks by tid
 	nextPID int32
 	init    *ThreadGroup
+	// outside is the stand-in parent of spawned processes (Spawn).
+	outside *ThreadGroup
 	// done is closed when the init process has exited and every task is
 	// gone.
 	done    chan struct{}

@@ -108,6 +108,10 @@ type ThreadGroup struct {
 	childUsage Usage
 
 	timers timerSet
+
+	// onExit, for a process the runtime spawned (Spawn), is told how it
+	// ended, in place of a parent inside the sandbox.
+	onExit func(ExitStatus)
 }
 
 // ProcessGroup is a job.
