@@ -733,3 +733,62 @@ func TestSpecAndFeatures(t *testing.T) {
 		t.Errorf("features printed %s (%v); want versions and the six hook stages", r.Stdout, err)
 	}
 }
+
+func TestExec(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(e.bundle([]string{"sh", "-c", loopScript}, nil), "execd")
+	e.must("start", c.id)
+	e.waitOutput(c, "started")
+
+	r := e.run("exec", c.id, "sh", "-c", `echo "in exec $$ $PPID"; echo to-stderr >&2; exit 4`)
+	harness.CheckExit(t, "exec", r, 4)
+	// Its parent is outside the container's pid namespace: ppid 0.
+	if got := string(r.Stdout); !strings.HasPrefix(got, "in exec ") || !strings.HasSuffix(got, " 0\n") {
+		t.Errorf("exec printed %q, want its pid and ppid 0", got)
+	}
+	if string(r.Stderr) != "to-stderr\n" {
+		t.Errorf("exec's stderr = %q", r.Stderr)
+	}
+
+	proc := filepath.Join(e.root, "process.json")
+	p := specs.Process{Args: []string{"sh", "-c", `echo "$FOO $(pwd) $(id -u)"`}, Env: []string{"PATH=/bin", "FOO=bar"}, Cwd: "/tmp", User: specs.User{UID: 65534, GID: 65534}}
+	data, _ := json.Marshal(p)
+	os.WriteFile(proc, data, 0o644)
+	r = e.must("exec", "--process", proc, c.id)
+	if got := string(r.Stdout); got != "bar /tmp 65534\n" {
+		t.Errorf("exec --process printed %q, want %q", got, "bar /tmp 65534\n")
+	}
+	p.Args = nil
+	data, _ = json.Marshal(p)
+	os.WriteFile(proc, data, 0o644)
+	e.fails("process.args", "exec", "--process", proc, c.id)
+	e.fails("not found", "exec", c.id, "nosuchprogram")
+
+	// Detached, as the shim runs it: the pid-file process lives as long
+	// as the exec'd process and ends as it does.
+	pidFile := filepath.Join(e.root, "exec.pid")
+	e.must("exec", "--detach", "--pid-file", pidFile, c.id, "sleep", "100")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("exec wrote no pid file: %v", err)
+	}
+	pid, _ := strconv.Atoi(string(data))
+	r = e.must("ps", "--format", "json", c.id)
+	var pids []int
+	json.Unmarshal(r.Stdout, &pids)
+	found := false
+	for _, p := range pids {
+		found = found || p == pid
+	}
+	if !found {
+		t.Errorf("ps --format json = %s lacks the exec's host process %d", r.Stdout, pid)
+	}
+	e.must("kill", "--all", c.id, "KILL")
+	if ws := reap(t, pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the exec's pid-file process ended with %#x, want SIGKILL", int(ws))
+	}
+	reap(t, c.pid)
+	e.waitStatus(c.id, specs.StateStopped)
+	e.fails("stopped", "exec", c.id, "true")
+}
