@@ -149,10 +149,11 @@ func runRun(g *globals, args []string) int {
 	}
 	store := oci.Store{Root: g.root}
 	if err := startContainer(g, o.id); err != nil {
+		// The forced delete ends the exo process, which waited for start.
+		deleteContainer(g, store, o.id, true)
 		if !*detach {
 			cmd.Wait()
 		}
-		deleteContainer(g, store, o.id, true)
 		return g.fail(err)
 	}
 	if *detach {

@@ -792,3 +792,14 @@ func TestExec(t *testing.T) {
 	e.waitStatus(c.id, specs.StateStopped)
 	e.fails("stopped", "exec", c.id, "true")
 }
+
+func TestSystemdCgroup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs here: --systemd-cgroup is accepted")
+	}
+	b := e.bundle([]string{"true"}, nil)
+	e.fails("systemd not running", "--systemd-cgroup", "create", "--bundle", b, "sd")
+	e.fails("does not exist", "state", "sd")
+}
