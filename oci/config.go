@@ -34,6 +34,8 @@ type Sandbox struct {
 	// Rlimits are the process's resource limits, by RLIMIT_* number.
 	Rlimits  []Rlimit
 	Hostname string
+	// Terminal asks for a pty as the process's stdio (process.terminal).
+	Terminal bool
 
 	// Mounts are the file systems besides the rootfs, in spec order;
 	// only the ones the runtime must build (bind and tmpfs).
@@ -166,9 +168,7 @@ func translateProcess(p *specs.Process, sb *Sandbox) error {
 	if p == nil {
 		return fieldError("process", "must be set")
 	}
-	if p.Terminal {
-		return fieldError("process.terminal", "a terminal is not supported yet")
-	}
+	sb.Terminal = p.Terminal
 	if len(p.Args) == 0 {
 		return fieldError("process.args", "must not be empty")
 	}

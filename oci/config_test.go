@@ -95,7 +95,6 @@ func TestTranslateErrorsNameTheField(t *testing.T) {
 	}{
 		{func(s *specs.Spec) { s.Process = nil }, "config.json: process: must be set"},
 		{func(s *specs.Spec) { s.Process.Args = nil }, "config.json: process.args: must not be empty"},
-		{func(s *specs.Spec) { s.Process.Terminal = true }, "process.terminal"},
 		{func(s *specs.Spec) { s.Process.Env = []string{"PATH=/bin", "NOEQUALS"} }, "process.env[1]"},
 		{func(s *specs.Spec) { s.Root.Path = "nope" }, `config.json: root.path: "nope": no such directory`},
 		{func(s *specs.Spec) { s.Root = nil }, "root.path: must be set"},

@@ -62,6 +62,8 @@ type ExecProcess struct {
 	// Stdio names the file capabilities exo granted for fds 0-2 ("": the
 	// fd is closed).
 	Stdio [3]string `json:"stdio"`
+	// Terminal says the process wants a pty (process.terminal).
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // ExecProcessOf validates an OCI process for exec (errors name the
@@ -71,7 +73,7 @@ func ExecProcessOf(p *specs.Process, rootfs string) (*ExecProcess, error) {
 	if err := translateProcess(p, sb); err != nil {
 		return nil, errors.New(strings.Replace(err.Error(), "config.json: ", "process.json: ", 1))
 	}
-	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits}, nil
+	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits, Terminal: sb.Terminal}, nil
 }
 
 // socketAddr is a path to dir/name that fits a sockaddr_un (108 bytes):

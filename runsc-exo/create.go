@@ -102,6 +102,15 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	if err != nil {
 		return nil, err
 	}
+	consoleSocket := ""
+	if sbx.Terminal {
+		if o.consoleSocket == "" {
+			return nil, errors.New("config.json: process.terminal: a terminal needs --console-socket to send its master to")
+		}
+		if consoleSocket, err = filepath.Abs(o.consoleSocket); err != nil {
+			return nil, fmt.Errorf("--console-socket: %w", err)
+		}
+	}
 	store := oci.Store{Root: g.root}
 	l, err := store.Create(o.id)
 	if err != nil {
@@ -144,7 +153,11 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 		readyW.Close()
 		return fail(fmt.Errorf("find own executable: %w", err))
 	}
-	cmd := exec.Command(self, append(g.args(), "exo", "--ready-fd", "3", o.id)...)
+	exoArgs := append(g.args(), "exo", "--ready-fd", "3")
+	if consoleSocket != "" {
+		exoArgs = append(exoArgs, "--console-socket", consoleSocket)
+	}
+	cmd := exec.Command(self, append(exoArgs, o.id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Dir = "/"
@@ -223,6 +236,8 @@ type exoProc struct {
 	id    string
 	store oci.Store
 	spec  *specs.Spec
+	// consoleSocket gets the master of init's terminal.
+	consoleSocket string
 
 	sentry *exec.Cmd
 	ctl    *os.File
@@ -256,6 +271,7 @@ type exoProc struct {
 func runExo(g *globals, args []string) int {
 	fs := flag.NewFlagSet("exo", flag.ContinueOnError)
 	readyFD := fs.Int("ready-fd", -1, "fd to report the created sandbox (or its failure) on")
+	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (process.terminal)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return 125
 	}
@@ -269,7 +285,7 @@ func runExo(g *globals, args []string) int {
 			ready = nil
 		}
 	}
-	e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{})}
+	e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
 	code, sig, err := e.run(report)
 	if err != nil {
 		slog.Debug("create failed", "id", e.id, "err", err)
@@ -420,14 +436,29 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		}
 		cfg.Mounts = append(cfg.Mounts, sm)
 	}
+	stdin, stdout, stderr := os.Stdin, os.Stdout, os.Stderr
+	if sbx.Terminal {
+		master, slave, err := oci.NewPty()
+		if err != nil {
+			return err
+		}
+		err = oci.SendConsole(e.consoleSocket, master)
+		master.Close()
+		if err != nil {
+			slave.Close()
+			return err
+		}
+		defer slave.Close()
+		stdin, stdout, stderr = slave, slave, slave
+	}
 	for _, s := range []struct {
 		name   string
 		f      *os.File
 		rights caps.Rights
 	}{
-		{"stdin", os.Stdin, caps.RightRead},
-		{"stdout", os.Stdout, caps.RightWrite},
-		{"stderr", os.Stderr, caps.RightWrite},
+		{"stdin", stdin, caps.RightRead},
+		{"stdout", stdout, caps.RightWrite},
+		{"stderr", stderr, caps.RightWrite},
 	} {
 		if _, err := exo.GrantFile(s.name, s.f, s.rights); err != nil {
 			slog.Debug("no stdio handle", "name", s.name, "err", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,9 +38,9 @@ func runExec(g *globals, args []string) int {
 	cwd := fs.String("cwd", "", "working directory of the process")
 	user := fs.String("user", "", "UID[:GID] to run the process as")
 	fs.StringVar(user, "u", "", "short for --user")
-	tty := fs.Bool("tty", false, "give the process a terminal (not supported yet)")
+	tty := fs.Bool("tty", false, "give the process a terminal (its master goes to --console-socket)")
 	fs.BoolVar(tty, "t", false, "short for --tty")
-	fs.String("console-socket", "", "unix socket to send a terminal's master to (terminals are not supported yet)")
+	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (with --tty or process.terminal)")
 	var env, gids stringList
 	fs.Var(&env, "env", "NAME=VALUE to add to the environment (repeatable)")
 	fs.Var(&env, "e", "short for --env")
@@ -116,6 +117,15 @@ func runExec(g *globals, args []string) int {
 	if err != nil {
 		return g.fail(err)
 	}
+	console := ""
+	if ep.Terminal {
+		if *consoleSocket == "" {
+			return g.fail(errors.New("process.terminal: a terminal needs --console-socket to send its master to"))
+		}
+		if console, err = filepath.Abs(*consoleSocket); err != nil {
+			return g.fail(fmt.Errorf("--console-socket: %w", err))
+		}
+	}
 	inheritOnlyStdio()
 	data, err := json.Marshal(ep)
 	if err != nil {
@@ -133,7 +143,11 @@ func runExec(g *globals, args []string) int {
 	if err != nil {
 		return g.fail(fmt.Errorf("find own executable: %w", err))
 	}
-	cmd := exec.Command(self, append(g.args(), "exec-wait", "--ready-fd", "3", "--process-fd", "4", id)...)
+	waitArgs := append(g.args(), "exec-wait", "--ready-fd", "3", "--process-fd", "4")
+	if console != "" {
+		waitArgs = append(waitArgs, "--console-socket", console)
+	}
+	cmd := exec.Command(self, append(waitArgs, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{readyW, procR}
 	cmd.Dir = "/"
@@ -190,6 +204,7 @@ func runExecWait(g *globals, args []string) int {
 	fs := flag.NewFlagSet("exec-wait", flag.ContinueOnError)
 	readyFD := fs.Int("ready-fd", -1, "fd to report the start (or its failure) on")
 	procFD := fs.Int("process-fd", -1, "fd to read the process (JSON) from")
+	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return 125
 	}
@@ -219,6 +234,21 @@ func runExecWait(g *globals, args []string) int {
 	defer c.Close()
 	req, _ := json.Marshal(oci.Message{Op: "exec", Exec: &ep})
 	rights := unix.UnixRights(0, 1, 2)
+	if ep.Terminal {
+		master, slave, err := oci.NewPty()
+		if err != nil {
+			return failed(err)
+		}
+		err = oci.SendConsole(*consoleSocket, master)
+		master.Close()
+		if err != nil {
+			slave.Close()
+			return failed(err)
+		}
+		defer slave.Close()
+		fd := int(slave.Fd())
+		rights = unix.UnixRights(fd, fd, fd)
+	}
 	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
 		return failed(fmt.Errorf("control socket: %w", err))
 	}

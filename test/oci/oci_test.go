@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -802,4 +803,94 @@ func TestSystemdCgroup(t *testing.T) {
 	b := e.bundle([]string{"true"}, nil)
 	e.fails("systemd not running", "--systemd-cgroup", "create", "--bundle", b, "sd")
 	e.fails("does not exist", "state", "sd")
+}
+
+// consoleSocket listens where the runtime sends a terminal's master and
+// returns the master it receives.
+func consoleSocket(t *testing.T, path string) <-chan *os.File {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *os.File, 1)
+	go func() {
+		defer ln.Close()
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			close(ch)
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 256)
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			close(ch)
+			return
+		}
+		cmsgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		for _, cm := range cmsgs {
+			if fds, err := unix.ParseUnixRights(&cm); err == nil && len(fds) == 1 {
+				ch <- os.NewFile(uintptr(fds[0]), "master")
+				return
+			}
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func readAll(t *testing.T, f *os.File, want string) string {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(harness.Timeout())
+	for !strings.Contains(string(got), want) && time.Now().Before(deadline) {
+		f.SetReadDeadline(time.Now().Add(time.Second))
+		n, _ := f.Read(buf)
+		got = append(got, buf[:n]...)
+	}
+	return string(got)
+}
+
+func TestTerminal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	script := `if [ -t 0 ] && [ -t 1 ]; then echo is-a-tty; fi; stty size; echo done`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) { s.Process.Terminal = true })
+	e.fails("console-socket", "create", "--bundle", b, "tty-nosock")
+	sock := filepath.Join(e.root, "console.sock")
+	masters := consoleSocket(t, sock)
+	c := e.create(b, "tty", "--console-socket", sock)
+	master, ok := <-masters
+	if !ok {
+		t.Fatal("no pty master came over the console socket")
+	}
+	defer master.Close()
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	e.must("start", c.id)
+	out := readAll(t, master, "done")
+	out = strings.ReplaceAll(out, "\r\n", "\n")
+	if out != "is-a-tty\n30 100\ndone\n" {
+		t.Errorf("on its terminal the container printed %q, want is-a-tty, 30 100, done", out)
+	}
+	reap(t, c.pid)
+
+	// exec --tty, into a running container.
+	c = e.create(e.bundle([]string{"sh", "-c", loopScript}, nil), "ttyexec")
+	e.must("start", c.id)
+	e.waitOutput(c, "started")
+	sock2 := filepath.Join(e.root, "console2.sock")
+	masters = consoleSocket(t, sock2)
+	e.must("exec", "--tty", "--detach", "--console-socket", sock2, c.id, "sh", "-c", script)
+	master, ok = <-masters
+	if !ok {
+		t.Fatal("no pty master came over the console socket for exec")
+	}
+	defer master.Close()
+	out = strings.ReplaceAll(readAll(t, master, "done"), "\r\n", "\n")
+	if !strings.HasPrefix(out, "is-a-tty\n") || !strings.HasSuffix(out, "done\n") {
+		t.Errorf("exec --tty printed %q", out)
+	}
 }
