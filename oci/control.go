@@ -126,6 +126,8 @@ func Call(dir string, req Message) (Message, error) {
 		return Message{}, fmt.Errorf("control socket: %w", err)
 	}
 	defer c.Close()
+	// A frozen (paused) or wedged exo process must not hang the caller.
+	c.SetDeadline(time.Now().Add(callTimeout))
 	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return Message{}, fmt.Errorf("control socket: send: %w", err)
 	}
@@ -159,6 +161,25 @@ func Dial(dir string) (*net.UnixConn, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	return c, nil
+}
+
+// callTimeout bounds one control request; starting a container (its
+// startContainer hooks) is the slowest.
+const callTimeout = 2 * time.Minute
+
+// Send queues a request without waiting for the answer: a paused
+// container's exo process serves it once resumed.
+func Send(dir string, req Message) error {
+	c, err := Dial(dir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return fmt.Errorf("control socket: send: %w", err)
+	}
+	return nil
 }
 
 // signalNames are the signals kill takes by name.

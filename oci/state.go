@@ -22,6 +22,8 @@ const (
 	StatusCreated  = specs.StateCreated
 	StatusRunning  = specs.StateRunning
 	StatusStopped  = specs.StateStopped
+	// StatusPaused is runc's status of a frozen container.
+	StatusPaused specs.ContainerState = "paused"
 )
 
 // State is what state.json holds: the OCI state plus what the runtime
@@ -38,6 +40,9 @@ type State struct {
 	// ExitCode and ExitSignal say how init ended, once stopped.
 	ExitCode   int `json:"exitCode,omitempty"`
 	ExitSignal int `json:"exitSignal,omitempty"`
+	// Cgroups are the cgroup directories made for the container
+	// (JoinCgroups), removed with it.
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // OCI is the state as the spec shows it (the `state` command's output and

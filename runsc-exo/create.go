@@ -318,9 +318,17 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		slog.Warn(w, "id", e.id)
 	}
 	pid := os.Getpid()
+	var cgroups []string
+	if e.spec.Linux != nil && e.spec.Linux.CgroupsPath != "" {
+		// Before the sentry starts: it and its stubs inherit the cgroup.
+		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, pid); err != nil {
+			return 0, 0, err
+		}
+	}
 	if err := e.store.Update(e.id, func(s *oci.State) {
 		s.Pid = pid
 		s.PidStart = oci.ProcessStart(pid)
+		s.Cgroups = cgroups
 	}); err != nil {
 		return 0, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -293,10 +294,60 @@ func runKill(g *globals, args []string) int {
 	if err != nil {
 		return g.fail(err)
 	}
-	if st.Status != oci.StatusCreated && st.Status != oci.StatusRunning {
+	req := oci.Message{Op: "kill", Signal: int(sig), All: *all}
+	switch st.Status {
+	case oci.StatusCreated, oci.StatusRunning:
+		if _, err := oci.Call(store.Dir(id), req); err != nil {
+			return g.fail(err)
+		}
+	case oci.StatusPaused:
+		// Delivered when the container is resumed, as Linux delivers a
+		// signal to frozen processes.
+		if err := oci.Send(store.Dir(id), req); err != nil {
+			return g.fail(err)
+		}
+	default:
 		return g.fail(errors.New("container not running"))
 	}
-	if _, err := oci.Call(store.Dir(id), oci.Message{Op: "kill", Signal: int(sig), All: *all}); err != nil {
+	return 0
+}
+
+// runPause is `pause`: freeze every process of the container.
+func runPause(g *globals, args []string) int {
+	return pauseResume(g, flag.NewFlagSet("pause", flag.ContinueOnError), args, false)
+}
+
+// runResume is `resume`: thaw a paused container.
+func runResume(g *globals, args []string) int {
+	return pauseResume(g, flag.NewFlagSet("resume", flag.ContinueOnError), args, true)
+}
+
+func pauseResume(g *globals, fs *flag.FlagSet, args []string, thaw bool) int {
+	id, code := oneID(g, fs, args)
+	if code >= 0 {
+		return code
+	}
+	l, err := oci.Store{Root: g.root}.Lock(id)
+	if err != nil {
+		return g.fail(err)
+	}
+	defer l.Unlock()
+	st, err := l.Read()
+	if err != nil {
+		return g.fail(err)
+	}
+	from, to := oci.StatusRunning, oci.StatusPaused
+	if thaw {
+		from, to = oci.StatusPaused, oci.StatusRunning
+	}
+	if st.Status != from {
+		return g.fail(fmt.Errorf("container %q is %s, not %s", id, st.Status, from))
+	}
+	if err := oci.Freeze(st.Cgroups, thaw); err != nil {
+		return g.fail(err)
+	}
+	st.Status = to
+	if err := l.Write(st); err != nil {
 		return g.fail(err)
 	}
 	return 0
@@ -332,9 +383,12 @@ func deleteContainer(g *globals, store oci.Store, id string, force bool) error {
 	if st != nil {
 		switch st.Status {
 		case oci.StatusStopped:
-		case oci.StatusRunning:
+		case oci.StatusRunning, oci.StatusPaused:
 			if !force {
 				return fmt.Errorf("cannot delete container %q that is not stopped: %s", id, st.Status)
+			}
+			if st.Status == oci.StatusPaused {
+				oci.Freeze(st.Cgroups, true)
 			}
 			fallthrough
 		default:
@@ -348,6 +402,13 @@ func deleteContainer(g *globals, store oci.Store, id string, force bool) error {
 	}
 	defer l.Unlock()
 	spec, specErr := savedSpec(store, id)
+	if st != nil && len(st.Cgroups) > 0 {
+		// A frozen container's processes cannot die until thawed.
+		oci.Freeze(st.Cgroups, true)
+		if err := oci.RemoveCgroups(st.Cgroups); err != nil {
+			slog.Warn("cgroup not removed", "id", id, "err", err)
+		}
+	}
 	if err := l.Remove(); err != nil {
 		return err
 	}
@@ -399,7 +460,10 @@ func runPs(g *globals, args []string) int {
 		return g.fail(err)
 	}
 	var pids []int
-	if st.Status != oci.StatusStopped {
+	if st.Status == oci.StatusPaused {
+		// The exo process is frozen too: ask /proc instead.
+		pids = hostTree(st.Pid)
+	} else if st.Status != oci.StatusStopped {
 		if m, err := oci.Call(oci.Store{Root: g.root}.Dir(id), oci.Message{Op: "ps"}); err == nil {
 			pids = m.Pids
 		} else {

@@ -47,6 +47,8 @@ var commands = map[string]command{
 	"delete": {"delete a stopped container (--force: kill it first)", runDelete},
 	"ps":     {"list the host processes of a container", runPs},
 	"exec":   {"run another process in a running container", runExec},
+	"pause":  {"freeze every process of a container (needs linux.cgroupsPath)", runPause},
+	"resume": {"thaw a paused container", runResume},
 
 	"exec-wait": {"internal: the host process of an exec'd process (started by exec)", runExecWait},
 	"spec":      {"write a default config.json", runSpec},

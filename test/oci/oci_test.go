@@ -894,3 +894,66 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("exec --tty printed %q", out)
 	}
 }
+
+// TestCgroupsPauseResume: the sandbox's host processes sit in the cgroup
+// linux.cgroupsPath names (below the runtime's own cgroup), pause freezes
+// them, a signal sent while paused arrives on resume, and delete removes
+// the cgroup.
+func TestCgroupsPauseResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	freezer := "/sys/fs/cgroup/freezer"
+	if _, err := os.Stat(filepath.Join(freezer, "freezer.state")); err != nil {
+		if _, err := os.Stat(freezer); err != nil {
+			t.Skip("no cgroup v1 freezer hierarchy at " + freezer)
+		}
+	}
+	parent := fmt.Sprintf("exo-test-%d", os.Getpid())
+	cgPath := "/" + parent + "/paused"
+	t.Cleanup(func() {
+		// The parent is made on the way and left, as runc leaves it.
+		filepath.Walk("/sys/fs/cgroup", func(p string, info os.FileInfo, err error) error {
+			if err == nil && info.IsDir() && info.Name() == parent {
+				os.Remove(p)
+				return filepath.SkipDir
+			}
+			return nil
+		})
+	})
+	c := e.create(e.bundle([]string{"sh", "-c", loopScript}, func(s *specs.Spec) { s.Linux.CgroupsPath = cgPath }), "paused")
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var freezerDir string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || !strings.HasSuffix(f[2], cgPath) {
+			t.Errorf("the pid-file process is in cgroup %q, want one ending in %s", line, cgPath)
+		}
+		if len(f) == 3 && f[1] == "freezer" {
+			freezerDir = filepath.Join(freezer, f[2])
+		}
+	}
+	e.must("start", c.id)
+	e.waitOutput(c, "started")
+	e.fails("not paused", "resume", c.id)
+	e.must("pause", c.id)
+	if st := e.state(c.id); st.Status != "paused" {
+		t.Errorf("status after pause = %s, want paused", st.Status)
+	}
+	if state, _ := os.ReadFile(filepath.Join(freezerDir, "freezer.state")); strings.TrimSpace(string(state)) != "FROZEN" {
+		t.Errorf("%s/freezer.state = %q, want FROZEN", freezerDir, state)
+	}
+	e.fails("not stopped", "delete", c.id)
+	e.must("kill", c.id, "TERM")
+	e.must("resume", c.id)
+	if ws := reap(t, c.pid); !ws.Exited() || ws.ExitStatus() != 7 {
+		t.Errorf("pid-file process ended with %#x, want exit status 7 (SIGTERM sent while paused)", int(ws))
+	}
+	e.waitStatus(c.id, specs.StateStopped)
+	e.must("delete", c.id)
+	if _, err := os.Stat(freezerDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("delete left the cgroup %s (%v)", freezerDir, err)
+	}
+}
