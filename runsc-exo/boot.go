@@ -23,11 +23,15 @@ func runBoot(g *globals, args []string) int {
 	fs := flag.NewFlagSet("boot", flag.ContinueOnError)
 	capsFD := fs.Int("caps-fd", -1, "fd of the capability socket to exo")
 	configFD := fs.Int("config-fd", -1, "fd to read the sandbox config (JSON) from")
+	controlFD := fs.Int("control-fd", -1, "fd of exo's control socket: hold init until exo says start (OCI create/start)")
 	if err := fs.Parse(args); err != nil {
 		return 125
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "runsc-exo: "+format+"\n", a...)
+		if *controlFD >= 0 {
+			reportBootFailure(*controlFD, fmt.Sprintf(format, a...))
+		}
 		return 125
 	}
 	var cfg sentry.Config
@@ -67,6 +71,9 @@ func runBoot(g *globals, args []string) int {
 		return fail("%v", err)
 	}
 	sb.ForwardSignals(forwarded...)
+	if *controlFD >= 0 {
+		return bootControlled(sb, *controlFD)
+	}
 	status, err := sb.Run()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)

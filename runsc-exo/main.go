@@ -22,6 +22,10 @@ type globals struct {
 	logPath   string
 	logFormat string
 	root      string
+	// platform and strace apply to the containers the OCI commands make.
+	platform      string
+	strace        bool
+	systemdCgroup bool
 }
 
 type command struct {
@@ -32,6 +36,23 @@ type command struct {
 var commands = map[string]command{
 	"do":   {"run a command sandboxed on the host's root file system (no bundle)", runDo},
 	"boot": {"internal: the sentry process of a sandbox", runBoot},
+	"exo":  {"internal: the host process of an OCI container (started by create)", runExo},
+
+	"create": {"create a container from a bundle; its process waits for start", runCreate},
+	"start":  {"run the process of a created container", runStart},
+	"run":    {"create and start a container, wait for it and delete it", runRun},
+	"state":  {"print the state of a container as JSON", runState},
+	"list":   {"list the containers", runList},
+	"kill":   {"send a signal to a container's init (--all: every process)", runKill},
+	"delete": {"delete a stopped container (--force: kill it first)", runDelete},
+	"ps":     {"list the host processes of a container", runPs},
+	"exec":   {"run another process in a running container", runExec},
+	"pause":  {"freeze every process of a container (needs linux.cgroupsPath)", runPause},
+	"resume": {"thaw a paused container", runResume},
+
+	"exec-wait": {"internal: the host process of an exec'd process (started by exec)", runExecWait},
+	"spec":      {"write a default config.json", runSpec},
+	"features":  {"print the features of the runtime as JSON", runFeatures},
 }
 
 func main() {
@@ -45,6 +66,9 @@ func run(args []string) int {
 	fs.StringVar(&g.logPath, "log", "", "write logs to this file instead of stderr")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&g.root, "root", "/run/runsc-exo", "directory for container state")
+	fs.StringVar(&g.platform, "platform", "", "how workload syscalls are trapped in OCI containers (default: ptrace)")
+	fs.BoolVar(&g.strace, "strace", false, "print every syscall of OCI containers, strace-style, to their stderr")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (cgroups are not managed yet)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
@@ -124,5 +148,21 @@ func (g *globals) args() []string {
 	if g.logPath != "" {
 		a = append(a, "--log", g.logPath)
 	}
+	if g.platform != "" {
+		a = append(a, "--platform", g.platform)
+	}
+	if g.strace {
+		a = append(a, "--strace")
+	}
 	return a
+}
+
+// fail reports a command's error and returns its exit status: on stderr,
+// and as the last line of --log, which is what containerd shows.
+func (g *globals) fail(err error) int {
+	fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)
+	if g.logPath != "" {
+		slog.Error(err.Error())
+	}
+	return 1
 }

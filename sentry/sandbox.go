@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -51,6 +53,17 @@ type Config struct {
 	// change fails with EROFS) instead of as the lower layer of an
 	// overlay whose writes stay in the sandbox's memory.
 	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
+	// Groups are init's supplementary groups.
+	Groups []uint32 `json:"groups,omitempty"`
+	// Rlimits override init's default resource limits.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+}
+
+// Rlimit is one resource limit of init, by RLIMIT_* number.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
 }
 
 // Mount is one file system the workload gets besides its rootfs.
@@ -86,6 +99,13 @@ type Sandbox struct {
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
 	grants []caps.Grant
+	// init is the container's first task once Load made it; started
+	// says whether it was given to the platform.
+	init    *kernel.Task
+	started sync.Once
+	// client asks exo for capabilities granted after boot (an exec's
+	// stdio).
+	client *caps.Client
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -180,7 +200,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
 		Mounts:   mounts,
@@ -225,10 +245,20 @@ func (s *Sandbox) ForwardSignals(sigs ...os.Signal) {
 	}()
 }
 
-// Run starts the container's init and waits until it and every other
-// task are gone. The boot error of a program that cannot start is
-// returned as err, with errno inside.
-func (s *Sandbox) Run() (kernel.ExitStatus, error) {
+// Load creates the container's init task with its program loaded, without
+// running it: the OCI create step, which Start completes. The error of a
+// program that cannot start has errno inside.
+func (s *Sandbox) Load() error {
+	if s.init != nil {
+		return nil
+	}
+	var rlimits map[int]kernel.Rlimit
+	if len(s.cfg.Rlimits) > 0 {
+		rlimits = make(map[int]kernel.Rlimit, len(s.cfg.Rlimits))
+		for _, r := range s.cfg.Rlimits {
+			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
+		}
+	}
 	t, err := s.kernel.NewInitTask(kernel.InitSpec{
 		Argv: s.cfg.Argv,
 		Env:  s.cfg.Env,
@@ -236,14 +266,49 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 		Creds: kernel.Creds{
 			UID: s.cfg.UID, EUID: s.cfg.UID, SUID: s.cfg.UID, FSUID: s.cfg.UID,
 			GID: s.cfg.GID, EGID: s.cfg.GID, SGID: s.cfg.GID, FSGID: s.cfg.GID,
+			Groups: s.cfg.Groups,
 		},
+		Rlimits: rlimits,
 	})
 	if err != nil {
+		return err
+	}
+	s.init = t
+	return nil
+}
+
+// Start lets the loaded init task run; later calls do nothing.
+func (s *Sandbox) Start() {
+	s.started.Do(func() { s.startTask(s.init) })
+}
+
+// Signal sends sig to the container's init, or with all to every process
+// of the sandbox, as the host's kill would reach a container's processes
+// (kernel.SignalFromHost). A SIGKILL before Start ends init without it
+// running.
+func (s *Sandbox) Signal(sig int, all bool) {
+	s.kernel.SignalFromHost(sig, all)
+	if sig == int(unix.SIGKILL) && s.init != nil {
+		s.Start()
+	}
+}
+
+// Run starts the container's init (loading it first unless Load did) and
+// waits until it and every other task are gone. The boot error of a
+// program that cannot start is returned as err, with errno inside.
+func (s *Sandbox) Run() (kernel.ExitStatus, error) {
+	if err := s.Load(); err != nil {
 		return kernel.ExitStatus{}, err
 	}
-	s.startTask(t)
+	s.Start()
+	return s.Wait(), nil
+}
+
+// Wait waits until init and every other task are gone and returns how
+// init ended.
+func (s *Sandbox) Wait() kernel.ExitStatus {
 	<-s.kernel.Done()
-	return s.kernel.InitStatus(), nil
+	return s.kernel.InitStatus()
 }
 
 // ExitCode turns a boot failure into the exit status shells use: 127 when
@@ -276,7 +341,15 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
 	}
 	attach := func(dst string, fs vfs.FS, opts vfs.MountOptions) error { return attachMaking(mounts, dst, fs, opts) }
-	dev := devfs.New()
+	// Mounts directly under /dev (an OCI container's /dev/mqueue) get
+	// their mount points in devfs, where nothing can be created.
+	var devDirs []string
+	for _, m := range cfg.Mounts {
+		if path.Dir(m.Destination) == "/dev" {
+			devDirs = append(devDirs, path.Base(m.Destination))
+		}
+	}
+	dev := devfs.New(devDirs...)
 	pts := devpts.New(unix.Mkdev(0, 24))
 	dev.SetPTS(pts)
 	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {

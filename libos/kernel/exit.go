@@ -118,6 +118,9 @@ func (t *Task) exitThread() {
 		}
 		return
 	}
+	if tg.onExit != nil {
+		go tg.onExit(tg.exitStatus)
+	}
 	p := tg.parent
 	act := p.handlers.actions[unix.SIGCHLD-1]
 	// A parent that ignores SIGCHLD or set SA_NOCLDWAIT gets no zombie;

@@ -86,6 +86,8 @@ type Kernel struct {
 	tasks   map[int32]*Task // live and zombie tasks by tid
 	nextPID int32
 	init    *ThreadGroup
+	// outside is the stand-in parent of spawned processes (Spawn).
+	outside *ThreadGroup
 	// done is closed when the init process has exited and every task is
 	// gone.
 	done    chan struct{}
@@ -191,6 +193,17 @@ func defaultRlimits() [NumRlimits]Rlimit {
 	return r
 }
 
+// initRlimits are the defaults with the runtime's overrides applied.
+func initRlimits(over map[int]Rlimit) [NumRlimits]Rlimit {
+	r := defaultRlimits()
+	for n, l := range over {
+		if n >= 0 && n < NumRlimits {
+			r[n] = l
+		}
+	}
+	return r
+}
+
 // ExitStatus is how a process ended: a code from exit, or a signal.
 type ExitStatus struct {
 	Code   int
@@ -216,6 +229,8 @@ type InitSpec struct {
 	Env   []string
 	Cwd   string
 	Creds Creds
+	// Rlimits override the default resource limits, by RLIMIT_* number.
+	Rlimits map[int]Rlimit
 }
 
 // NewInitTask creates pid 1 with fds 0-2 on the sandbox's stdio and loads
@@ -240,7 +255,7 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 		k:        k,
 		children: make(map[*ThreadGroup]struct{}),
 		handlers: &SignalHandlers{},
-		rlimits:  defaultRlimits(),
+		rlimits:  initRlimits(spec.Rlimits),
 		waitCh:   make(chan struct{}),
 		termSig:  int(unix.SIGCHLD),
 	}

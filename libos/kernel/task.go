@@ -110,6 +110,10 @@ type ThreadGroup struct {
 	childUsage Usage
 
 	timers timerSet
+
+	// onExit, for a process the runtime spawned (Spawn), is told how it
+	// ended, in place of a parent inside the sandbox.
+	onExit func(ExitStatus)
 }
 
 // ProcessGroup is a job.
@@ -295,6 +299,27 @@ func (k *Kernel) SignalInit(sig int) {
 	}
 	info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
 	k.sendLocked(k.init, nil, info)
+}
+
+// SignalFromHost sends sig to the container's init, or with all to every
+// process, as a process in an ancestor pid namespace would (the runtime's
+// kill): init gets only the signals it has a handler for, and SIGKILL and
+// SIGSTOP.
+func (k *Kernel) SignalFromHost(sig int, all bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, t := range k.tasks {
+		tg := t.tg
+		if tg.leader != t || (!all && tg != k.init) {
+			continue
+		}
+		if tg == k.init && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			if h := tg.handlers.actions[sig-1].Handler; h == SigDfl || h == SigIgn {
+				continue
+			}
+		}
+		k.sendLocked(tg, nil, &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser})
+	}
 }
 
 // SetContext attaches the task's platform context before it first runs.

@@ -8,6 +8,7 @@ package devfs
 
 import (
 	"crypto/rand"
+	"slices"
 	"sort"
 	"time"
 
@@ -58,6 +59,9 @@ type FS struct {
 	pts *devpts.FS
 	// console opens /dev/console; without it the node is ENXIO.
 	console func() (vfs.File, error)
+	// extraDirs are more empty directories that serve as mount points
+	// (mqueue for an OCI container's mounts).
+	extraDirs []string
 }
 
 // SetPTS makes /dev/ptmx open new terminals of pts (the devpts mounted
@@ -70,9 +74,19 @@ func (fs *FS) SetPTS(pts *devpts.FS) { fs.pts = pts }
 // /dev/console fails with ENXIO, as on a Linux without a console.
 func (fs *FS) SetConsole(open func() (vfs.File, error)) { fs.console = open }
 
-// New returns a devfs.
-func New() *FS {
+// New returns a devfs; mountPoints name more empty directories in it for
+// other file systems to be mounted on.
+func New(mountPoints ...string) *FS {
 	fs := &FS{created: time.Now()}
+	for _, n := range mountPoints {
+		_, dev := devices[n]
+		_, tty := ttyNodes[n]
+		_, fixed := dirs[n]
+		if !dev && !tty && !fixed && links[n] == "" && !slices.Contains(fs.extraDirs, n) {
+			fs.extraDirs = append(fs.extraDirs, n)
+		}
+	}
+	sort.Strings(fs.extraDirs)
 	fs.root = &root{fs: fs}
 	return fs
 }
@@ -128,6 +142,9 @@ func (r *root) Lookup(name string) (vfs.Inode, error) {
 	if ino, ok := dirs[name]; ok {
 		return &dir{fs: r.fs, ino: ino}, nil
 	}
+	if i := slices.Index(r.fs.extraDirs, name); i >= 0 {
+		return &dir{fs: r.fs, ino: 200 + uint64(i)}, nil
+	}
 	return nil, unix.ENOENT
 }
 
@@ -139,7 +156,13 @@ func (r *root) Open(flags int) (vfs.File, error) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY {
 		return nil, unix.EISDIR
 	}
-	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) { return entries(), nil }), nil
+	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) {
+		es := entries()
+		for i, n := range r.fs.extraDirs {
+			es = append(es, vfs.Dirent{Name: n, Ino: 200 + uint64(i), Type: unix.DT_DIR})
+		}
+		return es, nil
+	}), nil
 }
 
 func linkIno(name string) uint64 {

@@ -1,0 +1,153 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/vfs"
+)
+
+// SpawnSpec is a process the runtime starts in a running sandbox (an OCI
+// exec).
+type SpawnSpec struct {
+	Argv    []string
+	Env     []string
+	Cwd     string
+	Creds   Creds
+	Rlimits map[int]Rlimit
+	// Stdio are the process's fds 0-2 (nil: closed); the process owns
+	// them.
+	Stdio [3]vfs.File
+	// Exited is told, once, how the process ended.
+	Exited func(ExitStatus)
+}
+
+// outsideLocked is the stand-in parent of spawned processes: the runtime,
+// outside the sandbox's pid namespace. Its pid is 0, as getppid shows a
+// parent in an ancestor namespace, and it ignores SIGCHLD, so its children
+// are reaped as they exit.
+func (k *Kernel) outsideLocked() *ThreadGroup {
+	if k.outside == nil {
+		h := &SignalHandlers{}
+		h.actions[unix.SIGCHLD-1].Handler = SigIgn
+		k.outside = &ThreadGroup{k: k, children: make(map[*ThreadGroup]struct{}), handlers: h, waitCh: make(chan struct{})}
+	}
+	return k.outside
+}
+
+// Spawn creates a process whose parent is outside the sandbox, as a
+// runtime's exec makes one: it leads a session of its own, its ppid is 0,
+// and its end goes to spec.Exited. The caller runs the returned task
+// (Config.StartTask). The stdio files are the process's even on failure.
+func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
+	// The stdio files are the process's from here on: on failure, the
+	// ones its fd table did not take are closed here.
+	var installed [3]bool
+	defer func() {
+		if err != nil {
+			for i, f := range spec.Stdio {
+				if f != nil && !installed[i] {
+					f.Close()
+				}
+			}
+		}
+	}()
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("no command to run")
+	}
+	root := k.Mounts.Root()
+	fs := NewFSContext(root, root, 0o022)
+	if spec.Cwd != "" {
+		ctx := &vfs.Context{Root: root, Start: root, Cred: vfs.Cred{UID: spec.Creds.FSUID, GID: spec.Creds.FSGID, Groups: spec.Creds.Groups}}
+		cwd, err := k.Mounts.Lookup(ctx, path.Clean("/"+spec.Cwd), vfs.LookupFollow|vfs.LookupDirectory)
+		if err != nil {
+			return nil, fmt.Errorf("working directory %q: %w", spec.Cwd, err)
+		}
+		fs.SetCwd(cwd)
+	}
+	k.mu.Lock()
+	if k.init == nil || k.init.exiting || k.init.zombie {
+		k.mu.Unlock()
+		return nil, errors.New("the container's init has ended")
+	}
+	if k.pidsLimit > 0 && k.liveTasksLocked()+k.cloning >= k.pidsLimit {
+		k.mu.Unlock()
+		return nil, unix.EAGAIN
+	}
+	pid := k.allocPIDLocked()
+	if pid < 0 {
+		k.mu.Unlock()
+		return nil, unix.EAGAIN
+	}
+	parent := k.outsideLocked()
+	tg := &ThreadGroup{
+		k:        k,
+		tgid:     pid,
+		parent:   parent,
+		children: make(map[*ThreadGroup]struct{}),
+		handlers: &SignalHandlers{},
+		rlimits:  initRlimits(spec.Rlimits),
+		waitCh:   make(chan struct{}),
+		termSig:  int(unix.SIGCHLD),
+		onExit:   spec.Exited,
+	}
+	t := &Task{
+		K:         k,
+		tg:        tg,
+		TID:       pid,
+		affinity:  1<<min(runtime.NumCPU(), 64) - 1,
+		FDs:       vfs.NewFDTable(),
+		FS:        fs,
+		creds:     spec.Creds,
+		interrupt: make(chan struct{}, 1),
+		Start:     time.Now(),
+	}
+	tg.leader = t
+	tg.tasks = []*Task{t}
+	sess := &Session{sid: pid}
+	tg.pgrp = &ProcessGroup{id: pid, session: sess, members: 1}
+	sess.foreground = tg.pgrp
+	parent.children[tg] = struct{}{}
+	k.tasks[pid] = t
+	k.running++
+	k.mu.Unlock()
+
+	fail := func(err error) (*Task, error) {
+		// The task never ran: unregister it and let go of what it holds.
+		t.FDs.DecUsers()
+		t.releaseMM()
+		k.mu.Lock()
+		delete(k.tasks, pid)
+		delete(parent.children, tg)
+		k.running--
+		k.mu.Unlock()
+		return nil, err
+	}
+	for i, f := range spec.Stdio {
+		if f == nil {
+			continue
+		}
+		if _, err := t.FDs.Install(vfs.NewDescription(f, "", stdioFlags[i]), i, false, i+1); err != nil {
+			return fail(fmt.Errorf("install stdio fd %d: %w", i, err))
+		}
+		installed[i] = true
+	}
+	file := spec.Argv[0]
+	if !strings.Contains(file, "/") {
+		p, err := t.lookPath(file, spec.Env)
+		if err != nil {
+			return fail(err)
+		}
+		file = p
+	}
+	if err := t.Exec(file, spec.Argv, spec.Env); err != nil {
+		return fail(fmt.Errorf("exec %q: %w", file, err))
+	}
+	return t, nil
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/kernel"
+	"exokernelul.dev/exo/oci"
+	"exokernelul.dev/exo/sentry"
+)
+
+// bootControlled is the sentry's side of an OCI container: it loads init,
+// tells exo over the control fd, runs init when exo says start, delivers
+// exo's kills, and reports how init ended before exiting with its status.
+func bootControlled(sb *sentry.Sandbox, fd int) int {
+	// The workload's stub processes must not inherit it.
+	unix.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "control")
+	defer f.Close()
+	var mu sync.Mutex
+	enc := json.NewEncoder(f)
+	send := func(m oci.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(m)
+	}
+	if err := sb.Load(); err != nil {
+		send(oci.Message{Event: "failed", Error: err.Error()})
+		fmt.Fprintf(os.Stderr, "runsc-exo: %v\n", err)
+		return sentry.ExitCode(err)
+	}
+	send(oci.Message{Event: "created"})
+	go func() {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var req oci.Message
+			if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+				send(oci.Message{Event: "reply", Error: "bad request: " + err.Error()})
+				continue
+			}
+			reply := oci.Message{Event: "reply"}
+			switch req.Op {
+			case "start":
+				sb.Start()
+			case "exec":
+				if req.Exec == nil {
+					reply.Error = "exec: no process"
+					break
+				}
+				id := req.ExecID
+				pid, err := sb.Exec(execSpec(req.Exec), func(st kernel.ExitStatus) {
+					send(oci.Message{Event: "execExited", ExecID: id, Code: st.Code, ExitSignal: st.Signal})
+				})
+				if err != nil {
+					reply.Error = err.Error()
+					break
+				}
+				reply.Pid = int(pid)
+			case "kill":
+				if req.Signal <= 0 || req.Signal > 64 {
+					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
+					break
+				}
+				sb.Signal(req.Signal, req.All)
+			default:
+				reply.Error = fmt.Sprintf("unknown request %q", req.Op)
+			}
+			send(reply)
+		}
+		// exo is gone: nothing can start or stop the container any more.
+		sb.Signal(9, true)
+	}()
+	status := sb.Wait()
+	send(oci.Message{Event: "exited", Code: status.Code, ExitSignal: status.Signal})
+	if status.Signal != 0 {
+		return 128 + status.Signal
+	}
+	return status.Code
+}
+
+// reportBootFailure tells exo why the sandbox could not boot.
+func reportBootFailure(fd int, msg string) {
+	f := os.NewFile(uintptr(fd), "control")
+	json.NewEncoder(f).Encode(oci.Message{Event: "failed", Error: msg})
+}
+
+func execSpec(p *oci.ExecProcess) sentry.ExecSpec {
+	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio}
+	for _, r := range p.Rlimits {
+		spec.Rlimits = append(spec.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
+	}
+	return spec
+}

@@ -1,0 +1,857 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/oci"
+	"exokernelul.dev/exo/sentry"
+)
+
+// specCopy is the name of the container's config.json as create read it,
+// kept in the state directory so later commands run the same hooks.
+const specCopy = "config.json"
+
+// createOpts are the flags of create and run.
+type createOpts struct {
+	bundle        string
+	pidFile       string
+	consoleSocket string
+	id            string
+}
+
+func (o *createOpts) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.bundle, "bundle", "", "path to the bundle (default: the current directory)")
+	fs.StringVar(&o.bundle, "b", "", "short for --bundle")
+	fs.StringVar(&o.pidFile, "pid-file", "", "write the pid of the container's host process to this file")
+	fs.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send a terminal's master to (terminals are not supported yet)")
+	fs.Bool("no-pivot", false, "accepted for runc compatibility (the rootfs is a capability; there is no pivot_root)")
+	fs.Bool("no-new-keyring", false, "accepted for runc compatibility (the library OS has no keyrings)")
+}
+
+// runCreate is `create`: set up the sandbox with init loaded but held, and
+// return once it is ready.
+func runCreate(g *globals, args []string) int {
+	fs := flag.NewFlagSet("create", flag.ContinueOnError)
+	var o createOpts
+	o.register(fs)
+	if err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		return g.fail(errors.New("create: want exactly one container id: usage: runsc-exo create [flags] ID"))
+	}
+	o.id = fs.Arg(0)
+	inheritOnlyStdio()
+	cmd, err := createContainer(g, &o, true)
+	if err != nil {
+		return g.fail(err)
+	}
+	// The exo process stays behind for the caller (a subreaper shim) to
+	// reap; this process is done with it.
+	cmd.Process.Release()
+	return 0
+}
+
+// createContainer validates the bundle, makes the container's state and
+// starts its exo process, returning once the sandbox is created (or
+// failed). detach puts the exo process in a session of its own.
+func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) {
+	if err := oci.ValidateID(o.id); err != nil {
+		return nil, err
+	}
+	if g.systemdCgroup {
+		// runc's check and message; with systemd, the flag is accepted
+		// (host cgroups are not managed yet either way).
+		if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
+			return nil, errors.New("systemd not running on this host, cannot use systemd cgroups manager")
+		}
+	}
+	bundle := o.bundle
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	spec, err := oci.LoadBundle(bundle)
+	if err != nil {
+		return nil, err
+	}
+	sbx, err := oci.Translate(spec, bundle)
+	if err != nil {
+		return nil, err
+	}
+	consoleSocket := ""
+	if sbx.Terminal {
+		if o.consoleSocket == "" {
+			return nil, errors.New("config.json: process.terminal: a terminal needs --console-socket to send its master to")
+		}
+		if consoleSocket, err = filepath.Abs(o.consoleSocket); err != nil {
+			return nil, fmt.Errorf("--console-socket: %w", err)
+		}
+	}
+	store := oci.Store{Root: g.root}
+	l, err := store.Create(o.id)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*exec.Cmd, error) {
+		l.Remove()
+		return nil, err
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(l.Dir, specCopy), data, 0o600); err != nil {
+		return fail(fmt.Errorf("save config: %w", err))
+	}
+	st := &oci.State{
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          o.id,
+			Status:      oci.StatusCreating,
+			Bundle:      bundle,
+			Annotations: spec.Annotations,
+		},
+		Rootfs:  sbx.Rootfs,
+		Created: timeNow(),
+	}
+	if err := l.Write(st); err != nil {
+		return fail(err)
+	}
+	l.Unlock()
+
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("ready pipe: %w", err))
+	}
+	defer readyR.Close()
+	self, err := os.Executable()
+	if err != nil {
+		readyW.Close()
+		return fail(fmt.Errorf("find own executable: %w", err))
+	}
+	exoArgs := append(g.args(), "exo", "--ready-fd", "3")
+	if consoleSocket != "" {
+		exoArgs = append(exoArgs, "--console-socket", consoleSocket)
+	}
+	cmd := exec.Command(self, append(exoArgs, o.id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		return fail(fmt.Errorf("start exo process: %w", err))
+	}
+	readyW.Close()
+	var msg oci.Message
+	line, rerr := bufio.NewReader(readyR).ReadBytes('\n')
+	if rerr == nil {
+		rerr = json.Unmarshal(line, &msg)
+	}
+	if rerr != nil || msg.Event != "created" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if l, err := store.Lock(o.id); err == nil {
+			l.Remove()
+		}
+		if rerr != nil {
+			return nil, errors.New("the sandbox ended before it was created (see its stderr)")
+		}
+		return nil, errors.New(msg.Error)
+	}
+	if o.pidFile != "" {
+		if err := writePidFile(o.pidFile, cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if l, err := store.Lock(o.id); err == nil {
+				l.Remove()
+			}
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// inheritOnlyStdio marks every inherited fd but 0-2 close-on-exec: the
+// shim hands create more (a socket, a pipe), which must not reach the
+// container's processes nor be held open by them.
+func inheritOnlyStdio() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// writePidFile writes pid atomically, as runc does, so a reader never sees
+// a partial file.
+func writePidFile(p string, pid int) error {
+	p, err := filepath.Abs(p)
+	if err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	tmp := filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp")
+	if err := os.WriteFile(tmp, []byte(fmt.Sprint(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return nil
+}
+
+// exoProc is the exo process of one container: it holds the capabilities,
+// runs the sentry, serves the control socket and lives exactly as long as
+// the container's init.
+type exoProc struct {
+	g     *globals
+	id    string
+	store oci.Store
+	spec  *specs.Spec
+	// consoleSocket gets the master of init's terminal.
+	consoleSocket string
+
+	sentry *exec.Cmd
+	ctl    *os.File
+	ctlEnc *json.Encoder
+
+	// callMu serialises requests to the sentry; replies carries the
+	// sentry's answers to them.
+	callMu  sync.Mutex
+	replies chan oci.Message
+	// gone is closed when the sentry's control channel ends.
+	gone chan struct{}
+
+	// startMu makes concurrent starts take turns: one starts, the
+	// others find it running.
+	startMu sync.Mutex
+
+	mu     sync.Mutex
+	status specs.ContainerState
+	exit   *oci.Message
+	// exo grants an exec's stdio; execs are the exec'd processes
+	// still running, by exec id, told of their end.
+	exo      *caps.Exo
+	execs    map[int]chan oci.Message
+	nextExec int
+	// waiters are the host processes of running execs.
+	waiters map[int]bool
+}
+
+// runExo is the internal `exo` command: the container's host process,
+// started by create.
+func runExo(g *globals, args []string) int {
+	fs := flag.NewFlagSet("exo", flag.ContinueOnError)
+	readyFD := fs.Int("ready-fd", -1, "fd to report the created sandbox (or its failure) on")
+	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (process.terminal)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		return 125
+	}
+	// Hooks and the sentry must not hold the ready pipe open.
+	unix.CloseOnExec(*readyFD)
+	ready := os.NewFile(uintptr(*readyFD), "ready")
+	report := func(m oci.Message) {
+		if ready != nil {
+			json.NewEncoder(ready).Encode(m)
+			ready.Close()
+			ready = nil
+		}
+	}
+	e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
+	code, sig, err := e.run(report)
+	if err != nil {
+		slog.Debug("create failed", "id", e.id, "err", err)
+		report(oci.Message{Event: "failed", Error: err.Error()})
+		return 125
+	}
+	exitWith(code, sig)
+	return code
+}
+
+func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
+	dir := e.store.Dir(e.id)
+	data, err := os.ReadFile(filepath.Join(dir, specCopy))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read saved config: %w", err)
+	}
+	e.spec = &specs.Spec{}
+	if err := json.Unmarshal(data, e.spec); err != nil {
+		return 0, 0, fmt.Errorf("saved config: %w", err)
+	}
+	st, err := e.store.Get(e.id)
+	if err != nil {
+		return 0, 0, err
+	}
+	sbx, err := oci.Translate(e.spec, st.Bundle)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, w := range sbx.Warnings {
+		slog.Warn(w, "id", e.id)
+	}
+	pid := os.Getpid()
+	var cgroups []string
+	if e.spec.Linux != nil && e.spec.Linux.CgroupsPath != "" {
+		// Before the sentry starts: it and its stubs inherit the cgroup.
+		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, pid); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := e.store.Update(e.id, func(s *oci.State) {
+		s.Pid = pid
+		s.PidStart = oci.ProcessStart(pid)
+		s.Cgroups = cgroups
+	}); err != nil {
+		return 0, 0, err
+	}
+
+	exo := caps.NewExo(slog.Default())
+	defer exo.Close()
+	e.exo = exo
+	if err := e.startSentry(exo, sbx); err != nil {
+		return 0, 0, err
+	}
+	fail := func(err error) (int, int, error) {
+		e.sentry.Process.Kill()
+		e.sentry.Wait()
+		return 0, 0, err
+	}
+	first, ok := <-e.replies
+	switch {
+	case !ok:
+		return fail(errors.New("the sentry ended before loading the container's process"))
+	case first.Event == "failed":
+		return fail(errors.New(first.Error))
+	case first.Event != "created":
+		return fail(fmt.Errorf("unexpected sentry event %q", first.Event))
+	}
+	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
+		if err := oci.RunHooks(e.spec, stage, e.ociState()); err != nil {
+			return fail(err)
+		}
+	}
+	ln, err := oci.ListenControl(dir)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(filepath.Join(dir, oci.ControlSocket))
+	defer ln.Close()
+	if err := e.setStatus(oci.StatusCreated); err != nil {
+		return fail(err)
+	}
+	go e.serve(ln)
+	report(oci.Message{Event: "created"})
+
+	werr := e.sentry.Wait()
+	<-e.gone
+	e.mu.Lock()
+	exit := e.exit
+	e.status = oci.StatusStopped
+	e.mu.Unlock()
+	if exit == nil {
+		// The sentry died without reporting init's end: it was killed.
+		exit = &oci.Message{ExitSignal: int(unix.SIGKILL)}
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && ee.ExitCode() >= 0 {
+			exit = &oci.Message{Code: ee.ExitCode()}
+		}
+	}
+	e.store.Update(e.id, func(s *oci.State) {
+		s.Status = oci.StatusStopped
+		s.ExitCode, s.ExitSignal = exit.Code, exit.ExitSignal
+	})
+	return exit.Code, exit.ExitSignal, nil
+}
+
+// startSentry grants the container's resources and starts the sentry with
+// a control fd.
+func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
+	quota := sbx.MemoryLimit
+	if quota == 0 {
+		q, err := memoryQuota("")
+		if err != nil {
+			return err
+		}
+		quota = q
+	}
+	if _, err := exo.GrantMemory("memory", quota); err != nil {
+		return err
+	}
+	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, caps.RightRead); err != nil {
+		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
+	}
+	cfg := sentry.Config{
+		Argv:         sbx.Args,
+		Env:          sbx.Env,
+		Cwd:          sbx.Cwd,
+		UID:          sbx.UID,
+		GID:          sbx.GID,
+		Groups:       sbx.Groups,
+		Hostname:     sbx.Hostname,
+		Platform:     e.g.platform,
+		Strace:       e.g.strace,
+		PidsLimit:    sbx.PidsLimit,
+		ReadOnlyRoot: sbx.ReadOnlyRoot,
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = e.id
+		if len(cfg.Hostname) > 64 {
+			cfg.Hostname = cfg.Hostname[:12]
+		}
+	}
+	for _, r := range sbx.Rlimits {
+		cfg.Rlimits = append(cfg.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
+	}
+	for _, m := range sbx.Mounts {
+		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode}
+		if m.Type == "bind" {
+			sm.Grant = sentry.BindGrant(m.Destination)
+			rights := caps.RightRead
+			if !m.ReadOnly {
+				rights |= caps.RightWrite
+			}
+			if _, err := exo.GrantDir(sm.Grant, m.Source, rights); err != nil {
+				return fmt.Errorf("mount %s: source %q: %w", m.Destination, m.Source, err)
+			}
+		}
+		cfg.Mounts = append(cfg.Mounts, sm)
+	}
+	stdin, stdout, stderr := os.Stdin, os.Stdout, os.Stderr
+	if sbx.Terminal {
+		master, slave, err := oci.NewPty()
+		if err != nil {
+			return err
+		}
+		err = oci.SendConsole(e.consoleSocket, master)
+		master.Close()
+		if err != nil {
+			slave.Close()
+			return err
+		}
+		defer slave.Close()
+		stdin, stdout, stderr = slave, slave, slave
+	}
+	for _, s := range []struct {
+		name   string
+		f      *os.File
+		rights caps.Rights
+	}{
+		{"stdin", stdin, caps.RightRead},
+		{"stdout", stdout, caps.RightWrite},
+		{"stderr", stderr, caps.RightWrite},
+	} {
+		if _, err := exo.GrantFile(s.name, s.f, s.rights); err != nil {
+			slog.Debug("no stdio handle", "name", s.name, "err", err)
+		}
+	}
+
+	exoEnd, sentryEnd, err := caps.SocketPair()
+	if err != nil {
+		return err
+	}
+	sentrySock, err := sentryEnd.File()
+	sentryEnd.Close()
+	if err != nil {
+		exoEnd.Close()
+		return fmt.Errorf("caps socket: %w", err)
+	}
+	defer sentrySock.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		exoEnd.Close()
+		return fmt.Errorf("config pipe: %w", err)
+	}
+	defer cfgR.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		exoEnd.Close()
+		cfgW.Close()
+		return fmt.Errorf("control socket pair: %w", err)
+	}
+	e.ctl = os.NewFile(uintptr(fds[0]), "control")
+	sentryCtl := os.NewFile(uintptr(fds[1]), "control")
+	defer sentryCtl.Close()
+	self, err := os.Executable()
+	if err != nil {
+		exoEnd.Close()
+		cfgW.Close()
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	bootArgs := append(e.g.args(), "boot", "--caps-fd", "3", "--config-fd", "4", "--control-fd", "5")
+	cmd := exec.Command(self, bootArgs...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, os.Stderr
+	cmd.ExtraFiles = []*os.File{sentrySock, cfgR, sentryCtl}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	// The sentry's Pdeathsig follows the thread that forked it, so that
+	// thread must outlive the sentry: it is this one, kept for good.
+	runtime.LockOSThread()
+	if err := cmd.Start(); err != nil {
+		exoEnd.Close()
+		cfgW.Close()
+		return fmt.Errorf("start sentry: %w", err)
+	}
+	e.sentry = cmd
+	go func() {
+		json.NewEncoder(cfgW).Encode(cfg)
+		cfgW.Close()
+	}()
+	go func() {
+		defer exoEnd.Close()
+		if err := exo.Serve(exoEnd); err != nil {
+			slog.Warn("capability server stopped", "err", err)
+		}
+	}()
+	e.ctlEnc = json.NewEncoder(e.ctl)
+	go e.readSentry()
+	return nil
+}
+
+// readSentry routes the sentry's messages: init's end is recorded, the
+// rest are answers.
+func (e *exoProc) readSentry() {
+	defer close(e.gone)
+	defer close(e.replies)
+	sc := bufio.NewScanner(e.ctl)
+	for sc.Scan() {
+		var m oci.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			slog.Warn("bad message from the sentry", "err", err)
+			continue
+		}
+		switch m.Event {
+		case "exited":
+			e.mu.Lock()
+			e.exit = &m
+			e.mu.Unlock()
+			continue
+		case "execExited":
+			e.mu.Lock()
+			ch := e.execs[m.ExecID]
+			delete(e.execs, m.ExecID)
+			e.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
+			continue
+		}
+		e.replies <- m
+	}
+}
+
+// callSentry sends one request to the sentry and waits for its answer.
+func (e *exoProc) callSentry(req oci.Message) error {
+	_, err := e.callSentryPid(req)
+	return err
+}
+
+// callSentryPid is callSentry for a request whose answer has a pid.
+func (e *exoProc) callSentryPid(req oci.Message) (int, error) {
+	e.callMu.Lock()
+	defer e.callMu.Unlock()
+	if err := e.ctlEnc.Encode(req); err != nil {
+		return 0, errors.New("container not running")
+	}
+	m, ok := <-e.replies
+	if !ok {
+		return 0, errors.New("container not running")
+	}
+	if m.Error != "" {
+		return 0, errors.New(m.Error)
+	}
+	return m.Pid, nil
+}
+
+// ociState is the state hooks get on stdin.
+func (e *exoProc) ociState() specs.State {
+	st, err := e.store.Get(e.id)
+	if err != nil {
+		return specs.State{Version: specs.Version, ID: e.id, Pid: os.Getpid()}
+	}
+	return st.State
+}
+
+// setStatus records the container's status unless init already ended.
+func (e *exoProc) setStatus(s specs.ContainerState) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.status == oci.StatusStopped {
+		return nil
+	}
+	e.status = s
+	return e.store.Update(e.id, func(st *oci.State) { st.Status = s })
+}
+
+// serve answers the control socket: one request per connection.
+func (e *exoProc) serve(ln *net.UnixListener) {
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go e.serveConn(c)
+	}
+}
+
+func (e *exoProc) serveConn(c *net.UnixConn) {
+	defer c.Close()
+	req, fds, err := readRequest(c)
+	if err == nil && req.Op == "exec" {
+		e.exec(c, req, fds)
+		return
+	}
+	for _, f := range fds {
+		f.Close()
+	}
+	resp := oci.Message{Event: "reply"}
+	if err != nil {
+		resp.Error = "bad request: " + err.Error()
+	} else if req.Op == "ps" {
+		resp.Pids = hostTree(os.Getpid())
+		e.mu.Lock()
+		for p := range e.waiters {
+			resp.Pids = append(resp.Pids, p)
+		}
+		e.mu.Unlock()
+		sort.Ints(resp.Pids)
+	} else if err := e.handle(req); err != nil {
+		resp.Error = err.Error()
+	}
+	json.NewEncoder(c).Encode(resp)
+}
+
+// readRequest reads one JSON line and the fds sent with it.
+func readRequest(c *net.UnixConn) (oci.Message, []*os.File, error) {
+	var req oci.Message
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return req, nil, err
+	}
+	var fds []*os.File
+	if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, cm := range cmsgs {
+			if raw, err := unix.ParseUnixRights(&cm); err == nil {
+				for _, fd := range raw {
+					unix.CloseOnExec(fd)
+					fds = append(fds, os.NewFile(uintptr(fd), "client"))
+				}
+			}
+		}
+	}
+	data := buf[:n]
+	for !strings.Contains(string(data), "\n") {
+		if len(data) >= len(buf) {
+			return req, fds, errors.New("request too long")
+		}
+		m, err := c.Read(buf[len(data):])
+		if err != nil {
+			return req, fds, err
+		}
+		data = buf[:len(data)+m]
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		return req, fds, err
+	}
+	return req, fds, nil
+}
+
+// exec starts a process in the running container with the client's
+// stdio, answers "started" with its pid, then "exited" when it ends.
+func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
+	enc := json.NewEncoder(c)
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
+	fail := func(err error) { enc.Encode(oci.Message{Event: "reply", Error: err.Error()}) }
+	e.mu.Lock()
+	status := e.status
+	e.mu.Unlock()
+	if status != oci.StatusRunning {
+		fail(fmt.Errorf("cannot exec in a container that is %s", status))
+		return
+	}
+	if req.Exec == nil || len(fds) != 3 {
+		fail(errors.New("exec: want a process and three stdio fds"))
+		return
+	}
+	e.mu.Lock()
+	e.nextExec++
+	id := e.nextExec
+	done := make(chan oci.Message, 1)
+	if e.execs == nil {
+		e.execs = map[int]chan oci.Message{}
+	}
+	e.execs[id] = done
+	e.mu.Unlock()
+	forget := func() {
+		e.mu.Lock()
+		delete(e.execs, id)
+		e.mu.Unlock()
+	}
+	var grants []caps.ID
+	defer func() {
+		for _, g := range grants {
+			e.exo.Revoke(g)
+		}
+	}()
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		rights := caps.RightWrite
+		if i == 0 {
+			rights = caps.RightRead
+		}
+		gname := fmt.Sprintf("exec:%d:%s", id, name)
+		g, err := e.exo.GrantFile(gname, fds[i], rights)
+		if err != nil {
+			slog.Debug("exec: no stdio handle", "name", gname, "err", err)
+			continue
+		}
+		grants = append(grants, g)
+		req.Exec.Stdio[i] = gname
+	}
+	req.ExecID = id
+	pid, err := e.callSentryPid(req)
+	if err != nil {
+		forget()
+		fail(err)
+		return
+	}
+	// The sentry holds its own copies now.
+	for _, g := range grants {
+		e.exo.Revoke(g)
+	}
+	grants = nil
+	enc.Encode(oci.Message{Event: "started", Pid: pid})
+	// The client is the exec's host process: ps lists it with the
+	// container's.
+	if cred, err := peerCred(c); err == nil {
+		e.mu.Lock()
+		if e.waiters == nil {
+			e.waiters = map[int]bool{}
+		}
+		e.waiters[int(cred.Pid)] = true
+		e.mu.Unlock()
+		defer func() {
+			e.mu.Lock()
+			delete(e.waiters, int(cred.Pid))
+			e.mu.Unlock()
+		}()
+	}
+	var end oci.Message
+	select {
+	case end = <-done:
+	case <-e.gone:
+		select {
+		case end = <-done:
+		default:
+			end = oci.Message{ExitSignal: int(unix.SIGKILL)}
+		}
+	}
+	enc.Encode(oci.Message{Event: "exited", Code: end.Code, ExitSignal: end.ExitSignal})
+}
+
+func (e *exoProc) handle(req oci.Message) error {
+	switch req.Op {
+	case "start":
+		e.startMu.Lock()
+		defer e.startMu.Unlock()
+		e.mu.Lock()
+		status := e.status
+		e.mu.Unlock()
+		switch status {
+		case oci.StatusCreated:
+		case oci.StatusRunning:
+			return errors.New("cannot start an already running container")
+		default:
+			return fmt.Errorf("cannot start a container in the %s state", status)
+		}
+		if err := oci.RunHooks(e.spec, oci.StartContainer, e.ociState()); err != nil {
+			e.callSentry(oci.Message{Op: "kill", Signal: int(unix.SIGKILL), All: true})
+			return err
+		}
+		if err := e.callSentry(oci.Message{Op: "start"}); err != nil {
+			return err
+		}
+		return e.setStatus(oci.StatusRunning)
+	case "kill":
+		return e.callSentry(req)
+	}
+	return fmt.Errorf("unknown request %q", req.Op)
+}
+
+// exitWith ends the process as init ended: with the same signal when a
+// signal killed it (so a reaping shim sees e.g. 137 for SIGKILL), else
+// with its exit code.
+func exitWith(code, sig int) {
+	switch unix.Signal(sig) {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		// Raising these would stop this process, not end it.
+		os.Exit(128 + sig)
+	}
+	if sig <= 0 || sig >= 65 {
+		os.Exit(code)
+	}
+	// No core file of the runtime for a core-dumping signal.
+	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	// Go's own handler must not see the signal: the default action must
+	// apply to this process.
+	var act struct {
+		handler  uintptr
+		flags    uint64
+		restorer uintptr
+		mask     uint64
+	}
+	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+	runtime.LockOSThread()
+	var set unix.Sigset_t
+	set.Val[(sig-1)/64] = 1 << (uint(sig-1) % 64)
+	unix.PthreadSigmask(unix.SIG_UNBLOCK, &set, nil)
+	unix.Tgkill(os.Getpid(), unix.Gettid(), unix.Signal(sig))
+	// A signal whose default is to be ignored (SIGCHLD, SIGWINCH...) or
+	// to stop cannot end the process: report it as a shell would.
+	os.Exit(128 + sig)
+}
+
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	return cred, cerr
+}

@@ -1,0 +1,88 @@
+package sentry
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/libos/fs/hostfd"
+	"exokernelul.dev/exo/libos/kernel"
+	"exokernelul.dev/exo/libos/vfs"
+)
+
+// ExecSpec is a process the runtime starts in the running sandbox.
+type ExecSpec struct {
+	Argv    []string
+	Env     []string
+	Cwd     string
+	UID     uint32
+	GID     uint32
+	Groups  []uint32
+	Rlimits []Rlimit
+	// Stdio names the file capabilities exo granted for fds 0-2 ("":
+	// closed).
+	Stdio [3]string
+}
+
+// Exec starts spec's process with a parent outside the sandbox (the
+// runtime) and returns its pid; exited is told how it ends.
+func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, error) {
+	if s.client == nil {
+		return 0, errors.New("no capability client")
+	}
+	grants, err := s.client.Grants()
+	if err != nil {
+		return 0, fmt.Errorf("receive the process's stdio: %w", err)
+	}
+	var stdio [3]vfs.File
+	for _, g := range grants {
+		for i, name := range spec.Stdio {
+			if name != "" && g.Name == name && g.Kind == caps.KindFile && stdio[i] == nil {
+				// The file system owns a raw fd; the granted *os.File
+				// would close its own when collected.
+				if fd, err := unix.Dup(int(g.File.Fd())); err == nil {
+					unix.CloseOnExec(fd)
+					stdio[i] = hostfd.New(fd)
+				}
+			}
+		}
+		g.File.Close()
+	}
+	for i, name := range spec.Stdio {
+		if name != "" && stdio[i] == nil {
+			for _, f := range stdio {
+				if f != nil {
+					f.Close()
+				}
+			}
+			return 0, fmt.Errorf("exo granted no capability %q for fd %d", name, i)
+		}
+	}
+	var rlimits map[int]kernel.Rlimit
+	if len(spec.Rlimits) > 0 {
+		rlimits = make(map[int]kernel.Rlimit, len(spec.Rlimits))
+		for _, r := range spec.Rlimits {
+			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
+		}
+	}
+	t, err := s.kernel.Spawn(kernel.SpawnSpec{
+		Argv: spec.Argv,
+		Env:  spec.Env,
+		Cwd:  spec.Cwd,
+		Creds: kernel.Creds{
+			UID: spec.UID, EUID: spec.UID, SUID: spec.UID, FSUID: spec.UID,
+			GID: spec.GID, EGID: spec.GID, SGID: spec.GID, FSGID: spec.GID,
+			Groups: spec.Groups,
+		},
+		Rlimits: rlimits,
+		Stdio:   stdio,
+		Exited:  exited,
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.startTask(t)
+	return t.TID, nil
+}
