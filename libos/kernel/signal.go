@@ -141,9 +141,29 @@ func (tg *ThreadGroup) SendSignal(info *arch.SignalInfo) {
 	tg.k.sendLocked(tg, nil, info)
 }
 
-// sendLocked queues a signal for tg, or for the thread t of tg when t is
-// not nil, applying the side effects Linux applies at generation time.
+// sendLocked queues a signal generated inside the container for tg, or
+// for the thread t of tg when t is not nil. The container's init, as the
+// init of a pid namespace, is sent only the signals it has a handler for:
+// with the default action even SIGKILL from inside is dropped, as Linux
+// drops it for a SIGNAL_UNKILLABLE init. (Faults are forced on it; see
+// Fault.)
 func (k *Kernel) sendLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo) {
+	k.generateLocked(tg, t, info, tg == k.init)
+}
+
+// deliverLocked queues a signal for tg (or its thread t) whoever tg is:
+// a signal from outside the container that init gets whatever it does
+// with the signal.
+func (k *Kernel) deliverLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo) {
+	k.generateLocked(tg, t, info, false)
+}
+
+// generateLocked queues a signal, applying the side effects Linux applies
+// at generation time. unkillable is set for the init of the container's
+// pid namespace: a signal with the default action is then dropped like an
+// ignored one (unless blocked, since the handler may change before it is
+// unblocked), and SIGKILL with it.
+func (k *Kernel) generateLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo, unkillable bool) {
 	sig := int(info.Signo)
 	if sig <= 0 || sig >= NumSignals || tg.zombie || tg.exiting {
 		return
@@ -174,13 +194,16 @@ func (k *Kernel) sendLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo) {
 			}
 		}
 	}
+	dfl := unkillable && tg.handlers.actions[sig-1].Handler == SigDfl
 	if sig == int(unix.SIGKILL) {
-		k.groupExitLocked(tg, ExitStatus{Signal: sig})
+		if !dfl {
+			k.groupExitLocked(tg, ExitStatus{Signal: sig})
+		}
 		return
 	}
 	// An ignored signal is dropped at once unless blocked; rt_sigtimedwait
 	// may be waiting for it, in which case it is kept.
-	if tg.ignoredLocked(sig) {
+	if tg.ignoredLocked(sig) || dfl {
 		blocked := false
 		waited := false
 		for _, o := range tg.tasks {
@@ -406,6 +429,14 @@ func (t *Task) HandlePending(ctx Context) bool {
 			case actIgnore, actCont:
 				k.mu.Unlock()
 				continue
+			}
+			if tg == k.init && fromInside(&info) {
+				// Kept only because it was blocked: the init of a pid
+				// namespace does not take a default action for it.
+				k.mu.Unlock()
+				continue
+			}
+			switch defaultActionOf(sig) {
 			case actStop:
 				k.groupStopLocked(tg, sig)
 				k.mu.Unlock()
@@ -582,6 +613,14 @@ func (t *Task) Fault(signo, code int, addr uint64) {
 		*act = arch.SignalAction{}
 	}
 	t.pending.add(info)
+}
+
+// fromInside reports whether a signal was sent by a process of the
+// container (kill, tgkill, sigqueue, timers: a user si_code), not by a
+// fault (a kernel si_code, forced) nor from outside the container's pid
+// namespace (SI_USER from pid 0).
+func fromInside(info *arch.SignalInfo) bool {
+	return info.Code <= 0 && !(info.Code == arch.SIUser && info.PID() == 0)
 }
 
 // negErrno is the rax value of a syscall failing with e.

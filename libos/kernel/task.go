@@ -289,8 +289,10 @@ func (k *Kernel) TaskExists(tid int32) bool {
 	return t != nil && !t.exited
 }
 
-// SignalInit sends sig to the container's init process, as the runtime
-// forwards signals it receives.
+// SignalInit sends sig to the container's init process, as `runsc-exo
+// do` forwards the signals it receives: with the signal's default action
+// if init has no handler, so ^C ends a command run with do as it would
+// end it unsandboxed.
 func (k *Kernel) SignalInit(sig int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -298,7 +300,7 @@ func (k *Kernel) SignalInit(sig int) {
 		return
 	}
 	info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
-	k.sendLocked(k.init, nil, info)
+	k.deliverLocked(k.init, nil, info)
 }
 
 // SignalFromHost sends sig to the container's init, or with all to every
@@ -318,7 +320,7 @@ func (k *Kernel) SignalFromHost(sig int, all bool) {
 				continue
 			}
 		}
-		k.sendLocked(tg, nil, &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser})
+		k.deliverLocked(tg, nil, &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser})
 	}
 }
 

@@ -19,7 +19,15 @@ type ioTask struct {
 
 func newIOTask(tb testing.TB) *ioTask {
 	t, page := newTestTask(tb)
-	return &ioTask{tb, t, page}
+	x := &ioTask{tb, t, page}
+	// The test task is the container's init, which is sent only the
+	// signals it handles: give the ones the tests send a handler (an
+	// address never run).
+	act := x.put(4000, le64(0x1000, 0, 0, 0))
+	for _, sig := range []unix.Signal{unix.SIGPIPE, unix.SIGUSR1} {
+		x.ok(SysRtSigaction, uint64(sig), act, 0, 8)
+	}
+	return x
 }
 
 func (x *ioTask) call(nr uintptr, args ...uint64) int64 {
