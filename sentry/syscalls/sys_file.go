@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -164,6 +165,7 @@ func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, erro
 	if !ok {
 		return n, err
 	}
+	deadline := ioDeadline(d.File, false)
 	e := waiter.NewEntry(waiter.EventIn | waiter.EventRdNorm | waiter.EventHUp | waiter.EventErr)
 	w.EventRegister(e)
 	defer w.EventUnregister(e)
@@ -173,8 +175,8 @@ func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, erro
 		if n, err = read(); err != unix.EAGAIN {
 			return n, err
 		}
-		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
-			return 0, err
+		if err := t.Block(e.Ch, deadline); err != nil {
+			return 0, blockErr(err, time.Until(deadline))
 		}
 	}
 }
@@ -186,6 +188,7 @@ func blockingRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, erro
 // whether or not part of buf was written.
 func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]byte) (int, error)) (int, error) {
 	done := 0
+	deadline := ioDeadline(d.File, true)
 	var w waiter.Waitable
 	var e *waiter.Entry
 	defer func() {
@@ -217,11 +220,11 @@ func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write fun
 			w.EventRegister(e)
 			continue
 		}
-		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
+		if err := t.Block(e.Ch, deadline); err != nil {
 			if done > 0 {
 				return done, nil
 			}
-			return 0, err
+			return 0, blockErr(err, time.Until(deadline))
 		}
 	}
 }
