@@ -254,10 +254,10 @@ func copyOutAddr(t *kernel.Task, addr, lenAddr uint64, sa []byte) error {
 // up with the caller's permissions and needs write permission on the
 // socket file, as Linux's unix_find_bsd; a file that is not a socket, or
 // a socket file nobody is bound to, refuses the connection.
-func findSocket(t *kernel.Task, name string) (*unixsock.Socket, error) {
+func findSocket(t *kernel.Task, typ unixsock.Type, name string) (*unixsock.Socket, error) {
 	ns := t.K.UnixSockets
 	if name[0] == 0 {
-		return ns.LookupAbstract(name)
+		return ns.LookupAbstract(typ, name)
 	}
 	_, st, err := t.LookupStat(unix.AT_FDCWD, name, vfs.LookupFollow)
 	if err != nil {
@@ -290,9 +290,9 @@ func sysBind(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if name[0] == 0 {
 		return 0, s.BindAbstract(name)
 	}
-	if s.Bound() {
-		return 0, unix.EINVAL
-	}
+	// As Linux, the file is made first (an existing name is
+	// EADDRINUSE even for a bound socket), and removed again if the
+	// socket turns out to be bound already.
 	if err := t.Mknod(unix.AT_FDCWD, name, unix.S_IFSOCK|0o777, 0); err != nil {
 		if err == unix.EEXIST {
 			return 0, unix.EADDRINUSE
@@ -300,10 +300,14 @@ func sysBind(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	_, st, err := t.LookupStat(unix.AT_FDCWD, name, 0)
+	if err == nil {
+		err = s.BindPath(name, unixsock.InodeKey{Dev: st.Dev, Ino: st.Ino})
+	}
 	if err != nil {
+		t.Unlink(unix.AT_FDCWD, name)
 		return 0, err
 	}
-	return 0, s.BindPath(name, unixsock.InodeKey{Dev: st.Dev, Ino: st.Ino})
+	return 0, nil
 }
 
 func sysListen(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -331,7 +335,7 @@ func sysConnect(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	target, err := findSocket(t, name)
+	target, err := findSocket(t, s.Type(), name)
 	if err != nil {
 		return 0, err
 	}
@@ -492,7 +496,7 @@ func sendOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, args *s
 			return 0, unix.EOPNOTSUPP
 		}
 		var err error
-		if to, err = findSocket(t, args.to); err != nil {
+		if to, err = findSocket(t, s.Type(), args.to); err != nil {
 			return 0, err
 		}
 		ws = append(ws, to)

@@ -91,7 +91,8 @@ type InodeKey struct{ Dev, Ino uint64 }
 // and the lock they share.
 type Namespace struct {
 	mu       sync.Mutex
-	abstract map[string]*Socket
+	// abstract names are per socket type, as Linux hashes them.
+	abstract map[abstractKey]*Socket
 	paths    map[InodeKey]*Socket
 	// nextAuto is the next autobind name to try.
 	nextAuto uint32
@@ -100,9 +101,14 @@ type Namespace struct {
 
 // NewNamespace returns a namespace with no names bound.
 func NewNamespace() *Namespace {
-	ns := &Namespace{abstract: make(map[string]*Socket), paths: make(map[InodeKey]*Socket)}
+	ns := &Namespace{abstract: make(map[abstractKey]*Socket), paths: make(map[InodeKey]*Socket)}
 	ns.nextIno.Store(1 << 20)
 	return ns
+}
+
+type abstractKey struct {
+	typ  Type
+	name string
 }
 
 // state is where a socket is in its life.
@@ -252,8 +258,8 @@ func (s *Socket) autobindLocked() error {
 	for range autoMax + 1 {
 		ns.nextAuto = (ns.nextAuto + 1) & autoMax
 		name := fmt.Sprintf("\x00%05x", ns.nextAuto)
-		if _, taken := ns.abstract[name]; !taken {
-			ns.abstract[name] = s
+		if _, taken := ns.abstract[abstractKey{s.typ, name}]; !taken {
+			ns.abstract[abstractKey{s.typ, name}] = s
 			s.addr = name
 			return nil
 		}
@@ -270,10 +276,11 @@ func (s *Socket) BindAbstract(name string) error {
 	if s.addr != "" {
 		return sys.EINVAL
 	}
-	if _, taken := ns.abstract[name]; taken {
+	key := abstractKey{s.typ, name}
+	if _, taken := ns.abstract[key]; taken {
 		return sys.EADDRINUSE
 	}
-	ns.abstract[name] = s
+	ns.abstract[key] = s
 	s.addr = name
 	return nil
 }
@@ -314,12 +321,12 @@ func (ns *Namespace) LookupPath(key InodeKey) (*Socket, error) {
 	return nil, sys.ECONNREFUSED
 }
 
-// LookupAbstract returns the socket bound to an abstract name, or
-// ECONNREFUSED.
-func (ns *Namespace) LookupAbstract(name string) (*Socket, error) {
+// LookupAbstract returns the socket of type typ bound to an abstract
+// name, or ECONNREFUSED.
+func (ns *Namespace) LookupAbstract(typ Type, name string) (*Socket, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
-	if s, ok := ns.abstract[name]; ok && !s.closed {
+	if s, ok := ns.abstract[abstractKey{typ, name}]; ok && !s.closed {
 		return s, nil
 	}
 	return nil, sys.ECONNREFUSED
@@ -471,10 +478,6 @@ func (s *Socket) Shutdown(how int) error {
 	}
 	ns := s.ns
 	ns.mu.Lock()
-	if s.connectionOriented() && s.state != connected {
-		ns.mu.Unlock()
-		return sys.ENOTCONN
-	}
 	rd, wr := how != sys.SHUT_WR, how != sys.SHUT_RD
 	if rd {
 		s.rcvShut = true
@@ -582,7 +585,7 @@ func (s *Socket) Send(data []byte, msg *Message, to *Socket) (int, error) {
 
 // enqueueLocked puts one segment on p's receive queue.
 func (s *Socket) enqueueLocked(p *Socket, data []byte, msg *Message) {
-	seg := &segment{data: append([]byte(nil), data...), from: s, addr: s.addr}
+	seg := &segment{data: append([]byte(nil), data...), from: s, addr: s.addr, cred: s.cred}
 	if msg != nil {
 		seg.rights, seg.cred = msg.Rights, msg.Cred
 		msg.Rights = nil
@@ -620,6 +623,10 @@ func (s *Socket) sendDgramLocked(data []byte, msg *Message, to *Socket) (int, er
 	if target.closed {
 		ns.mu.Unlock()
 		return 0, sys.ECONNREFUSED
+	}
+	if target.typ != s.typ {
+		ns.mu.Unlock()
+		return 0, sys.EPROTOTYPE
 	}
 	if target.peer != nil && target.peer != s && target != s {
 		ns.mu.Unlock()
@@ -713,7 +720,7 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 	i := 0
 	for r.N < len(b) && i < len(s.recvq) {
 		seg := s.recvq[i]
-		if r.N > 0 && (seg.rights != nil || seg.cred != r.Cred) {
+		if r.N > 0 && seg.rights != nil {
 			break
 		}
 		if r.N == 0 {
@@ -869,8 +876,8 @@ func (s *Socket) release(embryo bool) {
 			if ns.paths[*s.pathKey] == s {
 				delete(ns.paths, *s.pathKey)
 			}
-		} else if ns.abstract[s.addr] == s {
-			delete(ns.abstract, s.addr)
+		} else if key := (abstractKey{s.typ, s.addr}); ns.abstract[key] == s {
+			delete(ns.abstract, key)
 		}
 	}
 	var wake []*Socket
