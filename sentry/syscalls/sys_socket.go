@@ -222,6 +222,15 @@ func encodeAddr(name string) []byte {
 	return b
 }
 
+// fromAddr is the sender's address a receive reports: nothing at all for
+// an unnamed sender.
+func fromAddr(name string) []byte {
+	if name == "" {
+		return nil
+	}
+	return encodeAddr(name)
+}
+
 // copyOutAddr writes a socket address to addr, truncated to the length
 // the caller's *lenAddr gives, and stores the full length there. A nil
 // addr writes nothing.
@@ -833,7 +842,7 @@ func sysRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 	}
 	if a[4] != 0 {
-		if err := copyOutAddr(t, a[4], a[5], encodeAddr(r.From)); err != nil {
+		if err := copyOutAddr(t, a[4], a[5], fromAddr(r.From)); err != nil {
 			return 0, err
 		}
 	}
@@ -886,7 +895,7 @@ func recvmsgAt(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, addr 
 	le := binary.LittleEndian
 	var hdr [8]byte
 	if m.name != 0 {
-		sa := encodeAddr(r.From)
+		sa := fromAddr(r.From)
 		n := min(int(int32(m.namelen)), len(sa))
 		if int32(m.namelen) < 0 {
 			n = 0

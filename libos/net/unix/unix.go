@@ -621,6 +621,10 @@ func (s *Socket) sendDgramLocked(data []byte, msg *Message, to *Socket) (int, er
 		return 0, sys.EMSGSIZE
 	}
 	if target.closed {
+		if target == s.peer {
+			// Learning that the peer died disconnects.
+			s.peerGone, s.peer, s.state = false, nil, unconnected
+		}
 		ns.mu.Unlock()
 		return 0, sys.ECONNREFUSED
 	}
@@ -818,7 +822,7 @@ const (
 )
 
 // Ioctl implements vfs.File: SIOCINQ (FIONREAD) is the bytes queued to
-// read (a datagram socket's next message), SIOCOUTQ the bytes sent and not
+// read (a datagram socket's next message only), SIOCOUTQ the bytes sent and not
 // yet read by the receiver.
 func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 	var v int
@@ -829,7 +833,7 @@ func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 			s.ns.mu.Unlock()
 			return 0, sys.EINVAL
 		}
-		if s.typ == Stream {
+		if s.typ != Dgram {
 			v = s.queued
 		} else if len(s.recvq) > 0 {
 			v = len(s.recvq[0].data)
