@@ -666,8 +666,8 @@ type RecvResult struct {
 	Message
 }
 
-// Recv reads into b: for a stream whatever is queued up to len(b) (a
-// segment carrying descriptions ends the read), for the other types one
+// Recv reads into b: for a stream whatever is queued up to len(b) (the
+// read ends after a segment carrying descriptions), for the other types one
 // message, the rest of which is dropped unless peek. It returns EAGAIN
 // when nothing is queued and more may come, and N 0 with no error at end
 // of file.
@@ -724,9 +724,6 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 	i := 0
 	for r.N < len(b) && i < len(s.recvq) {
 		seg := s.recvq[i]
-		if r.N > 0 && seg.rights != nil {
-			break
-		}
 		if r.N == 0 {
 			r.Cred, r.From = seg.cred, seg.addr
 		}
