@@ -3,7 +3,8 @@
 // the host's / as the read-only lower layer of an overlay with a tmpfs
 // upper) and compares what they print: python3 scripts that read, write,
 // rename, list and stat files; git init/add/commit/log/gc/clone; sqlite3
-// with 10,000 rows in a transaction and a WAL database; perl; a tar czf /
+// with 10,000 rows in a transaction and a WAL database; perl; python3 over
+// AF_UNIX sockets (a socketpair, a forked client, an fd passed); a tar czf /
 // tar xzf round trip; find / -xdev; ls -la /proc/self/; cat
 // /proc/self/maps.
 //
@@ -349,6 +350,18 @@ func TestPython(t *testing.T) {
 		b = bytes.ReplaceAll(b, []byte("nodename="+host+" "), []byte("nodename=HOSTNAME "))
 		return bytes.ReplaceAll(b, []byte("nodename=runsc-exo "), []byte("nodename=HOSTNAME "))
 	})
+}
+
+// TestPythonUnixSockets: python3 talks over AF_UNIX sockets: a
+// socketpair, a stream server and a forked client on a path name with an
+// fd passed by SCM_RIGHTS, datagrams on an abstract name, and connect
+// errors; the library OS's sockets answer as the host's do.
+func TestPythonUnixSockets(t *testing.T) {
+	t.Parallel()
+	need(t, "python3")
+	code := script(t, "unixsock.py")
+	r := runPair(t, "pyunix", pair{argv: func(w string) []string { return []string{"python3", "-c", code, w} }})
+	compare(t, r, nil)
 }
 
 // gitEnv fixes everything a commit id depends on.
