@@ -90,7 +90,7 @@ type InodeKey struct{ Dev, Ino uint64 }
 // Namespace holds the sockets of one sandbox: the names they are bound to
 // and the lock they share.
 type Namespace struct {
-	mu       sync.Mutex
+	mu sync.Mutex
 	// abstract names are per socket type, as Linux hashes them.
 	abstract map[abstractKey]*Socket
 	paths    map[InodeKey]*Socket
