@@ -40,6 +40,7 @@ func init() {
 const (
 	afMax         = 46 // AF_MAX
 	sockTypeMask  = 0xf
+	sockMax       = 11  // SOCK_MAX
 	sockaddrUnLen = 110 // sizeof(struct sockaddr_un)
 	msghdrLen     = 56
 	mmsghdrLen    = 64
@@ -83,6 +84,9 @@ func sysSocket(t *kernel.Task, a [6]uint64) (uint64, error) {
 func unixType(t *kernel.Task, domain, typ, proto int) (unixsock.Type, error) {
 	if domain < 0 || domain >= afMax {
 		return 0, unix.EAFNOSUPPORT
+	}
+	if typ >= sockMax {
+		return 0, unix.EINVAL
 	}
 	switch domain {
 	case unix.AF_UNIX:
@@ -509,6 +513,9 @@ func sendOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, args *s
 			return 0, err
 		}
 		ws = append(ws, to)
+	} else if p := s.Peer(); p != nil && s.Type() == unixsock.Dgram {
+		// A full receive queue of the peer makes room when it is read.
+		ws = append(ws, p)
 	}
 	done := 0
 	nonblock := nonblocking(d, args.flags)

@@ -217,6 +217,13 @@ func (ns *Namespace) Pair(typ Type, cred Cred) (*Socket, *Socket) {
 	return a, b
 }
 
+// Peer is the socket s is connected to, or nil.
+func (s *Socket) Peer() *Socket {
+	s.ns.mu.Lock()
+	defer s.ns.mu.Unlock()
+	return s.peer
+}
+
 // Type is the socket's type.
 func (s *Socket) Type() Type { return s.typ }
 
@@ -715,7 +722,8 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 			s.recvq = s.recvq[1:]
 			s.queued -= len(seg.data)
 			seg.from.inflight -= len(seg.data)
-			senders = append(senders, seg.from)
+			// Senders waiting for room in this queue wait on s.
+			senders = append(senders, seg.from, s)
 		}
 		ns.mu.Unlock()
 		notify(evOut, senders...)
