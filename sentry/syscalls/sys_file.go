@@ -199,7 +199,7 @@ func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write fun
 	for {
 		n, err := write(buf[done:])
 		done += max(n, 0)
-		if err == unix.EPIPE {
+		if err == unix.EPIPE && raisesSIGPIPE(d.File) {
 			sendSIGPIPE(t)
 		}
 		if err != unix.EAGAIN || done >= len(buf) || d.Flags()&unix.O_NONBLOCK != 0 {

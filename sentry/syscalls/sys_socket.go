@@ -406,6 +406,14 @@ func blockErr(err error, timeout time.Duration) error {
 	return err
 }
 
+// raisesSIGPIPE reports whether EPIPE from writing f comes with
+// SIGPIPE: it does for pipes and stream sockets, not for datagram or
+// seqpacket sockets.
+func raisesSIGPIPE(f vfs.File) bool {
+	s, ok := vfs.Underlying(f).(*unixsock.Socket)
+	return !ok || s.Type() == unixsock.Stream
+}
+
 // ioDeadline is when a blocking read or write of f gives up: a socket's
 // SO_RCVTIMEO or SO_SNDTIMEO; zero for other files.
 func ioDeadline(f vfs.File, write bool) time.Time {

@@ -175,6 +175,7 @@ static void seqpacket(void)
 	CHECK(sigaction(SIGPIPE, &sa, &old) == 0);
 	sigpipes = 0;
 	EXPECT_ERR(send(sv[0], "x", 1, 0), EPIPE);
+	EXPECT_ERR(write(sv[0], "x", 1), EPIPE);
 	CHECK(sigpipes == 0);
 	CHECK(sigaction(SIGPIPE, &old, NULL) == 0);
 	close(sv[0]);
