@@ -352,6 +352,9 @@ func sysConnect(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := passcredAutobind(s); err != nil {
+		return 0, err
+	}
 	if s.Type() == unixsock.Dgram {
 		return 0, s.ConnectDgram(target)
 	}
@@ -361,6 +364,16 @@ func sysConnect(t *kernel.Task, a [6]uint64) (uint64, error) {
 	err = waitReady(t, []waiter.Waitable{target}, waiter.EventOut, nonblocking(d, 0), s.Options().SndTimeo,
 		func() error { return s.Connect(target, cred) })
 	return 0, err
+}
+
+// passcredAutobind gives an unnamed socket with SO_PASSCRED a name
+// before it connects or sends a datagram, as Linux does, so the receiver
+// can tell senders apart.
+func passcredAutobind(s *unixsock.Socket) error {
+	if !s.Options().PassCred || s.Bound() {
+		return nil
+	}
+	return s.Autobind()
 }
 
 func nonblocking(d *vfs.FileDescription, flags int) bool {
@@ -524,6 +537,11 @@ func sendOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, args *s
 	} else if p := s.Peer(); p != nil && s.Type() == unixsock.Dgram {
 		// A full receive queue of the peer makes room when it is read.
 		ws = append(ws, p)
+	}
+	if s.Type() == unixsock.Dgram {
+		if err := passcredAutobind(s); err != nil {
+			return 0, err
+		}
 	}
 	done := 0
 	nonblock := nonblocking(d, args.flags)

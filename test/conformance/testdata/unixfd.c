@@ -206,7 +206,20 @@ static void credentials(void)
 	}
 	close(sv[0]);
 	close(sv[1]);
-	puts("SCM_CREDENTIALS: defaulted and given, received with SO_PASSCRED");
+	/* SO_PASSCRED on an unnamed socket: connect autobinds it. */
+	int l = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	struct sockaddr_un fam = {.sun_family = AF_UNIX}, got;
+	socklen_t gl = sizeof got;
+	CHECK(bind(l, (struct sockaddr *)&fam, sizeof(sa_family_t)) == 0 && listen(l, 1) == 0);
+	CHECK(getsockname(l, (struct sockaddr *)&got, &gl) == 0);
+	int c = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	CHECK(setsockopt(c, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0);
+	CHECK(connect(c, (struct sockaddr *)&got, gl) == 0);
+	gl = sizeof got;
+	CHECK(getsockname(c, (struct sockaddr *)&got, &gl) == 0 && gl == 8 && got.sun_path[0] == 0);
+	close(c);
+	close(l);
+	puts("SCM_CREDENTIALS: defaulted and given, received with SO_PASSCRED; SO_PASSCRED autobinds on connect");
 }
 
 int main(void)
