@@ -138,7 +138,7 @@ func writeFrom(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64
 	}
 	n := int(min(count, maxIO))
 	if n == 0 {
-		return 0, nil
+		return 0, emptyWrite(d, write)
 	}
 	buf := make([]byte, n)
 	got, _ := t.MM.CopyIn(addr, buf)
@@ -388,7 +388,7 @@ func writeVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, write func([
 		if faulted {
 			return 0, unix.EFAULT
 		}
-		return 0, nil
+		return 0, emptyWrite(d, write)
 	}
 	n, err := blockingWrite(t, d, buf, write)
 	if n > 0 {

@@ -427,6 +427,17 @@ func raisesSIGPIPE(f vfs.File) bool {
 	return !ok || s.Type() == unixsock.Stream
 }
 
+// emptyWrite is a write of nothing: a no-op, except on a datagram or
+// seqpacket socket, where it sends an empty message.
+func emptyWrite(d *vfs.FileDescription, write func([]byte) (int, error)) error {
+	s, ok := vfs.Underlying(d.File).(*unixsock.Socket)
+	if !ok || s.Type() == unixsock.Stream {
+		return nil
+	}
+	_, err := write(nil)
+	return err
+}
+
 // ioDeadline is when a blocking read or write of f gives up: a socket's
 // SO_RCVTIMEO or SO_SNDTIMEO; zero for other files.
 func ioDeadline(f vfs.File, write bool) time.Time {
