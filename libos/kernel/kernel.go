@@ -23,6 +23,7 @@ import (
 
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	unixsock "exokernelul.dev/exo/libos/net/unix"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
@@ -75,6 +76,8 @@ type Kernel struct {
 	VDSO     *loader.VDSO
 	Log      *slog.Logger
 	Boot     time.Time
+	// UnixSockets holds the sandbox's AF_UNIX sockets and their names.
+	UnixSockets *unixsock.Namespace
 
 	stdio           [3]vfs.File
 	newAddressSpace func() (HostAddressSpace, error)
@@ -115,6 +118,7 @@ func New(c Config) *Kernel {
 		VDSO:            c.VDSO,
 		Log:             c.Log,
 		Boot:            time.Now(),
+		UnixSockets:     unixsock.NewNamespace(),
 		stdio:           c.Stdio,
 		newAddressSpace: c.NewAddressSpace,
 		startTask:       c.StartTask,

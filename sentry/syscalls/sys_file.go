@@ -2,6 +2,7 @@ package syscalls
 
 import (
 	"encoding/binary"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -146,7 +147,7 @@ func writeFrom(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64
 	}
 	n := int(min(count, maxIO))
 	if n == 0 {
-		return 0, nil
+		return 0, emptyWrite(d, write)
 	}
 	buf := make([]byte, n)
 	got, _ := t.MM.CopyIn(addr, buf)
@@ -181,6 +182,7 @@ func waitRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, error)) 
 	if !ok {
 		return n, err
 	}
+	deadline := ioDeadline(d.File, false)
 	e := waiter.NewEntry(waiter.EventIn | waiter.EventRdNorm | waiter.EventHUp | waiter.EventErr)
 	w.EventRegister(e)
 	defer w.EventUnregister(e)
@@ -190,8 +192,8 @@ func waitRead(t *kernel.Task, d *vfs.FileDescription, read func() (int, error)) 
 		if n, err = read(); err != unix.EAGAIN {
 			return n, err
 		}
-		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
-			return 0, err
+		if err := t.Block(e.Ch, deadline); err != nil {
+			return 0, blockErr(err, time.Until(deadline))
 		}
 	}
 }
@@ -212,6 +214,7 @@ func blockingWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write fun
 
 func waitWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]byte) (int, error)) (int, error) {
 	done := 0
+	deadline := ioDeadline(d.File, true)
 	var w waiter.Waitable
 	var e *waiter.Entry
 	defer func() {
@@ -222,7 +225,7 @@ func waitWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]
 	for {
 		n, err := write(buf[done:])
 		done += max(n, 0)
-		if err == unix.EPIPE {
+		if err == unix.EPIPE && raisesSIGPIPE(d.File) {
 			sendSIGPIPE(t)
 		}
 		if err != unix.EAGAIN || done >= len(buf) || d.Flags()&unix.O_NONBLOCK != 0 {
@@ -243,11 +246,11 @@ func waitWrite(t *kernel.Task, d *vfs.FileDescription, buf []byte, write func([]
 			w.EventRegister(e)
 			continue
 		}
-		if err := t.Block(e.Ch, kernel.NoDeadline()); err != nil {
+		if err := t.Block(e.Ch, deadline); err != nil {
 			if done > 0 {
 				return done, nil
 			}
-			return 0, err
+			return 0, blockErr(err, time.Until(deadline))
 		}
 	}
 }
@@ -411,7 +414,7 @@ func writeVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, write func([
 		if faulted {
 			return 0, unix.EFAULT
 		}
-		return 0, nil
+		return 0, emptyWrite(d, write)
 	}
 	n, err := blockingWrite(t, d, buf, write)
 	if n > 0 {

@@ -1,8 +1,8 @@
 // Package goprog runs a static Go program (testdata/prog, built with
 // CGO_ENABLED=0 by the test) natively and under `runsc-exo do`: goroutines
 // on several threads, channels, sync, timers, os/exec of a child, a signal
-// through signal.Notify and garbage collection. Both runs must print the
-// same lines and exit 0.
+// through signal.Notify, garbage collection and unix sockets through net.
+// Both runs must print the same lines and exit 0.
 package goprog
 
 import (

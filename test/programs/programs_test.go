@@ -4,8 +4,9 @@
 // upper) and compares what they print: python3 scripts that read, write,
 // rename, list and stat files, and that use pseudo-terminals and shared
 // memory; git init/add/commit/log/gc/clone; sqlite3 with 10,000 rows in a
-// transaction and a WAL database; perl; a tar czf / tar xzf round trip;
-// find / -xdev; ls -la /proc/self/; cat /proc/self/maps.
+// transaction and a WAL database; perl; python3 over AF_UNIX sockets (a
+// socketpair, a forked client, an fd passed); a tar czf / tar xzf round
+// trip; find / -xdev; ls -la /proc/self/; cat /proc/self/maps.
 //
 // Each workload runs in a work directory under the suite's scratch
 // directory (in /tmp), seeded with a few files; both runs use the same
@@ -359,6 +360,18 @@ func TestPythonPty(t *testing.T) {
 	need(t, "python3")
 	code := script(t, "terminal.py")
 	r := runPair(t, "pythonpty", pair{argv: func(w string) []string { return []string{"python3", "-c", code} }})
+	compare(t, r, nil)
+}
+
+// TestPythonUnixSockets: python3 talks over AF_UNIX sockets: a
+// socketpair, a stream server and a forked client on a path name with an
+// fd passed by SCM_RIGHTS, datagrams on an abstract name, and connect
+// errors; the library OS's sockets answer as the host's do.
+func TestPythonUnixSockets(t *testing.T) {
+	t.Parallel()
+	need(t, "python3")
+	code := script(t, "unixsock.py")
+	r := runPair(t, "pyunix", pair{argv: func(w string) []string { return []string{"python3", "-c", code, w} }})
 	compare(t, r, nil)
 }
 

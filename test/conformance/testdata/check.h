@@ -76,6 +76,18 @@ static inline const char *errname(int e)
 	case ENODATA: return "ENODATA";
 	case EMLINK: return "EMLINK";
 	case ETXTBSY: return "ETXTBSY";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EMSGSIZE: return "EMSGSIZE";
+	case EISCONN: return "EISCONN";
+	case ENOTCONN: return "ENOTCONN";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case EPROTOTYPE: return "EPROTOTYPE";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
+	case ECONNRESET: return "ECONNRESET";
+	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+	case EINPROGRESS: return "EINPROGRESS";
+	case ENOBUFS: return "ENOBUFS";
+	case EDOM: return "EDOM";
 	}
 	snprintf(buf, sizeof buf, "errno %d", e);
 	return buf;

@@ -1,16 +1,20 @@
 // Command prog is the static Go program TestGoProgram runs natively and
 // sandboxed: goroutines over channels, sync.WaitGroup and Mutex, timers
 // (time.Sleep, time.After, time.Ticker), os/exec of a child process, a
-// signal sent to itself through signal.Notify, and a garbage collection
-// under GOMAXPROCS 4. It prints only deterministic lines and ends with
+// signal sent to itself through signal.Notify, a garbage collection
+// under GOMAXPROCS 4, and net's unix sockets (a stream server with three
+// clients, datagrams on an abstract name). It prints only deterministic lines and ends with
 // "goprog: ok"; a failed check prints FAIL to stderr and exits 1.
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -190,9 +194,75 @@ func main() {
 	child()
 	signals()
 	memory()
+	unixSockets()
 	if failures > 0 {
 		fmt.Fprintf(os.Stderr, "goprog: %d check(s) failed\n", failures)
 		os.Exit(1)
 	}
 	fmt.Println("goprog: ok")
+}
+
+// unixSockets serves three clients over a unix stream socket through
+// net's poller (non-blocking sockets, accept4, epoll), then exchanges a
+// datagram on an abstract name.
+func unixSockets() {
+	d, err := os.MkdirTemp("", "goprog-unix-")
+	if err != nil {
+		check(false, "MkdirTemp: %v", err)
+		return
+	}
+	defer os.RemoveAll(d)
+	p := filepath.Join(d, "sock")
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		check(false, "listen: %v", err)
+		return
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				s := bufio.NewScanner(c)
+				for s.Scan() {
+					fmt.Fprintf(c, "echo %s\n", s.Text())
+				}
+			}(c)
+		}
+	}()
+	for i := range 3 {
+		c, err := net.Dial("unix", p)
+		if err != nil {
+			check(false, "dial: %v", err)
+			return
+		}
+		fmt.Fprintf(c, "hello %d\n", i)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		check(err == nil && line == fmt.Sprintf("echo hello %d\n", i), "reply %q %v", line, err)
+		c.Close()
+	}
+	_, err = net.Dial("unix", filepath.Join(d, "missing"))
+	check(err != nil, "dialing a missing socket worked")
+	name := fmt.Sprintf("@goprog-%d", os.Getpid())
+	pc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		check(false, "ListenUnixgram: %v", err)
+		return
+	}
+	defer pc.Close()
+	cc, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		check(false, "DialUnix: %v", err)
+		return
+	}
+	defer cc.Close()
+	cc.Write([]byte("datagram"))
+	b := make([]byte, 64)
+	n, _, err := pc.ReadFrom(b)
+	check(err == nil && string(b[:n]) == "datagram", "ReadFrom %q %v", b[:n], err)
+	fmt.Println("unix sockets: 3 stream clients echoed, a datagram on an abstract name")
 }
