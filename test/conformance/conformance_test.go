@@ -195,8 +195,9 @@ func TestNative(t *testing.T) {
 }
 
 // TestSandbox runs each program natively and under `runsc-exo do` on each
-// platform (harness.Platforms) and requires the same stdout and exit
-// status: TestSandbox/PROGRAM/FLAVOUR/PLATFORM.
+// platform (harness.Platforms; see harness.PlatformFlavour for which
+// flavours each runs) and requires the same stdout and exit status:
+// TestSandbox/PROGRAM/FLAVOUR/PLATFORM.
 func TestSandbox(t *testing.T) {
 	for _, p := range programs {
 		t.Run(p.name, func(t *testing.T) {
@@ -212,6 +213,9 @@ func TestSandbox(t *testing.T) {
 							"or this host is at fault, not the sandbox: %v\n%s", err, native)
 					}
 					for _, plat := range harness.Platforms() {
+						if !harness.PlatformFlavour(plat, f) {
+							continue
+						}
 						t.Run(plat, func(t *testing.T) {
 							sandboxed := rt.On(plat).Do(t, harness.DoOpts{}, argv...)
 							compare(t, native, sandboxed)

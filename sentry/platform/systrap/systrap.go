@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,20 +41,71 @@ import (
 // processes have no children.
 const interruptSignal = unix.SIGCHLD
 
-// Spinning: how long each side polls the other's answer before sleeping
-// on a futex. A round trip with both sides asleep costs two futex wakes
-// and two scheduler hand-offs (about 10-20 µs here), a spinning one well
-// under 1 µs more than the signal itself. The sentry serves a cheap
-// syscall in ~1 µs, so the stub's budget covers that with a margin;
-// the sentry's covers the workload running between two syscalls of a
-// tight loop. Measured with tools/bench (getpid loop): see README.
+// Spinning: each side of a handoff polls the other's answer for a while
+// before it sleeps on a futex. A round trip with both sides asleep costs two
+// futex wakes and two trips through the scheduler; a polled one costs the
+// signal alone. How long to poll adapts per thread (spinBudget): a poll
+// that found the answer doubles the next budget, up to the maximum below,
+// one that had to sleep halves it, down to nothing, so a loaded machine
+// (more runnable threads than CPUs, where a spinner only delays the thread
+// it waits for) quickly stops spinning.
+//
+// The maxima were measured with tools/bench on the reference 2-core
+// machine (getpid and 4 KiB read loops, 1 and 8 threads): see README.
 var (
-	// sentrySpin bounds the sentry's polling for a trap.
-	sentrySpin = 20 * time.Microsecond
-	// stubSpin is the stub's budget in PAUSE instructions (tens of
-	// cycles each on current x86 CPUs: some tens of microseconds).
-	stubSpin uint32 = 2000
+	// maxStubSpin bounds the stub's wait for the sentry's answer. The
+	// sentry serves a cheap syscall in 1-3 µs.
+	maxStubSpin = 10 * time.Microsecond
+	// maxSentrySpin bounds the sentry's wait for the next trap: the
+	// signal round trip plus the workload's own work between syscalls.
+	maxSentrySpin = 20 * time.Microsecond
 )
+
+// probeSpin is the budget used to test again, every probeEvery-th handoff,
+// whether spinning pays after it stopped doing so.
+const (
+	probeSpin  = time.Microsecond
+	probeEvery = 32
+)
+
+// spinBudget is one side's adaptive polling budget for one thread.
+type spinBudget struct {
+	cur, max time.Duration
+	n        int
+}
+
+func newSpinBudget(max time.Duration) spinBudget { return spinBudget{cur: max, max: max} }
+
+func (b *spinBudget) next() time.Duration {
+	if b.cur == 0 && b.max > 0 {
+		b.n++
+		if b.n%probeEvery == 0 {
+			return probeSpin
+		}
+	}
+	return b.cur
+}
+
+func (b *spinBudget) result(found bool) {
+	if found {
+		b.cur = min(b.max, 2*b.cur+probeSpin)
+		return
+	}
+	if b.cur /= 2; b.cur < probeSpin {
+		b.cur = 0
+	}
+}
+
+// pauseNs is the measured cost of one PAUSE instruction, to turn the
+// stub's budget into the iterations its loop counts.
+var pauseNs = sync.OnceValue(func() float64 {
+	const n = 2000
+	start := time.Now()
+	for range n {
+		cpuRelax()
+	}
+	return max(float64(time.Since(start).Nanoseconds())/n, 1)
+})
 
 // futexTimeout bounds each sleep so a stub that died without clearing its
 // state word (a process's last thread does not) is noticed.
@@ -97,6 +149,16 @@ func New(dir string, opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("systrap thread filter: %w", err)
 	}
+	if v := os.Getenv("EXO_SYSTRAP_SPIN"); v != "" {
+		// For measuring: "STUB,SENTRY" maxima as Go durations.
+		a, b, _ := strings.Cut(v, ",")
+		if d, err := time.ParseDuration(a); err == nil {
+			maxStubSpin = d
+		}
+		if d, err := time.ParseDuration(b); err == nil {
+			maxSentrySpin = d
+		}
+	}
 	if runtime.NumCPU() < 2 || runtime.GOMAXPROCS(0) < 2 {
 		// Spinning on the only CPU keeps the other side from running.
 		opts.NoSpin = true
@@ -132,7 +194,7 @@ type request struct {
 }
 
 type configPage struct {
-	Spin        uint32
+	_           uint32
 	FSGSBase    uint32
 	ProcessProg sockFprog
 	ThreadProg  sockFprog
@@ -153,6 +215,7 @@ type msg struct {
 	FSBase        uint64
 	GSBase        uint64
 	FSBaseCur     uint64
+	Spin          uint32
 }
 
 // sigcontext is the kernel's struct sigcontext (x86-64), inside the
@@ -223,9 +286,6 @@ func (as *addressSpace) start(memFD int) error {
 		return fmt.Errorf("systrap: eventfd: %w", err)
 	}
 	cfg := as.config()
-	if !as.p.opts.NoSpin {
-		cfg.Spin = stubSpin
-	}
 	if as.p.opts.FSGSBase {
 		cfg.FSGSBase = 1
 	}
@@ -336,7 +396,7 @@ func (as *addressSpace) result(i int) uint64 {
 // waitDone reads the worker's completion value from the eventfd.
 func (as *addressSpace) waitDone() (uint64, error) {
 	var buf [8]byte
-	deadline := time.Now().Add(sentrySpin)
+	deadline := time.Now().Add(maxSentrySpin)
 	spin := !as.p.opts.NoSpin
 	for {
 		n, err := unix.Read(as.doneFD, buf[:])
@@ -477,7 +537,7 @@ func (as *addressSpace) newThread(slot int) (int, error) {
 		return 0, err
 	}
 	tid := int(as.result(0))
-	s, err := as.wait(m, stateStarting)
+	s, _, err := as.wait(m, stateStarting, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -487,16 +547,16 @@ func (as *addressSpace) newThread(slot int) (int, error) {
 	return tid, nil
 }
 
-// wait returns once m's state is no longer old: spinning first, then
-// sleeping on the state word.
-func (as *addressSpace) wait(m *msg, old uint32) (uint32, error) {
-	if !as.p.opts.NoSpin {
+// wait returns once m's state is no longer old: polling for up to spin
+// first, then sleeping on the state word. found says the poll saw it.
+func (as *addressSpace) wait(m *msg, old uint32, spin time.Duration) (uint32, bool, error) {
+	if spin > 0 && !as.p.opts.NoSpin {
 		start := time.Now()
 		for i := 0; ; i++ {
 			if s := atomic.LoadUint32(&m.State); s != old {
-				return s, nil
+				return s, true, nil
 			}
-			if i%64 == 63 && time.Since(start) > sentrySpin {
+			if i%64 == 63 && time.Since(start) > spin {
 				break
 			}
 			cpuRelax()
@@ -506,14 +566,14 @@ func (as *addressSpace) wait(m *msg, old uint32) (uint32, error) {
 	defer atomic.StoreUint32(&m.SentryWaiting, 0)
 	for {
 		if s := atomic.LoadUint32(&m.State); s != old {
-			return s, nil
+			return s, false, nil
 		}
 		futexWait(&m.State, old, futexTimeout)
 		if s := atomic.LoadUint32(&m.State); s != old {
-			return s, nil
+			return s, false, nil
 		}
 		if err := as.alive(); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 	}
 }
@@ -530,7 +590,13 @@ func futexWait(w *uint32, val uint32, timeout time.Duration) {
 func cpuRelax()
 
 // NewContext implements platform.Platform.
-func (p *Platform) NewContext() platform.Context { return &context{slot: -1} }
+func (p *Platform) NewContext() platform.Context {
+	c := &context{slot: -1, sentrySpin: newSpinBudget(maxSentrySpin), stubSpin: newSpinBudget(maxStubSpin)}
+	if p.opts.NoSpin {
+		c.sentrySpin, c.stubSpin = spinBudget{}, spinBudget{}
+	}
+	return c
+}
 
 // context is one task's stub thread in the address space it last ran in.
 type context struct {
@@ -543,6 +609,10 @@ type context struct {
 	pid int
 	// pendingFP is state to load into the next thread the context gets.
 	pendingFP []byte
+	// Polling budgets of the two sides of this thread's handoffs;
+	// stubSpun says the stub was given a budget last time.
+	sentrySpin, stubSpin spinBudget
+	stubSpun             bool
 }
 
 // Switch implements platform.Context.
@@ -566,14 +636,22 @@ func (c *context) Switch(pas platform.AddressSpace, regs *arch.Registers) (platf
 	}
 	putRegs(sc, regs)
 	m.FSBase, m.GSBase = regs.Fs_base, regs.Gs_base
+	stubSpin := c.stubSpin.next()
+	m.Spin = uint32(float64(stubSpin.Nanoseconds()) / pauseNs())
 	atomic.StoreUint32(&m.State, stateRun)
-	if atomic.LoadUint32(&m.StubWaiting) != 0 {
+	asleep := atomic.LoadUint32(&m.StubWaiting) != 0
+	if asleep {
 		futexWake(&m.State)
 	}
-	s, err := as.wait(m, stateRun)
+	if c.stubSpun {
+		c.stubSpin.result(!asleep)
+	}
+	c.stubSpun = stubSpin > 0
+	s, found, err := as.wait(m, stateRun, c.sentrySpin.next())
 	if err != nil {
 		return platform.Exit{}, err
 	}
+	c.sentrySpin.result(found)
 	if s != stateTrapped {
 		return platform.Exit{}, c.lost(s)
 	}
@@ -712,11 +790,12 @@ func (c *context) leave() {
 		atomic.StoreUint32(&m.State, stateExit)
 		futexWake(&m.State)
 		// The slot's stack is in use until the thread is gone.
-		if s, err := as.wait(m, stateExit); err == nil && s == stateDead {
+		if s, _, err := as.wait(m, stateExit, 0); err == nil && s == stateDead {
 			as.freeSlot(c.slot)
 		}
 	}
 	c.as, c.m, c.slot = nil, nil, -1
+	c.stubSpun = false
 	as.unref()
 }
 

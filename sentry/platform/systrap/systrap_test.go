@@ -19,7 +19,7 @@ func TestStubLayout(t *testing.T) {
 	if stubBase < mm.MaxUserAddress {
 		t.Fatalf("stub at %#x overlaps the library OS's user range (up to %#x)", stubBase, mm.MaxUserAddress)
 	}
-	want := []uint64{stubBase, ctlBase, slotSize, nSlots, reqMax, 48 + reqMax*56, 64}
+	want := []uint64{stubBase, ctlBase, slotSize, nSlots, reqMax, 48 + reqMax*56, 72}
 	for i, w := range want {
 		if got := binary.LittleEndian.Uint64(stubCode[symStubLayout+8*i:]); got != w {
 			t.Errorf("stub layout word %d = %#x, Go side has %#x", i, got, w)

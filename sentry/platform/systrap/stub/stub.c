@@ -60,7 +60,7 @@ struct request {
 
 // Page 0 of the control file: written by the sentry, read-only here.
 struct config {
-	u32 spin;      // pause iterations before sleeping on a futex
+	u32 unused;
 	u32 fsgsbase;  // rd/wrfsbase usable
 	struct sock_fprog process_prog;
 	struct sock_fprog thread_prog;
@@ -82,6 +82,7 @@ struct msg {
 	u64 fsbase;
 	u64 gsbase;
 	u64 fsbase_cur;
+	u32 spin;           // pause iterations before sleeping, set by the sentry
 };
 
 _Static_assert(__builtin_offsetof(struct config, req_seq) == 40, "config layout");
@@ -164,7 +165,7 @@ __attribute__((used)) void stub_handler(int sig, void *info, void *uc)
 	__atomic_store_n(&m->state, STATE_TRAPPED, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&m->sentry_waiting, __ATOMIC_SEQ_CST))
 		futex_wake(&m->state);
-	u32 s, spin = cfg->spin;
+	u32 s, spin = m->spin;
 	for (;;) {
 		s = __atomic_load_n(&m->state, __ATOMIC_SEQ_CST);
 		if (s != STATE_TRAPPED)
