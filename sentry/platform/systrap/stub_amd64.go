@@ -2,6 +2,10 @@
 
 package systrap
 
+// stubCompiler built stubCode (TestStubUpToDate compares only with the same
+// compiler).
+const stubCompiler = "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"
+
 // Offsets of the stub's symbols in stubCode.
 const (
 	symStart        = 0x0

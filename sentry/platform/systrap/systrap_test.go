@@ -1,9 +1,13 @@
 package systrap
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,4 +276,32 @@ func newTestAddressSpace(t *testing.T, opts Options) (*Platform, platform.Addres
 	}
 	t.Cleanup(as.Release)
 	return p, as, mm.New(mem, as)
+}
+
+// TestStubUpToDate regenerates stub_amd64.go when the compiler that made
+// it is at hand, and requires the same result: stub.c and the checked-in
+// code must not drift apart.
+func TestStubUpToDate(t *testing.T) {
+	out, err := exec.Command("gcc", "--version").Output()
+	if err != nil {
+		t.Skip("no gcc:", err)
+	}
+	if v, _, _ := strings.Cut(string(out), "\n"); v != stubCompiler {
+		t.Skipf("gcc is %q, the stub was built with %q", v, stubCompiler)
+	}
+	gen := filepath.Join(t.TempDir(), "stub_amd64.go")
+	if out, err := exec.Command("go", "run", "./genstub", gen).CombinedOutput(); err != nil {
+		t.Fatalf("genstub: %v\n%s", err, out)
+	}
+	want, err := os.ReadFile(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("stub_amd64.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("stub_amd64.go is stale: run `go generate ./sentry/platform/systrap`")
+	}
 }
