@@ -45,30 +45,45 @@ const interruptSignal = unix.SIGCHLD
 // before it sleeps on a futex. A round trip with both sides asleep costs two
 // futex wakes and two trips through the scheduler; a polled one costs the
 // signal alone. How long to poll adapts per thread (spinBudget): a poll
-// that found the answer doubles the next budget, up to the maximum below,
-// one that had to sleep halves it, down to nothing, so a loaded machine
-// (more runnable threads than CPUs, where a spinner only delays the thread
-// it waits for) quickly stops spinning.
+// that found the answer restores the maximum below, one that had to sleep
+// halves it, down to nothing, so a side whose polls keep failing (more
+// runnable threads than CPUs, where a spinner only delays the thread it
+// waits for, or a blocking syscall) soon stops spinning. With one CPU
+// neither side spins at all.
 //
-// The maxima were measured with tools/bench on the reference 2-core
-// machine (getpid and 4 KiB read loops, 1 and 8 threads): see README.
+// The maxima were measured on the reference 2-core machine (AMD EPYC VM,
+// PAUSE ≈ 28 ns) with the getpid loop of tools/bench/c/loop.c, min of 4-6
+// runs, EXO_SYSTRAP_SPIN=STUB,SENTRY, while other jobs kept its load
+// average between 4 and 14 (so the figures are noisy):
+//
+//	stub,sentry   ns/getpid      (native ≈ 170-220, SIGSYS floor ≈ 2800-3800)
+//	0,0           18700
+//	100µs,0       14900          the sentry's poll matters most: it waits
+//	0,100µs        5500          for the signal round trip
+//	5µs,50µs      10200
+//	10µs,20µs      3550-18700    (three runs)
+//	20µs,50µs      7900-8100
+//	50µs,100µs     5070
+//	100µs,100µs    4000-5800
+//
+// Short budgets lose whenever the machine is loaded: the other side is
+// often descheduled for longer than 10 µs. The stub's poll counts as the
+// workload's CPU time, the sentry's does not, hence the asymmetry.
 var (
-	// maxStubSpin bounds the stub's wait for the sentry's answer. The
-	// sentry serves a cheap syscall in 1-3 µs.
-	maxStubSpin = 10 * time.Microsecond
+	// maxStubSpin bounds the stub's wait for the sentry's answer.
+	maxStubSpin = 20 * time.Microsecond
 	// maxSentrySpin bounds the sentry's wait for the next trap: the
 	// signal round trip plus the workload's own work between syscalls.
-	maxSentrySpin = 20 * time.Microsecond
+	maxSentrySpin = 50 * time.Microsecond
 )
 
-// probeSpin is the budget used to test again, every probeEvery-th handoff,
-// whether spinning pays after it stopped doing so.
-const (
-	probeSpin  = time.Microsecond
-	probeEvery = 32
-)
+// probeEvery: once a side has stopped spinning, every probeEvery-th
+// handoff spins with the full budget again, to notice when CPUs free up.
+const probeEvery = 16
 
-// spinBudget is one side's adaptive polling budget for one thread.
+// spinBudget is one side's adaptive polling budget for one thread: a poll
+// that found the answer restores the full budget, one that had to sleep
+// halves it, and below a sixteenth of the maximum it stops.
 type spinBudget struct {
 	cur, max time.Duration
 	n        int
@@ -80,7 +95,7 @@ func (b *spinBudget) next() time.Duration {
 	if b.cur == 0 && b.max > 0 {
 		b.n++
 		if b.n%probeEvery == 0 {
-			return probeSpin
+			return b.max
 		}
 	}
 	return b.cur
@@ -88,10 +103,10 @@ func (b *spinBudget) next() time.Duration {
 
 func (b *spinBudget) result(found bool) {
 	if found {
-		b.cur = min(b.max, 2*b.cur+probeSpin)
+		b.cur = b.max
 		return
 	}
-	if b.cur /= 2; b.cur < probeSpin {
+	if b.cur /= 2; b.cur < b.max/16 {
 		b.cur = 0
 	}
 }
