@@ -3,6 +3,8 @@ package systrap
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -303,5 +305,39 @@ func TestStubUpToDate(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatal("stub_amd64.go is stale: run `go generate ./sentry/platform/systrap`")
+	}
+}
+
+// TestBatchMapping maps more pages than one batch holds in one MapFiles
+// call, checks the stub's mappings, and that a failing call in a batch
+// reports its error.
+func TestBatchMapping(t *testing.T) {
+	_, pas, _ := newTestAddressSpace(t, Options{})
+	as := pas.(*addressSpace)
+	const base, n = 0x500000, reqMax + 8
+	var maps []mm.HostMap
+	for i := range n {
+		maps = append(maps, mm.HostMap{Addr: base + uint64(i)*0x2000, Length: 0x1000, Offset: uint64(i) * 0x1000, Prot: mm.ProtRead})
+	}
+	if err := as.MapFiles(maps); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", as.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo >= base && hi <= base+2*n*0x1000 {
+			got++
+		}
+	}
+	if got != n {
+		t.Errorf("%d mappings in the stub, want %d:\n%s", got, n, b)
+	}
+	err = as.MapFiles([]mm.HostMap{{Addr: base, Length: 0x1000, Prot: mm.ProtRead}, {Addr: base + 1, Length: 0x1000, Prot: mm.ProtRead}})
+	if !errors.Is(err, unix.EINVAL) {
+		t.Errorf("batch with an unaligned mapping: %v, want EINVAL", err)
 	}
 }
