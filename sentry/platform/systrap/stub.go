@@ -18,14 +18,17 @@ const (
 	// first page holds the ELF headers.
 	stubCodeOff  = 0x1000
 	stubCodeBase = stubBase + stubCodeOff
-	// The control file: page 0 (config, read-only in the stub), page 1
-	// (batch results), then one slot per stub thread.
-	ctlBase  = 0x7ff0_1000_0000
-	pageSize = 0x1000
-	slotSize = 0x1_0000
-	nSlots   = 1024
-	ctlSize  = slotSize * (nSlots + 1)
-	reqMax   = 32
+	// The control file: page 0 (config), the table of each slot's
+	// stack_t (both read-only in the stub), the batch results, then one
+	// slot per stub thread.
+	ctlBase      = 0x7ff0_1000_0000
+	altStacksOff = 0x1000
+	resultsOff   = 0x7000
+	pageSize     = 0x1000
+	slotSize     = 0x1_0000
+	nSlots       = 1024
+	ctlSize      = slotSize * (nSlots + 1)
+	reqMax       = 32
 	// Offsets in page 0 where the sentry writes the two BPF programs.
 	processFilterOff = 0x800
 	threadFilterOff  = 0xc00
@@ -184,17 +187,16 @@ func processFilter() ([]unix.SockFilter, error) {
 
 // threadFilter is stacked by every workload thread: all its syscalls trap
 // into the SIGSYS handler, except the handler's own few, and only when made
-// from the stub's code.
+// from the stub's code. None of those lets a workload thread that jumps
+// into the stub's code change what the sentry relies on: its signal stack
+// and signal mask are set before the filter, from read-only memory.
 func threadFilter() ([]unix.SockFilter, error) {
 	p := newBPF()
 	p.ld(offArch)
 	p.jmp(bpfJeqK, auditArchX86_64, "", "kill")
 	p.stubIPCheck("trap")
 	p.ld(offNr)
-	for _, nr := range []uint32{
-		unix.SYS_RT_SIGRETURN, unix.SYS_FUTEX, unix.SYS_EXIT,
-		unix.SYS_RT_SIGPROCMASK, unix.SYS_SIGALTSTACK,
-	} {
+	for _, nr := range []uint32{unix.SYS_RT_SIGRETURN, unix.SYS_FUTEX, unix.SYS_EXIT} {
 		p.jmp(bpfJeqK, nr, "allow", "")
 	}
 	p.jmp(bpfJeqK, unix.SYS_ARCH_PRCTL, "", "trap")

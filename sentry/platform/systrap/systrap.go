@@ -315,6 +315,10 @@ func (as *addressSpace) start(memFD int) error {
 		f.prog.Len = uint16(len(f.insns))
 		f.prog.Filter = ctlBase + f.off
 	}
+	for i := range nSlots {
+		ss := (*[3]uint64)(unsafe.Pointer(&as.ctl[altStacksOff+24*i]))
+		ss[0], ss[1], ss[2] = slotAddr(i)+pageSize, 0, slotSize-pageSize
+	}
 	as.free = make([]int, 0, nSlots)
 	for i := nSlots - 1; i >= 0; i-- {
 		as.free = append(as.free, i)
@@ -405,7 +409,7 @@ func (as *addressSpace) batch(reqs []request) error {
 }
 
 func (as *addressSpace) result(i int) uint64 {
-	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&as.ctl[pageSize+8*i])))
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&as.ctl[resultsOff+8*i])))
 }
 
 // waitDone reads the worker's completion value from the eventfd.

@@ -25,7 +25,7 @@ func TestStubLayout(t *testing.T) {
 	if stubBase < mm.MaxUserAddress {
 		t.Fatalf("stub at %#x overlaps the library OS's user range (up to %#x)", stubBase, mm.MaxUserAddress)
 	}
-	want := []uint64{stubBase, ctlBase, slotSize, nSlots, reqMax, 48 + reqMax*56, 72}
+	want := []uint64{stubBase, ctlBase, slotSize, nSlots, reqMax, 48 + reqMax*56, 72, altStacksOff, resultsOff}
 	for i, w := range want {
 		if got := binary.LittleEndian.Uint64(stubCode[symStubLayout+8*i:]); got != w {
 			t.Errorf("stub layout word %d = %#x, Go side has %#x", i, got, w)
@@ -240,6 +240,27 @@ func TestStubCodeSyscall(t *testing.T) {
 		t.Fatalf("reboot from stub code: %v, want a trap or the stub's death", exit)
 	default:
 		t.Logf("reboot from stub code killed the stub: %v", err)
+	}
+}
+
+// TestStubCodeSetup: the calls a new stub thread makes before its thread
+// filter (sigaltstack, rt_sigprocmask, seccomp) trap when a workload
+// thread makes them from the stub's code.
+func TestStubCodeSetup(t *testing.T) {
+	for _, nr := range []uint64{unix.SYS_SIGALTSTACK, unix.SYS_RT_SIGPROCMASK, unix.SYS_SECCOMP, unix.SYS_MMAP, unix.SYS_CLONE} {
+		p, as, m := newTestAddressSpace(t, Options{})
+		const text = 0x400000
+		// mov $nr, %eax; movabs $target, %rcx; jmp *%rcx
+		code := []byte{0xb8, byte(nr), 0, 0, 0, 0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
+		binary.LittleEndian.PutUint64(code[7:], stubCodeBase+symStubRestorer+5)
+		mapText(t, m, text, code)
+		ctx := p.NewContext()
+		regs := arch.Registers{Rip: text, Cs: arch.UserCS, Ss: arch.UserSS, Eflags: arch.InitialFlags}
+		exit, err := ctx.Switch(as, &regs)
+		if err != nil || exit.Kind != platform.ExitSyscall || arch.SyscallNumber(&regs) != uintptr(nr) {
+			t.Errorf("syscall %d from stub code: %v, %v, nr %d; want it trapped", nr, exit, err, arch.SyscallNumber(&regs))
+		}
+		ctx.Release()
 	}
 }
 

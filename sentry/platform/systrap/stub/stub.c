@@ -23,6 +23,10 @@ typedef unsigned short u16;
 #define CTL_SIZE (SLOT_SIZE * (NSLOTS + 1))
 #define TASK_SIZE 0x7ffffffff000UL
 #define REQ_MAX 32
+// Read-only in the stub: the config page and the table of each slot's
+// stack_t; then the results page, writable.
+#define ALTSTACKS_OFF 0x1000UL
+#define RESULTS_OFF 0x7000UL
 #define MEM_FD 0
 #define CTL_FD 1
 #define DONE_FD 2
@@ -193,22 +197,11 @@ __attribute__((used)) void stub_handler(int sig, void *info, void *uc)
 }
 
 // stub_thread continues a thread the worker cloned, on the small stack at
-// the top of its slot's first page. It already runs under the thread
-// filter (installed by the assembly before any stack use), so nothing it
-// does can reach more of the host than a workload thread can.
+// the top of its slot's first page, once the assembly has given it its
+// signal stack, unblocked signals and installed the thread filter, all
+// before any use of memory another thread could write.
 __attribute__((used, noreturn)) void stub_thread(void)
 {
-	u64 slot = current_sp() & ~(SLOT_SIZE - 1);
-	struct {
-		u64 sp;
-		int flags;
-		u64 size;
-	} ss = {slot + PAGE, 0, SLOT_SIZE - PAGE};
-	if (sc3(NR_sigaltstack, &ss, 0, 0) != 0)
-		for (;;)
-			sc6(NR_exit, 1, 0, 0, 0, 0, 0);
-	u64 none = 0;
-	sc6(NR_rt_sigprocmask, 2 /* SIG_SETMASK */, (long)&none, 0, 8, 0, 0);
 	// The first trap tells the sentry the thread is ready; the sentry
 	// answers it with the workload's registers, so this never returns.
 	for (;;)
@@ -221,9 +214,10 @@ __attribute__((used, noreturn)) void stub_main(void)
 {
 	if (sc6(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0) != 0)
 		die(10);
-	if (sc6(NR_mmap, CTL_BASE, PAGE, 1 /* PROT_READ */, 0x11 /* MAP_SHARED|MAP_FIXED */, CTL_FD, 0) != (long)CTL_BASE)
+	if (sc6(NR_mmap, CTL_BASE, RESULTS_OFF, 1 /* PROT_READ */, 0x11 /* MAP_SHARED|MAP_FIXED */, CTL_FD, 0) != (long)CTL_BASE)
 		die(11);
-	if (sc6(NR_mmap, CTL_BASE + PAGE, CTL_SIZE - PAGE, 3 /* PROT_READ|PROT_WRITE */, 0x11, CTL_FD, PAGE) != (long)(CTL_BASE + PAGE))
+	if (sc6(NR_mmap, CTL_BASE + RESULTS_OFF, CTL_SIZE - RESULTS_OFF, 3 /* PROT_READ|PROT_WRITE */, 0x11, CTL_FD,
+		RESULTS_OFF) != (long)(CTL_BASE + RESULTS_OFF))
 		die(12);
 	static const int sigs[] = {31 /* SIGSYS */, 11 /* SIGSEGV */, 7 /* SIGBUS */, 8 /* SIGFPE */,
 				   4 /* SIGILL */, 5 /* SIGTRAP */, 17 /* SIGCHLD: interrupt */};
@@ -260,7 +254,11 @@ __attribute__((used)) const u64 stub_done_values[REQ_MAX + 1] = {
 // stub_layout lets a test compare these constants with the Go side's.
 __attribute__((used)) const u64 stub_layout[] = {
 	STUB_BASE, CTL_BASE, SLOT_SIZE, NSLOTS, REQ_MAX, sizeof(struct config), sizeof(struct msg),
+	ALTSTACKS_OFF, RESULTS_OFF,
 };
+
+// stub_zero is the empty signal mask a new thread sets.
+__attribute__((used)) const u64 stub_zero = 0;
 
 __asm__(
 	".text\n"
@@ -290,7 +288,7 @@ __asm__(
 	"	syscall\n"
 	"	xor %esp, %esp\n" // no stack from here on
 	"	movabs $0x7ff010000000, %rbx\n"
-	"	movabs $0x7ff010001000, %rbp\n"
+	"	movabs $0x7ff010007000, %rbp\n" // CTL_BASE + RESULTS_OFF
 	"	xor %r12d, %r12d\n"
 	"1:	mov 40(%rbx), %eax\n" // req_seq
 	"	cmp %eax, %r12d\n"
@@ -341,13 +339,35 @@ __asm__(
 	"	syscall\n"
 	"	jmp 1b\n"
 
-	// A cloned thread: filter first, from registers only, then C on the
-	// stack the clone gave it.
+	// A cloned thread, from registers only: its signal stack (the slot's
+	// entry in the read-only table), no blocked signals, the thread
+	// filter; only then C, on the stack the clone gave it.
 	"stub_child:\n"
-	"	mov $317, %eax\n"
+	"	mov %rsp, %rdi\n"
+	"	movabs $0x7ff010000000, %rax\n"
+	"	sub %rax, %rdi\n"
+	"	shr $16, %rdi\n" // slot index + 1
+	"	dec %rdi\n"
+	"	imul $24, %rdi, %rdi\n"
+	"	movabs $0x7ff010001000, %rax\n" // CTL_BASE + ALTSTACKS_OFF
+	"	add %rax, %rdi\n"
+	"	xor %esi, %esi\n"
+	"	mov $131, %eax\n" // sigaltstack
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	mov $14, %eax\n" // rt_sigprocmask(SIG_SETMASK, &stub_zero, 0, 8)
+	"	mov $2, %edi\n"
+	"	lea stub_zero(%rip), %rsi\n"
+	"	xor %edx, %edx\n"
+	"	mov $8, %r10d\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	mov $317, %eax\n" // seccomp(SET_MODE_FILTER, 0, &thread_prog)
 	"	mov $1, %edi\n"
 	"	xor %esi, %esi\n"
-	"	movabs $0x7ff010000018, %rdx\n" // &CFG->thread_prog
+	"	movabs $0x7ff010000018, %rdx\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 1f\n"
