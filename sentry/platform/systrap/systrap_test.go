@@ -251,7 +251,8 @@ func TestStubCodeSetup(t *testing.T) {
 		p, as, m := newTestAddressSpace(t, Options{})
 		const text = 0x400000
 		// mov $nr, %eax; movabs $target, %rcx; jmp *%rcx
-		code := []byte{0xb8, byte(nr), 0, 0, 0, 0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
+		code := []byte{0xb8, 0, 0, 0, 0, 0x48, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xe1}
+		binary.LittleEndian.PutUint32(code[1:], uint32(nr))
 		binary.LittleEndian.PutUint64(code[7:], stubCodeBase+symStubRestorer+5)
 		mapText(t, m, text, code)
 		ctx := p.NewContext()
