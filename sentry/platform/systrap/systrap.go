@@ -4,9 +4,10 @@
 // sentry through memory both share, instead of stopping under ptrace.
 //
 // A stub process maps, besides the workload's memory, a control file the
-// sentry maps too: a read-only config page (filters, spin budget, the
-// batch of address-space calls the sentry wants), a result page, and one
-// slot per thread holding its message (state word, trap details) and its
+// sentry maps too: read-only in the stub, a config page (the BPF filters,
+// the batch of address-space calls the sentry wants) and the table of the
+// threads' signal stacks; writable, a result page and one slot per thread
+// holding its message (state word, trap details, spin budget) and its
 // signal stack. The kernel writes the signal frame, the ucontext with the
 // registers and the xsave area, onto that stack, so the sentry reads and
 // replaces registers in place and the handler's rt_sigreturn loads them.
