@@ -380,6 +380,12 @@ func (as *addressSpace) batch(reqs []request) error {
 	if len(reqs) > reqMax {
 		return fmt.Errorf("systrap: batch of %d calls, most %d", len(reqs), reqMax)
 	}
+	// The control mapping must outlive the batch even if the address
+	// space is released meanwhile.
+	if !as.tryRef() {
+		return errors.New("systrap: address space released")
+	}
+	defer as.unref()
 	as.reqMu.Lock()
 	defer as.reqMu.Unlock()
 	if err := as.alive(); err != nil {
@@ -520,7 +526,18 @@ func (as *addressSpace) Release() {
 	})
 }
 
-func (as *addressSpace) ref() { as.refs.Add(1) }
+// tryRef takes a reference unless the last one is gone already.
+func (as *addressSpace) tryRef() bool {
+	for {
+		n := as.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if as.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
 
 func (as *addressSpace) unref() {
 	if as.refs.Add(-1) == 0 {
@@ -785,14 +802,18 @@ func getRegs(sc *sigcontext, r *arch.Registers) {
 // enter leaves the current address space and starts a thread in as.
 func (c *context) enter(as *addressSpace) error {
 	c.leave()
+	if !as.tryRef() {
+		return errors.New("systrap: address space released")
+	}
 	if err := as.alive(); err != nil {
+		as.unref()
 		return err
 	}
 	slot, err := as.allocSlot()
 	if err != nil {
+		as.unref()
 		return err
 	}
-	as.ref()
 	tid, err := as.newThread(slot)
 	if err != nil {
 		as.freeSlot(slot)
