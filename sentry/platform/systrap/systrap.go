@@ -53,23 +53,24 @@ const interruptSignal = unix.SIGCHLD
 // neither side spins at all.
 //
 // The maxima were measured on the reference 2-core machine (AMD EPYC VM,
-// PAUSE ≈ 28 ns) with the getpid loop of tools/bench/c/loop.c, min of 4-6
-// runs, EXO_SYSTRAP_SPIN=STUB,SENTRY, while other jobs kept its load
-// average between 4 and 14 (so the figures are noisy):
+// PAUSE ≈ 28 ns) with the getpid loop of tools/bench/c/loop.c (20000
+// calls, three runs), EXO_SYSTRAP_SPIN=STUB,SENTRY, everything under
+// `chrt -f 10` so that other jobs on the machine (load average 12) did not
+// take the CPUs away mid-measurement:
 //
-//	stub,sentry   ns/getpid      (native ≈ 170-220, SIGSYS floor ≈ 2800-3800)
-//	0,0           18700
-//	100µs,0       14900          the sentry's poll matters most: it waits
-//	0,100µs        5500          for the signal round trip
-//	5µs,50µs      10200
-//	10µs,20µs      3550-18700    (three runs)
-//	20µs,50µs      7900-8100
-//	50µs,100µs     5070
-//	100µs,100µs    4000-5800
+//	stub,sentry   ns/getpid      (native ≈ 175, SIGSYS floor ≈ 2830-3120)
+//	0,0           35000-38100    every handoff sleeps and wakes
+//	5µs,10µs       7700-10200
+//	10µs,20µs      4310-4540
+//	20µs,50µs      4200-4250
+//	50µs,100µs     4070-4170
 //
-// Short budgets lose whenever the machine is loaded: the other side is
-// often descheduled for longer than 10 µs. The stub's poll counts as the
-// workload's CPU time, the sentry's does not, hence the asymmetry.
+// 20 µs and 50 µs are the knee: longer budgets gain little and cost CPU
+// (the stub's poll counts as the workload's CPU time, the sentry's does
+// not) whenever the other side is slow. Without chrt, with the same load,
+// every budget gives 10-30 µs: both sides are descheduled for longer than
+// any budget, and polling only makes it worse, which the adaptation
+// (halving on failure) limits.
 var (
 	// maxStubSpin bounds the stub's wait for the sentry's answer.
 	maxStubSpin = 20 * time.Microsecond
