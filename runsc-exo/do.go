@@ -28,7 +28,7 @@ func runDo(g *globals, args []string) int {
 	fs := flag.NewFlagSet("do", flag.ContinueOnError)
 	rootfs := fs.String("rootfs", "/", "host directory to use as the container's root file system (never written: changes go to an in-memory overlay)")
 	rootReadOnly := fs.Bool("rootfs-readonly", false, "serve the rootfs read-only (EROFS) instead of under a writable in-memory overlay")
-	platform := fs.String("platform", "ptrace", "how workload syscalls are trapped: ptrace")
+	platform := fs.String("platform", "systrap", "how workload syscalls are trapped: systrap (seccomp and a SIGSYS handler) or ptrace")
 	strace := fs.Bool("strace", false, "print every syscall the workload makes, strace-style, to stderr")
 	memLimit := fs.String("memory-limit", "", "memory quota of the sandbox, e.g. 512M or 2G (default: the host's RAM)")
 	cwd := fs.String("cwd", "", "working directory inside the sandbox (default: / )")

@@ -33,6 +33,7 @@ import (
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/sentry/platform"
 	"exokernelul.dev/exo/sentry/platform/ptrace"
+	"exokernelul.dev/exo/sentry/platform/systrap"
 )
 
 // Config is what the runtime asks the sentry to run.
@@ -188,10 +189,12 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	}
 	var plat platform.Platform
 	switch cfg.Platform {
-	case "", "ptrace":
+	case "ptrace":
 		plat, err = ptrace.New(host.StubDir)
+	case "", "systrap":
+		plat, err = systrap.New(host.StubDir, systrap.Options{FSGSBase: host.Aux.HWCap2&systrap.HWCap2FSGSBase != 0})
 	default:
-		err = fmt.Errorf("unknown platform %q (available: ptrace)", cfg.Platform)
+		err = fmt.Errorf("unknown platform %q (available: systrap, ptrace)", cfg.Platform)
 	}
 	if err != nil {
 		return nil, err

@@ -38,6 +38,21 @@ type HostMapper interface {
 	Protect(addr, length uint64, prot Prot) error
 }
 
+// HostMap is one MapFile call.
+type HostMap struct {
+	Addr, Length, Offset uint64
+	Prot                 Prot
+}
+
+// BatchMapper is a HostMapper that can make several MapFile calls for the
+// price of one round trip (systrap's stub runs them in one batch). The
+// calls are made in order up to the first that fails, whose error is
+// returned.
+type BatchMapper interface {
+	HostMapper
+	MapFiles(maps []HostMap) error
+}
+
 // Address space layout chosen by the library OS. The platform keeps its own
 // stub code at and above MaxUserAddress.
 const (
@@ -274,6 +289,7 @@ func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
 	}
 	first := int((start - m.start) / arch.PageSize)
 	last := int((end - m.start) / arch.PageSize)
+	var runs []HostMap
 	for i := first; i < last; {
 		if m.frames[i] == noFrame {
 			// Nothing may show there: a fault must reach the memory
@@ -295,11 +311,19 @@ func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
 		for j < last && m.frames[j] != noFrame && m.frames[j] == m.frames[j-1]+arch.PageSize && mm.effectiveProt(m, j) == prot {
 			j++
 		}
-		addr := m.start + uint64(i)*arch.PageSize
-		if err := mm.host.MapFile(addr, uint64(j-i)*arch.PageSize, m.frames[i], prot); err != nil {
-			return fmt.Errorf("map %#x on the host: %w", addr, err)
-		}
+		runs = append(runs, HostMap{Addr: m.start + uint64(i)*arch.PageSize, Length: uint64(j-i) * arch.PageSize, Offset: m.frames[i], Prot: prot})
 		i = j
+	}
+	if b, ok := mm.host.(BatchMapper); ok && len(runs) > 1 {
+		if err := b.MapFiles(runs); err != nil {
+			return fmt.Errorf("map %#x-%#x on the host: %w", start, end, err)
+		}
+		return nil
+	}
+	for _, r := range runs {
+		if err := mm.host.MapFile(r.Addr, r.Length, r.Offset, r.Prot); err != nil {
+			return fmt.Errorf("map %#x on the host: %w", r.Addr, err)
+		}
 	}
 	return nil
 }

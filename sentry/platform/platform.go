@@ -1,8 +1,8 @@
 // Package platform defines how the sentry runs workload code: address
 // spaces it fills with memory-capability frames, and per-task contexts that
 // switch into a workload thread and return when it makes a syscall, faults
-// or is interrupted. Implementations live in subpackages (ptrace; systrap
-// and kvm later).
+// or is interrupted. Implementations live in subpackages (systrap, the
+// default; ptrace, the reference; kvm later).
 package platform
 
 import (

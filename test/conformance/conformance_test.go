@@ -194,8 +194,10 @@ func TestNative(t *testing.T) {
 	}
 }
 
-// TestSandbox runs each program natively and under `runsc-exo do` and
-// requires the same stdout and exit status.
+// TestSandbox runs each program natively and under `runsc-exo do` on each
+// platform (harness.Platforms; see harness.PlatformFlavour for which
+// flavours each runs) and requires the same stdout and exit status:
+// TestSandbox/PROGRAM/FLAVOUR/PLATFORM.
 func TestSandbox(t *testing.T) {
 	for _, p := range programs {
 		t.Run(p.name, func(t *testing.T) {
@@ -210,8 +212,15 @@ func TestSandbox(t *testing.T) {
 						t.Fatalf("the native run fails the program's own expectations, so the test program "+
 							"or this host is at fault, not the sandbox: %v\n%s", err, native)
 					}
-					sandboxed := rt.Do(t, harness.DoOpts{}, argv...)
-					compare(t, native, sandboxed)
+					for _, plat := range harness.Platforms() {
+						if !harness.PlatformFlavour(plat, f) {
+							continue
+						}
+						t.Run(plat, func(t *testing.T) {
+							sandboxed := rt.On(plat).Do(t, harness.DoOpts{}, argv...)
+							compare(t, native, sandboxed)
+						})
+					}
 				})
 			}
 		})

@@ -414,3 +414,25 @@ func TestMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestRawSyscall, on each platform: host-only syscalls made with a raw
+// `syscall` instruction, from the workload's code and from every syscall
+// instruction of the platform's stub code, reach the library OS or kill
+// the workload, never the host (reboot would end the test's pid
+// namespace, so the sentinel reports).
+func TestRawSyscall(t *testing.T) {
+	rt, bin := setup(t, "rawsyscall")
+	for _, plat := range harness.AllPlatforms {
+		t.Run(plat, func(t *testing.T) {
+			c := runConfined(t, rt.On(plat).DoArgs(harness.DoOpts{}, bin, "--sandboxed"))
+			if !c.finished {
+				t.Fatalf("a raw reboot reached the host kernel: it ended the test's pid namespace\n%s", c.Result)
+			}
+			noPanic(t, c.Result)
+			if c.status != 0 || !bytes.Contains(c.Stdout, []byte("done (some syscall sites")) {
+				t.Fatalf("rawsyscall failed (status %d)\n%s", c.status, c.Result)
+			}
+			t.Logf("%s", c.Stdout)
+		})
+	}
+}

@@ -3,8 +3,11 @@
 // a getpid round trip, of a 4 KiB file read, of starting a sandbox, of a
 // fork+exit+wait, of a 1-byte pipe round trip between two processes, of
 // delivering a signal to a handler; of stat, open+close and 4 KiB and 1 MiB
-// sequential reads and writes on tmpfs and on dirfs; and of starting
-// python3.
+// sequential reads and writes on tmpfs and on dirfs; of starting python3;
+// of getpid from 8 threads at once and of fork+exec+wait. Each runsc-exo
+// platform (-platforms) is a column of its own. The last row is the floor
+// of a seccomp-trap platform: a getpid that a filter turns into SIGSYS and
+// a handler answers, measured natively. -quick runs only the syscall rows.
 //
 // The file-system rows run in two directories: "tmpfs" is a tmpfs (natively
 // a directory in /dev/shm; in runsc-exo `--mount type=tmpfs,dst=/tmpfs`; in
@@ -26,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,15 +52,16 @@ type runner struct {
 func main() {
 	iters := flag.Int("n", 20000, "iterations per syscall loop")
 	reps := flag.Int("reps", 5, "repetitions of each measurement; the median is reported")
-	platform := flag.String("platform", "ptrace", "runsc-exo platform to measure")
+	platforms := flag.String("platforms", "systrap,ptrace", "runsc-exo platforms to measure, comma-separated")
+	quick := flag.Bool("quick", false, "only the syscall rows (getpid, read, threads, fork+exec, SIGSYS floor)")
 	flag.Parse()
-	if err := run(*iters, *reps, *platform); err != nil {
+	if err := run(*iters, *reps, strings.Split(*platforms, ","), *quick); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(iters, reps int, platform string) error {
+func run(iters, reps int, platforms []string, quick bool) error {
 	work, err := os.MkdirTemp("", "exo-bench-")
 	if err != nil {
 		return err
@@ -71,7 +76,7 @@ func run(iters, reps int, platform string) error {
 	rootfs := filepath.Join(work, "rootfs")
 	os.MkdirAll(rootfs, 0o755)
 	loop := filepath.Join(rootfs, "loop")
-	if out, err := command("gcc", "-static", "-O2", "-o", loop, "tools/bench/c/loop.c").CombinedOutput(); err != nil {
+	if out, err := command("gcc", "-static", "-O2", "-pthread", "-o", loop, "tools/bench/c/loop.c").CombinedOutput(); err != nil {
 		return fmt.Errorf("build loop.c: %v\n%s", err, out)
 	}
 	// /bin/true is dynamic; a static no-op is what all three can start.
@@ -109,6 +114,8 @@ func run(iters, reps int, platform string) error {
 			switch a[i] {
 			case "/data":
 				a[i] = data
+			case "/true":
+				a[i] = filepath.Join(rootfs, "true")
 			case "/tmpfs":
 				a[i] = shm
 			case "/dirfs":
@@ -117,11 +124,11 @@ func run(iters, reps int, platform string) error {
 		}
 		return a
 	}
-	exoDo := []string{exo, "do", "--rootfs", rootfs, "--platform", platform}
-	runners := []runner{
-		{name: "native", wrap: nativeWrap, fs: nativeWrap,
-			host: func(a []string) []string { return a }},
-		{name: "runsc-exo/" + platform,
+	runners := []runner{{name: "native", wrap: nativeWrap, fs: nativeWrap,
+		host: func(a []string) []string { return a }}}
+	for _, platform := range platforms {
+		exoDo := []string{exo, "do", "--rootfs", rootfs, "--platform", platform}
+		runners = append(runners, runner{name: "runsc-exo/" + platform,
 			wrap: func(a []string) []string {
 				return append(append(append([]string(nil), exoDo...), "--"), a...)
 			},
@@ -131,9 +138,9 @@ func run(iters, reps int, platform string) error {
 			},
 			host: func(a []string) []string {
 				return append([]string{exo, "do", "--platform", platform, "--"}, a...)
-			}},
+			}})
 	}
-	if runc, err := exec.LookPath("runc"); err == nil {
+	if runc, err := exec.LookPath("runc"); err == nil && !quick {
 		bundle, err := makeBundle(work, "bundle", rootfs, []map[string]any{
 			{"destination": "/tmpfs", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=1777"}},
 			{"destination": "/dirfs", "type": "bind", "source": dirfs, "options": []string{"rbind", "rw"}},
@@ -196,6 +203,11 @@ func run(iters, reps int, platform string) error {
 		}
 	}
 	rows = append(rows, row{name: "python3 startup (python3 -c pass)", unit: "ms"})
+	extra := len(rows)
+	rows = append(rows,
+		row{name: "getpid, 8 threads at once", unit: "ns/call"},
+		row{name: "fork+exec+wait (static true)", unit: "µs/op"},
+		row{name: "SIGSYS trap+handler (seccomp floor, native only)", unit: "ns/call"})
 	// Process operations cost far more than a syscall: fewer iterations
 	// (-n/100 forks, -n/10 round trips and signals).
 	forkIters := max(iters/100, 20)
@@ -212,13 +224,16 @@ func run(iters, reps int, platform string) error {
 		if err != nil {
 			return fmt.Errorf("%s read: %w", r.name, err)
 		}
-		st, err := median(reps, func() (float64, error) {
-			start := time.Now()
-			if out, err := command(r.wrap([]string{"/true"})...).CombinedOutput(); err != nil {
-				return 0, fmt.Errorf("%v: %s", err, out)
-			}
-			return float64(time.Since(start).Microseconds()) / 1000, nil
-		})
+		st, err := math.NaN(), error(nil)
+		if !quick {
+			st, err = median(reps, func() (float64, error) {
+				start := time.Now()
+				if out, err := command(r.wrap([]string{"/true"})...).CombinedOutput(); err != nil {
+					return 0, fmt.Errorf("%v: %s", err, out)
+				}
+				return float64(time.Since(start).Microseconds()) / 1000, nil
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("%s start: %w", r.name, err)
 		}
@@ -229,9 +244,12 @@ func run(iters, reps int, platform string) error {
 			mode  string
 			iters int
 		}{{"fork", forkIters}, {"pipe", pipeIters}, {"signal", sigIters}} {
-			v, err := median(reps, func() (float64, error) {
-				return loopNs(r.wrap([]string{"/loop", m.mode, strconv.Itoa(m.iters)}))
-			})
+			v, err := math.NaN(), error(nil)
+			if !quick {
+				v, err = median(reps, func() (float64, error) {
+					return loopNs(r.wrap([]string{"/loop", m.mode, strconv.Itoa(m.iters)}))
+				})
+			}
 			if err != nil {
 				// A runtime that cannot do this yet leaves the cell empty.
 				fmt.Fprintf(os.Stderr, "bench: %s %s: %v\n", r.name, m.mode, err)
@@ -252,7 +270,10 @@ func run(iters, reps int, platform string) error {
 			if fr.bytes > 0 {
 				argv = append(argv, strconv.Itoa(fr.bytes))
 			}
-			v, err := median(reps, func() (float64, error) { return loopNs(r.fs(argv)) })
+			v, err := math.NaN(), error(nil)
+			if !quick {
+				v, err = median(reps, func() (float64, error) { return loopNs(r.fs(argv)) })
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s %s: %v\n", r.name, fr.name, err)
 				v = math.NaN()
@@ -263,7 +284,7 @@ func run(iters, reps int, platform string) error {
 			rows[6+i].vals = append(rows[6+i].vals, v)
 		}
 		py := math.NaN()
-		if r.host != nil {
+		if r.host != nil && !quick {
 			v, err := median(reps, func() (float64, error) {
 				start := time.Now()
 				if out, err := command(r.host([]string{"python3", "-c", "pass"})...).CombinedOutput(); err != nil {
@@ -277,7 +298,32 @@ func run(iters, reps int, platform string) error {
 				py = v
 			}
 		}
-		rows[len(rows)-1].vals = append(rows[len(rows)-1].vals, py)
+		rows[extra-1].vals = append(rows[extra-1].vals, py)
+		th, err := median(reps, func() (float64, error) {
+			return loopNs(r.wrap([]string{"/loop", "threads", strconv.Itoa(max(iters/8, 100))}))
+		})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s threads: %v\n", r.name, err)
+			th = math.NaN()
+		}
+		fe, err := median(reps, func() (float64, error) {
+			return loopNs(r.wrap([]string{"/loop", "forkexec", strconv.Itoa(forkIters), "/true"}))
+		})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s fork+exec: %v\n", r.name, err)
+			fe = math.NaN()
+		}
+		floor := math.NaN()
+		if r.name == "native" {
+			if floor, err = median(reps, func() (float64, error) {
+				return loopNs(r.wrap([]string{"/loop", "sigsys", strconv.Itoa(iters)}))
+			}); err != nil {
+				return fmt.Errorf("native sigsys: %w", err)
+			}
+		}
+		rows[extra].vals = append(rows[extra].vals, th)
+		rows[extra+1].vals = append(rows[extra+1].vals, fe/1000)
+		rows[extra+2].vals = append(rows[extra+2].vals, floor)
 	}
 
 	host, _ := os.Hostname()
@@ -292,6 +338,9 @@ func run(iters, reps int, platform string) error {
 	fmt.Println("| " + strings.Join(header, " | ") + " |")
 	fmt.Println("|" + strings.Repeat(" --- |", len(header)))
 	for _, rw := range rows {
+		if !slices.ContainsFunc(rw.vals, func(v float64) bool { return !math.IsNaN(v) }) {
+			continue // not measured (-quick)
+		}
 		cells := []string{rw.name, rw.unit}
 		for i, v := range rw.vals {
 			if math.IsNaN(v) {
@@ -308,6 +357,15 @@ func run(iters, reps int, platform string) error {
 			}
 		}
 		fmt.Println("| " + strings.Join(cells, " | ") + " |")
+	}
+	// The getpid round trip of each platform against the signal floor.
+	floor := rows[len(rows)-1].vals[0]
+	fmt.Println()
+	for i, r := range runners[1:] {
+		if !strings.HasPrefix(r.name, "runsc-exo/") {
+			continue
+		}
+		fmt.Printf("%s getpid: %.1f× the SIGSYS floor (%.0f ns)\n", r.name, rows[0].vals[i+1]/floor, floor)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@
 //
 //	EXO_RUNTIME   path of a prebuilt runsc-exo binary (skips `go build`)
 //	EXO_PLATFORM  value for `runsc-exo do --platform` (default: flag not passed)
+//	EXO_PLATFORMS platforms the conformance suite compares, comma-separated
+//	              (default: systrap,ptrace; EXO_PLATFORM alone when set)
 //	EXO_TIMEOUT   per-run timeout as a Go duration (default 30s)
 //	EXO_KEEP_TMP  keep the scratch directories (built programs) after the run
 package harness

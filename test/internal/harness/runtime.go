@@ -2,6 +2,9 @@ package harness
 
 import (
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +26,49 @@ type Runtime struct {
 	Platform string
 
 	timeouts atomic.Int32
+
+	onMu sync.Mutex
+	on   map[string]*Runtime
+}
+
+// AllPlatforms are the platforms runsc-exo offers, the default first.
+var AllPlatforms = []string{"systrap", "ptrace"}
+
+// Platforms are the platforms tests that compare platforms run on: those
+// of EXO_PLATFORMS, else EXO_PLATFORM alone, else AllPlatforms.
+func Platforms() []string {
+	if v := os.Getenv("EXO_PLATFORMS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	if v := os.Getenv("EXO_PLATFORM"); v != "" {
+		return []string{v}
+	}
+	return AllPlatforms
+}
+
+// PlatformFlavour says whether the conformance suite runs programs of
+// flavour f on platform p. The default platform runs every flavour; the
+// others, unless EXO_PLATFORMS names them, only the first flavour: the
+// flavours exercise the library OS's libc compatibility, which does not
+// depend on the platform, and the whole matrix would double the suite's
+// time on the 2-core reference machine.
+func PlatformFlavour(p string, f Flavour) bool {
+	return p == AllPlatforms[0] || os.Getenv("EXO_PLATFORMS") != "" || f.Name == Flavours[0].Name
+}
+
+// On returns the same runtime run with --platform p.
+func (rt *Runtime) On(p string) *Runtime {
+	rt.onMu.Lock()
+	defer rt.onMu.Unlock()
+	if r, ok := rt.on[p]; ok {
+		return r
+	}
+	if rt.on == nil {
+		rt.on = map[string]*Runtime{}
+	}
+	r := &Runtime{Bin: rt.Bin, Platform: p}
+	rt.on[p] = r
+	return r
 }
 
 // DoOpts are the options of one `runsc-exo do` run.

@@ -6,6 +6,13 @@
 //   loop pipe N        N round trips of 1 byte between two processes
 //                      over a pair of pipes
 //   loop signal N      N raise(SIGUSR1)s, each running a handler
+//   loop threads N     8 threads making N getpid() calls each; the time
+//                      per call is wall time / (8 N)
+//   loop forkexec N FILE  N times fork, execve FILE (a static no-op) in
+//                      the child, waitpid
+//   loop sigsys N      N getpid()s that a seccomp filter turns into SIGSYS
+//                      and a handler answers: the cost of the signal alone,
+//                      the floor of a seccomp-trap platform (native only)
 //   loop stat N DIR    N stat()s of a small file it makes in DIR
 //   loop open N DIR    N open(O_RDONLY)+close of a small file in DIR
 //   loop seqread N DIR BYTES   N read()s of BYTES each, front to back
@@ -14,7 +21,14 @@
 //   loop seqwrite N DIR BYTES  N write()s of BYTES each, front to back
 //                      through a 16 MiB file in DIR (rewinding at 16 MiB)
 // The DIR modes remove their file afterwards.
+#define _GNU_SOURCE /* REG_RAX */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <ucontext.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -159,6 +173,42 @@ static int fs_mode(const char *mode, long n, const char *dir, long bytes, double
 	return rc;
 }
 
+static long thread_iters;
+
+static void *getpid_thread(void *arg) {
+	(void)arg;
+	for (long i = 0; i < thread_iters; i++)
+		syscall(SYS_getpid);
+	return NULL;
+}
+
+static void on_sigsys(int sig, siginfo_t *info, void *ucv) {
+	(void)sig;
+	(void)info;
+	ucontext_t *uc = ucv;
+	uc->uc_mcontext.gregs[REG_RAX] = 1;
+}
+
+// trap_getpid installs a filter that makes getpid raise SIGSYS.
+static int trap_getpid(void) {
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	if (sigaction(SIGSYS, &sa, NULL) != 0)
+		return -1;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
 static void on_usr1(int sig) {
 	(void)sig;
 	handled++;
@@ -266,6 +316,47 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "%d of %ld signals handled\n", (int)handled, n);
 			return 1;
 		}
+	} else if (strcmp(argv[1], "threads") == 0) {
+		enum { nthreads = 8 };
+		pthread_t t[nthreads];
+		thread_iters = n;
+		start = now_ns();
+		for (int i = 0; i < nthreads; i++)
+			if (pthread_create(&t[i], NULL, getpid_thread, NULL) != 0) {
+				fprintf(stderr, "pthread_create failed\n");
+				return 1;
+			}
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(t[i], NULL);
+		end = now_ns();
+		n *= nthreads;
+	} else if (strcmp(argv[1], "forkexec") == 0 && argc == 4) {
+		start = now_ns();
+		for (long i = 0; i < n; i++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				execl(argv[3], argv[3], (char *)NULL);
+				_exit(127);
+			}
+			int st;
+			if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				perror("fork/exec/waitpid");
+				return 1;
+			}
+		}
+		end = now_ns();
+	} else if (strcmp(argv[1], "sigsys") == 0) {
+		if (trap_getpid() != 0) {
+			perror("seccomp");
+			return 1;
+		}
+		start = now_ns();
+		for (long i = 0; i < n; i++)
+			if (syscall(SYS_getpid) != 1) {
+				fprintf(stderr, "getpid was not trapped\n");
+				return 1;
+			}
+		end = now_ns();
 	} else {
 		fprintf(stderr, "unknown mode %s\n", argv[1]);
 		return 2;
