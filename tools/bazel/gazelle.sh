@@ -26,10 +26,27 @@ install_gazelle() {
 	fi
 }
 
+# drop_new_std_imports filters gazelle's stderr. gazelle v0.53.0's list of
+# standard packages ends at Go 1.23, so for newer ones (weak, crypto/hkdf, ...)
+# it logs "finding module path for import weak: ..." and, rightly, adds no
+# dependency. Those lines are dropped when `go list std` has the package; every
+# other message passes through.
+drop_new_std_imports() {
+	awk -v std=" $(go list std | tr '\n' ' ') " '
+		match($0, /finding module path for import [^ :]+:/) &&
+			index(std, " " substr($0, RSTART + 31, RLENGTH - 32) " ") { next }
+		{ print }' >&2
+}
+
+# run_gazelle ARGS... runs the pinned gazelle with its stderr filtered.
+run_gazelle() {
+	{ "$gazelle" "$@" 2>&1 1>&3 3>&- | drop_new_std_imports; } 3>&1
+}
+
 # update_repos DIR rewrites DIR/deps.bzl from DIR/go.mod: one go_repository per
 # module in the build list, pinned by its go.sum hash; -prune drops the rest.
 update_repos() {
-	"$gazelle" update-repos -repo_root="$1" -from_file="$1/go.mod" \
+	run_gazelle update-repos -repo_root="$1" -from_file="$1/go.mod" \
 		-to_macro=deps.bzl%go_dependencies -prune
 }
 
@@ -42,7 +59,7 @@ fix)
 	install_gazelle
 	cd "$root"
 	update_repos "$root"
-	"$gazelle" -repo_root="$root" -mode=fix
+	run_gazelle -repo_root="$root" -mode=fix
 	;;
 check)
 	install_gazelle
@@ -59,7 +76,7 @@ check)
 	done
 	# -mode=diff prints a patch for every BUILD.bazel that would change and
 	# exits non-zero if there is one.
-	"$gazelle" -repo_root="$root" -mode=diff || stale=1
+	run_gazelle -repo_root="$root" -mode=diff || stale=1
 	if ((stale)); then
 		echo "gazelle check: Bazel files are out of date; run tools/bazel/gazelle.sh and commit the result" >&2
 		exit 1
