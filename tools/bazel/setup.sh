@@ -21,8 +21,8 @@
 # Everything this writes (.bazel-deps/, .bazelrc.local) is git-ignored.
 set -euo pipefail
 
-RULES_GO=v0.38.1 # newest rules_go that still supports Bazel 4
-GAZELLE=v0.29.0  # the gazelle that rules_go v0.38.1 was released with
+RULES_GO=v0.38.1 # from January 2023; loads on Bazel 4 with the patch
+GAZELLE=v0.29.0  # of the same time, for go_repository inside Bazel
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 patches="$root/tools/bazel/patches"
