@@ -51,7 +51,15 @@ func TestDirFallbackUnprivileged(t *testing.T) {
 	}
 
 	cmd := exec.Command(bin, "-test.run=^TestHelperUnprivileged$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "CAPS_TEST_UNPRIV="+tree)
+	// Under `bazel test`, TEST_SRCDIR makes the test binary chdir into its
+	// runfiles at start-up, which nobody may not enter; the child needs none.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEST_SRCDIR=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "CAPS_TEST_UNPRIV="+tree)
 	cmd.Dir = base
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.CombinedOutput()
