@@ -66,7 +66,7 @@ func run(args []string) int {
 	fs.StringVar(&g.logPath, "log", "", "write logs to this file instead of stderr")
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&g.root, "root", "/run/runsc-exo", "directory for container state")
-	fs.StringVar(&g.platform, "platform", "", "how workload syscalls are trapped in OCI containers (default: ptrace)")
+	fs.StringVar(&g.platform, "platform", "", "how workload syscalls are trapped in OCI containers: systrap (default) or ptrace")
 	fs.BoolVar(&g.strace, "strace", false, "print every syscall of OCI containers, strace-style, to their stderr")
 	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (cgroups are not managed yet)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
