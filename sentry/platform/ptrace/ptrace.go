@@ -24,6 +24,7 @@ import (
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/sentry/platform"
+	"exokernelul.dev/exo/sentry/platform/internal/hoststub"
 )
 
 // interruptSignal is what Interrupt sends to a stub thread. The library OS
@@ -209,14 +210,11 @@ func (as *addressSpace) CPUTime() time.Duration {
 }
 
 func (as *addressSpace) liveCPUTime() time.Duration {
-	// MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED): a process's CPU clock,
-	// which any process may read for a thread-group leader.
-	clock := int32(^uint32(as.pid)<<3 | 2)
-	var ts unix.Timespec
-	if err := unix.ClockGettime(clock, &ts); err != nil {
+	d, err := hoststub.CPUTime(as.pid)
+	if err != nil {
 		return time.Duration(as.cpu.Load())
 	}
-	return time.Duration(ts.Nano())
+	return d
 }
 
 // Release implements platform.AddressSpace. It returns once the stub is

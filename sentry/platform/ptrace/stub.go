@@ -1,6 +1,6 @@
 package ptrace
 
-import "encoding/binary"
+import "exokernelul.dev/exo/sentry/platform/internal/hoststub"
 
 // The stub is a tiny static ELF that the kernel loads at a fixed address
 // above everything the library OS gives the workload. Its code is what the
@@ -42,28 +42,4 @@ const stubEntry = stubInject + 20
 
 // stubImage builds the stub ELF: one read+execute PT_LOAD that maps the file
 // itself at stubBase.
-func stubImage() []byte {
-	img := make([]byte, stubCodeOff+len(stubCode))
-	le := binary.LittleEndian
-	copy(img, []byte{0x7f, 'E', 'L', 'F', 2 /* 64-bit */, 1 /* LE */, 1 /* version */})
-	le.PutUint16(img[16:], 2)    // ET_EXEC
-	le.PutUint16(img[18:], 0x3e) // EM_X86_64
-	le.PutUint32(img[20:], 1)
-	le.PutUint64(img[24:], stubEntry)
-	le.PutUint64(img[32:], 64) // e_phoff
-	le.PutUint16(img[52:], 64) // e_ehsize
-	le.PutUint16(img[54:], 56) // e_phentsize
-	le.PutUint16(img[56:], 1)  // e_phnum
-	le.PutUint16(img[58:], 64) // e_shentsize
-	ph := img[64:]
-	le.PutUint32(ph[0:], 1) // PT_LOAD
-	le.PutUint32(ph[4:], 5) // PF_R|PF_X
-	le.PutUint64(ph[8:], 0)
-	le.PutUint64(ph[16:], stubBase)
-	le.PutUint64(ph[24:], stubBase)
-	le.PutUint64(ph[32:], uint64(len(img)))
-	le.PutUint64(ph[40:], uint64(len(img)))
-	le.PutUint64(ph[48:], 0x1000)
-	copy(img[stubCodeOff:], stubCode)
-	return img
-}
+func stubImage() []byte { return hoststub.Image(stubBase, stubEntry, stubCodeOff, stubCode) }
