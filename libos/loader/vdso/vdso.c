@@ -142,9 +142,13 @@ static inline uint64_t line(uint64_t tsc, uint64_t tsc_base, uint64_t base, uint
 	return base + (uint64_t)(((unsigned __int128)delta * mult) >> 32);
 }
 
-/* How long a reader waits for the sentry to finish an update before it
- * asks the library OS instead. */
+/* How long a reader spins on an update in progress before it yields its
+ * CPU: the sentry may be descheduled half way, and may need this CPU to
+ * finish. The reader then tries again rather than asking the library OS
+ * for the time: the host's clocks can be a little behind the line (the
+ * coarse ones by a tick), and a clock must never go back. */
 #define SPIN_LIMIT 1000
+#define NR_SCHED_YIELD 24
 
 /*
  * read_ns computes the clock's value in nanoseconds; it returns 0 if the
@@ -159,8 +163,10 @@ static inline int read_ns(int clock, uint64_t *ns)
 	for (;;) {
 		seq = v->seq;
 		if (seq & 1) {
-			if (++spins > SPIN_LIMIT)
-				return 0;
+			if (++spins > SPIN_LIMIT) {
+				syscall2(NR_SCHED_YIELD, 0, 0);
+				spins = 0;
+			}
 			__builtin_ia32_pause();
 			continue;
 		}
