@@ -337,9 +337,24 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 	lower := dirfs.New(int(root.File.Fd()), writable)
 	lower.SetMemory(mem)
 	var mounts *vfs.MountTable
-	if writable || cfg.ReadOnlyRoot {
+	points := mountPoints(cfg)
+	switch {
+	case cfg.ReadOnlyRoot && !writable && missingDir(lower.Root(), points):
+		// runc makes the spec's mount points before it makes the root
+		// read-only; here the root is read-only from the start, so the
+		// missing ones are made in a tmpfs upper layer and the whole
+		// overlay is mounted read-only.
+		upper := tmpfs.New(mem, tmpfs.Options{Dev: unix.Mkdev(0, 63)})
+		ovl := overlay.New(lower.Root(), upper)
+		for _, p := range points {
+			if err := mkdirInodes(ovl.Root(), p); err != nil {
+				log.Debug("cannot make mount point", "path", p, "err", err)
+			}
+		}
+		mounts = vfs.NewMountTable(ovl, vfs.MountOptions{ReadOnly: true, Source: "rootfs"})
+	case writable || cfg.ReadOnlyRoot:
 		mounts = vfs.NewMountTable(lower, vfs.MountOptions{ReadOnly: !writable, Source: "rootfs"})
-	} else {
+	default:
 		upper := tmpfs.New(mem, tmpfs.Options{Dev: unix.Mkdev(0, 63)})
 		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
 	}
@@ -402,6 +417,61 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 
 // attachMaking mounts fs at dst, making the mount point first where the
 // root can be written (the overlay); in a read-only tree it must exist.
+// mountPoints are the directories the sandbox mounts on, outside /dev
+// (devfs makes those of /dev).
+func mountPoints(cfg Config) []string {
+	points := []string{"/dev", "/proc", "/sys"}
+	for _, m := range cfg.Mounts {
+		if !strings.HasPrefix(path.Clean(m.Destination), "/dev/") {
+			points = append(points, path.Clean(m.Destination))
+		}
+	}
+	return points
+}
+
+// missingDir reports whether any of the paths is missing under root
+// (symlinks are not followed: such a path counts as present, and its
+// mount fails later as it would have).
+func missingDir(root vfs.Inode, paths []string) bool {
+	for _, p := range paths {
+		cur := root
+		for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+			if name == "" {
+				continue
+			}
+			next, err := cur.Lookup(name)
+			if err == unix.ENOENT {
+				return true
+			}
+			if err != nil {
+				break
+			}
+			cur = next
+		}
+	}
+	return false
+}
+
+// mkdirInodes makes the directory p and its missing parents under root,
+// mode 0755, owned by root, through the file system itself.
+func mkdirInodes(root vfs.Inode, p string) error {
+	cur := root
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		next, err := cur.Lookup(name)
+		if err == unix.ENOENT {
+			next, err = cur.Mkdir(name, 0o755, vfs.Cred{})
+		}
+		if err != nil {
+			return err
+		}
+		cur = next
+	}
+	return nil
+}
+
 func attachMaking(mounts *vfs.MountTable, dst string, fs vfs.FS, opts vfs.MountOptions) error {
 	_, err := mounts.Attach(dst, fs, opts)
 	if err == unix.ENOENT {

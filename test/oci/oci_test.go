@@ -957,3 +957,39 @@ func TestCgroupsPauseResume(t *testing.T) {
 		t.Errorf("delete left the cgroup %s (%v)", freezerDir, err)
 	}
 }
+
+// TestReadOnlyRootWithoutMountPoints: a read-only rootfs that lacks the
+// directories the spec mounts on (/proc, /sys, /dev, a bind's
+// destination) still runs, as with runc, which makes them before it makes
+// the root read-only; the container cannot write its root, and the
+// host's rootfs directory is left as it was.
+func TestReadOnlyRootWithoutMountPoints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host, err := os.MkdirTemp(suite.Dir, "bind-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(host, "in"), []byte("from host\n"), 0o644)
+	script := `cat /data/in; ls /proc/self/exe >/dev/null && echo proc; echo x > /new || echo ro-refused`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: host, Options: []string{"rbind", "ro"}})
+	})
+	rootfs := filepath.Join(b, "rootfs")
+	for _, d := range []string{"dev", "proc", "sys"} {
+		if err := os.Remove(filepath.Join(rootfs, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := os.ReadDir(rootfs)
+	r := e.run("run", "--bundle", b, "romissing")
+	harness.CheckExit(t, "run", r, 0)
+	if got, want := string(r.Stdout), "from host\nproc\nro-refused\n"; got != want {
+		t.Errorf("container printed %q, want %q\n%s", got, want, r)
+	}
+	after, _ := os.ReadDir(rootfs)
+	if len(after) != len(before) {
+		t.Errorf("the host rootfs changed: %d entries before, %d after", len(before), len(after))
+	}
+}
