@@ -224,41 +224,15 @@ func spliceFromPipe(t *kernel.Task, ip *pipe.End, out *vfs.FileDescription, pos 
 	if out.Flags()&unix.O_APPEND != 0 {
 		return 0, unix.EINVAL
 	}
-	var sinkFull bool
-	drain := func(b []byte) (int, error) {
-		var w int
-		var err error
+	write := func(b []byte) (int, error) {
 		if pos != nil {
-			w, err = out.File.Pwrite(b, *pos)
-		} else {
-			w, err = out.File.Write(b)
+			return out.File.Pwrite(b, *pos)
 		}
-		sinkFull = err == unix.EAGAIN && w <= 0
-		return w, err
+		return out.File.Write(b)
 	}
-	outW := waitableOf(out)
-	try := func() (int, error) {
-		sinkFull = false
-		return ip.ReadTo(n, drain)
-	}
-	mayWait := func() bool {
-		if sinkFull {
-			return !nonblock && !nonblocking(out) && outW != nil
-		}
-		return !nonblock
-	}
-	done, err := retrySplice(t, try, mayWait, ip, outW)
-	if err == unix.EPIPE {
-		sendSIGPIPE(t)
-	}
-	if done > 0 {
-		if pos != nil {
-			*pos += int64(done)
-		}
-		vfs.NotifyModify(out)
-		return done, nil
-	}
-	return 0, err
+	return spliceFile(t, ip, out, pos, nonblock, write, func(io func([]byte) (int, error)) (int, error) {
+		return ip.ReadTo(n, io)
+	}, vfs.NotifyModify)
 }
 
 // spliceToPipe moves up to n bytes from in, at *pos if pos is set (and
@@ -275,41 +249,53 @@ func spliceToPipe(t *kernel.Task, in *vfs.FileDescription, op *pipe.End, pos *in
 	} else if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return 0, unix.EINVAL
 	}
-	var srcEmpty bool
-	fill := func(b []byte) (int, error) {
-		var r int
-		var err error
+	read := func(b []byte) (int, error) {
 		if pos != nil {
-			r, err = in.File.Pread(b, *pos)
-		} else {
-			r, err = in.File.Read(b)
+			return in.File.Pread(b, *pos)
 		}
-		srcEmpty = err == unix.EAGAIN && r <= 0
-		return r, err
+		return in.File.Read(b)
 	}
-	inW := waitableOf(in)
+	return spliceFile(t, op, in, pos, nonblock, read, func(io func([]byte) (int, error)) (int, error) {
+		return op.WriteFrom(n, io)
+	}, vfs.NotifyAccess)
+}
+
+// spliceFile runs move, which moves bytes between the pipe end e and the
+// file f through fileIO (f's read or write), until it moves some or fails
+// with something other than EAGAIN. It waits for the pipe unless
+// nonblock, and for f when f is what held it up, unless f is
+// non-blocking too; then it advances *pos and sends f's inotify event.
+func spliceFile(t *kernel.Task, e *pipe.End, f *vfs.FileDescription, pos *int64, nonblock bool,
+	fileIO func([]byte) (int, error), move func(func([]byte) (int, error)) (int, error), notify func(*vfs.FileDescription)) (int, error) {
+	var fileStuck bool
+	io := func(b []byte) (int, error) {
+		n, err := fileIO(b)
+		fileStuck = err == unix.EAGAIN && n <= 0
+		return n, err
+	}
+	fw := waitableOf(f)
 	try := func() (int, error) {
-		srcEmpty = false
-		return op.WriteFrom(n, fill)
+		fileStuck = false
+		return move(io)
 	}
 	mayWait := func() bool {
-		if srcEmpty {
-			return !nonblock && !nonblocking(in) && inW != nil
+		if fileStuck {
+			return !nonblock && !nonblocking(f) && fw != nil
 		}
 		return !nonblock
 	}
-	done, err := retrySplice(t, try, mayWait, op, inW)
+	done, err := retrySplice(t, try, mayWait, e, fw)
 	if err == unix.EPIPE {
 		sendSIGPIPE(t)
 	}
-	if done > 0 {
-		vfs.NotifyAccess(in)
-		if pos != nil {
-			*pos += int64(done)
-		}
-		return done, nil
+	if done <= 0 {
+		return 0, err
 	}
-	return 0, err
+	if pos != nil {
+		*pos += int64(done)
+	}
+	notify(f)
+	return done, nil
 }
 
 func sysTee(t *kernel.Task, a [6]uint64) (uint64, error) {
