@@ -9,6 +9,11 @@
 // of a seccomp-trap platform: a getpid that a filter turns into SIGSYS and
 // a handler answers, measured natively. -quick runs only the syscall rows.
 //
+// With runc installed, a last table drives runc and runsc-exo as containerd's
+// shim does (create --pid-file, start, reap the pid-file process, delete) to
+// time the lifecycle of a container running a static no-op, and sums the
+// PSS of an idle container's host processes; -oci runs only that table.
+//
 // The file-system rows run in two directories: "tmpfs" is a tmpfs (natively
 // a directory in /dev/shm; in runsc-exo `--mount type=tmpfs,dst=/tmpfs`; in
 // runc a tmpfs mount) and "dirfs" is a host directory in the bench's work
@@ -54,14 +59,15 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions of each measurement; the median is reported")
 	platforms := flag.String("platforms", "systrap,ptrace", "runsc-exo platforms to measure, comma-separated")
 	quick := flag.Bool("quick", false, "only the syscall rows (getpid, read, threads, fork+exec, SIGSYS floor)")
+	ociOnly := flag.Bool("oci", false, "only the OCI rows (create+start+wait+delete and idle memory, against runc)")
 	flag.Parse()
-	if err := run(*iters, *reps, strings.Split(*platforms, ","), *quick); err != nil {
+	if err := run(*iters, *reps, strings.Split(*platforms, ","), *quick, *ociOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(iters, reps int, platforms []string, quick bool) error {
+func run(iters, reps int, platforms []string, quick, ociOnly bool) error {
 	work, err := os.MkdirTemp("", "exo-bench-")
 	if err != nil {
 		return err
@@ -84,6 +90,15 @@ func run(iters, reps int, platforms []string, quick bool) error {
 	os.WriteFile(trueSrc, []byte("int main(void){return 0;}\n"), 0o644)
 	if out, err := command("gcc", "-static", "-O2", "-o", filepath.Join(rootfs, "true"), trueSrc).CombinedOutput(); err != nil {
 		return fmt.Errorf("build true: %v\n%s", err, out)
+	}
+	// An idle container's process: a static program that only waits.
+	pauseSrc := filepath.Join(work, "pause.c")
+	os.WriteFile(pauseSrc, []byte("#include <unistd.h>\nint main(void){for(;;)pause();}\n"), 0o644)
+	if out, err := command("gcc", "-static", "-O2", "-o", filepath.Join(rootfs, "pause"), pauseSrc).CombinedOutput(); err != nil {
+		return fmt.Errorf("build pause: %v\n%s", err, out)
+	}
+	if ociOnly {
+		return runOCI(exo, rootfs, work, platforms, reps)
 	}
 	data := filepath.Join(rootfs, "data")
 	if err := os.WriteFile(data, bytes.Repeat([]byte("x"), 8192), 0o644); err != nil {
@@ -367,7 +382,13 @@ func run(iters, reps int, platforms []string, quick bool) error {
 		}
 		fmt.Printf("%s getpid: %.1f× the SIGSYS floor (%.0f ns)\n", r.name, rows[0].vals[i+1]/floor, floor)
 	}
-	return nil
+	if quick {
+		return nil
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return nil
+	}
+	return runOCI(exo, rootfs, work, platforms, reps)
 }
 
 func command(argv ...string) *exec.Cmd {
