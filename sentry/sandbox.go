@@ -48,6 +48,9 @@ type Config struct {
 	Strace   bool     `json:"strace"`
 	// PidsLimit caps the sandbox's tasks (0: no limit).
 	PidsLimit int `json:"pidsLimit"`
+	// MemoryLimit is the memory quota when it is below the memory
+	// grant's size (0: the whole grant); see mm.MemoryFile.SetLimit.
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 	// Mounts are attached, in order, after the rootfs and /dev.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// ReadOnlyRoot serves a read-only rootfs capability as it is (every
@@ -172,6 +175,11 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	mem, err := mm.NewMemoryFile(memGrant.File, memGrant.Size)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MemoryLimit > 0 {
+		if err := mem.SetLimit(uint64(cfg.MemoryLimit)); err != nil {
+			return nil, fmt.Errorf("memory limit %d: %w", cfg.MemoryLimit, err)
+		}
 	}
 	root, ok := byName["rootfs"]
 	if !ok || root.Kind != caps.KindDir {
