@@ -55,9 +55,9 @@ func NewMemoryFile(f *os.File, size int64) (*MemoryFile, error) {
 		return nil, fmt.Errorf("map memory file into the sentry: %w", err)
 	}
 	return &MemoryFile{
-		file: f,
-		size: uint64(size),
-		view: view,
+		file:  f,
+		size:  uint64(size),
+		view:  view,
 		free:  []extent{{0, uint64(size)}},
 		refs:  make(map[uint64]uint32),
 		limit: uint64(size),
