@@ -60,6 +60,8 @@ type globals struct {
 	platform      string
 	strace        bool
 	systemdCgroup bool
+	// logFile is the open --log file (nil: stderr).
+	logFile *os.File
 }
 
 type command struct {
@@ -157,6 +159,7 @@ func setupLogging(g *globals) error {
 			return fmt.Errorf("open log %q: %w", g.logPath, err)
 		}
 		out = f
+		g.logFile = f
 	}
 	level := slog.LevelWarn
 	if g.debug {

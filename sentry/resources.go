@@ -3,6 +3,7 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,5 +65,14 @@ func (s *Sandbox) Stats() Stats {
 	return Stats{
 		MemoryUsage: m.Usage, MemoryMaxUsage: m.MaxUsage, MemoryLimit: m.Limit, MemoryFailcnt: m.Failcnt,
 		Pids: uint64(cur), PidsLimit: uint64(limit),
+	}
+}
+
+// SetStrace sends the strace lines of a sandbox booted with Config.Strace
+// to w instead of the sentry's stderr (the runtime's --log file, so the
+// trace does not mix with the workload's output). Each line is one Write.
+func (s *Sandbox) SetStrace(w io.Writer) {
+	if s.strace != nil {
+		s.strace = w
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -98,7 +99,7 @@ type Sandbox struct {
 	kernel   *kernel.Kernel
 	platform platform.Platform
 	mem      *mm.MemoryFile
-	strace   *os.File
+	strace   io.Writer
 	// grants holds the granted files for the sandbox's lifetime: the file
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
