@@ -122,6 +122,14 @@ func JoinCgroups(p string, pid int) ([]string, error) {
 	return dirs, nil
 }
 
+// EnterCgroups moves pid into cgroup directories JoinCgroups made, as
+// far as it can: a process that cannot join still runs.
+func EnterCgroups(dirs []string, pid int) {
+	for _, d := range dirs {
+		os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+	}
+}
+
 // mkdirCgroup makes cgroup directory d and its missing parents. A new
 // v1 cpuset cgroup starts with no CPUs and no memory nodes, so no process
 // could join it: each new level gets its parent's.
