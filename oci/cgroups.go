@@ -20,9 +20,8 @@ import (
 //
 // The path is taken below the runtime's own cgroup in each hierarchy, as a
 // cgroup namespace would show it: the sandbox stays inside whatever
-// accounting its caller is under. No host limit is written: the memory
-// and pids quotas are exo's and the library OS's, and the runtime's own
-// threads and memory would otherwise count against the workload's.
+// accounting its caller is under. The limits written there are in
+// resources.go.
 
 // cgroupMount is one mounted cgroup hierarchy.
 type cgroupMount struct {
