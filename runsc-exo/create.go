@@ -405,9 +405,15 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return err
 	}
 	quota = max(quota, sbx.MemoryLimit)
-	if _, err := exo.GrantMemory("memory", quota); err != nil {
+	memID, err := exo.GrantMemory("memory", quota)
+	if err != nil {
 		return err
 	}
+	memFile, _, err := exo.Table().Dup(memID, caps.KindMemory, caps.RightRead)
+	if err != nil {
+		return fmt.Errorf("memory audit: %w", err)
+	}
+	setAuditedLimit(sbx.MemoryLimit)
 	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, caps.RightRead); err != nil {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
@@ -526,6 +532,7 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("start sentry: %w", err)
 	}
 	e.sentry = cmd
+	go auditMemory(memFile, e.gone, func() { cmd.Process.Kill() })
 	go func() {
 		json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()

@@ -239,6 +239,10 @@ func (e *exoProc) update(r *specs.LinuxResources) error {
 		m, p := int64(old.Stats.MemoryLimit), int64(old.Stats.PidsLimit)
 		e.callSentryMsg(oci.Message{Op: "update", Limits: &oci.Limits{Memory: &m, Pids: &p}})
 	}
+	// exo's own check of the memfd (memaudit.go) follows the library
+	// OS's limit: it moves once the library OS has taken a lower one,
+	// and before it is given a higher one.
+	oldAudit := memLimit.Load()
 	if lowering {
 		if err := sentryStep(); err != nil {
 			return err
@@ -247,13 +251,19 @@ func (e *exoProc) update(r *specs.LinuxResources) error {
 			undoSentry()
 			return err
 		}
+		setAuditedLimit(*lim.Memory)
 	} else {
+		if lim.Memory != nil {
+			setAuditedLimit(*lim.Memory)
+		}
 		if err := oci.SetResources(st.Cgroups, r); err != nil {
 			oci.SetResources(st.Cgroups, prev)
+			memLimit.Store(oldAudit)
 			return err
 		}
 		if err := sentryStep(); err != nil {
 			oci.SetResources(st.Cgroups, prev)
+			memLimit.Store(oldAudit)
 			return err
 		}
 	}
