@@ -81,7 +81,7 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	}
 	if g.systemdCgroup {
 		// runc's check and message; with systemd, the flag is accepted
-		// (host cgroups are not managed yet either way).
+		// (linux.cgroupsPath is taken as a cgroupfs path either way).
 		if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
 			return nil, errors.New("systemd not running on this host, cannot use systemd cgroups manager")
 		}

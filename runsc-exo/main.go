@@ -106,7 +106,7 @@ func run(args []string) int {
 	fs.StringVar(&g.root, "root", "/run/runsc-exo", "directory for container state")
 	fs.StringVar(&g.platform, "platform", "", "how workload syscalls are trapped in OCI containers: systrap (default) or ptrace")
 	fs.BoolVar(&g.strace, "strace", false, "print every syscall of OCI containers, strace-style, to their stderr")
-	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (cgroups are not managed yet)")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (linux.cgroupsPath is always taken as a cgroupfs path)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.BoolVar(showVersion, "v", false, "short for --version")
 	fs.Usage = func() { usage(fs.Output(), fs) }
