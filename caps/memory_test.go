@@ -144,3 +144,31 @@ func TestMemoryBadArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestResidentCountsTouchedPages: Resident is what the host holds of a
+// memory file, whatever its size: touched pages, less punched ones.
+func TestResidentCountsTouchedPages(t *testing.T) {
+	f, size, err := NewMemory("resident", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n, err := Resident(f); err != nil || n != 0 {
+		t.Fatalf("fresh memory: Resident = %d, %v; want 0", n, err)
+	}
+	if _, err := f.WriteAt(make([]byte, 3*pageSize), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{1}, size-1); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := Resident(f); n != 4*pageSize {
+		t.Errorf("after touching 4 pages: Resident = %d, want %d", n, 4*pageSize)
+	}
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, 2*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := Resident(f); n != 2*pageSize {
+		t.Errorf("after punching 2 pages: Resident = %d, want %d", n, 2*pageSize)
+	}
+}

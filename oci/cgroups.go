@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cgroups places a container's host processes in the cgroup its spec names
@@ -18,9 +20,8 @@ import (
 //
 // The path is taken below the runtime's own cgroup in each hierarchy, as a
 // cgroup namespace would show it: the sandbox stays inside whatever
-// accounting its caller is under. No host limit is written: the memory
-// and pids quotas are exo's and the library OS's, and the runtime's own
-// threads and memory would otherwise count against the workload's.
+// accounting its caller is under. The limits written there are in
+// resources.go.
 
 // cgroupMount is one mounted cgroup hierarchy.
 type cgroupMount struct {
@@ -120,6 +121,14 @@ func JoinCgroups(p string, pid int) ([]string, error) {
 	return dirs, nil
 }
 
+// EnterCgroups moves pid into cgroup directories JoinCgroups made, as
+// far as it can: a process that cannot join still runs.
+func EnterCgroups(dirs []string, pid int) {
+	for _, d := range dirs {
+		os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
+	}
+}
+
 // mkdirCgroup makes cgroup directory d and its missing parents. A new
 // v1 cpuset cgroup starts with no CPUs and no memory nodes, so no process
 // could join it: each new level gets its parent's.
@@ -153,8 +162,15 @@ func mkdirCgroup(d string, cpuset bool) error {
 
 // RemoveCgroups removes the directories JoinCgroups made, once the
 // processes in them are gone (they leave a moment after they die).
+//
+// Whatever is still in them is killed first, as runc's delete kills what
+// is left in a container's cgroup: a hook a failed create left running,
+// or a process that outlived its sandbox.
 func RemoveCgroups(dirs []string) error {
 	var last error
+	for _, d := range dirs {
+		killCgroup(d)
+	}
 	for _, d := range dirs {
 		for i := 0; i < 50; i++ {
 			last = os.Remove(d)
@@ -204,4 +220,29 @@ func Freeze(dirs []string, thaw bool) error {
 		os.WriteFile(p, []byte("THAWED"), 0o644)
 	}
 	return fmt.Errorf("%s: did not become %s", p, want)
+}
+
+// killCgroup sends SIGKILL to every process in cgroup directory d.
+func killCgroup(d string) {
+	data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if pid == os.Getpid() {
+			// Not a container's own cgroup but its caller's (a
+			// cgroupsPath of "/"): nothing in it is the container's to
+			// kill.
+			return
+		}
+		pids = append(pids, pid)
+	}
+	for _, pid := range pids {
+		unix.Kill(pid, unix.SIGKILL)
+	}
 }

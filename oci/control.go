@@ -23,8 +23,9 @@ const ControlSocket = "control.sock"
 // process (Op), which asks the sentry over its control fd; the sentry also
 // reports events (Event) to exo.
 type Message struct {
-	// Op is a request: "start", "kill" with Signal and All, "ps", or
-	// "exec".
+	// Op is a request: "start", "kill" with Signal and All, "ps",
+	// "exec", "update" (Resources from the CLI, Limits to the sentry) or
+	// "stats".
 	Op     string `json:"op,omitempty"`
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
@@ -48,6 +49,33 @@ type Message struct {
 
 	// Pids answers "ps": the host processes of the container.
 	Pids []int `json:"pids,omitempty"`
+
+	// Resources are the new limits of an "update" from the CLI: exo
+	// writes them to the host cgroup and passes the library OS's share
+	// on to the sentry as Limits.
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	Limits    *Limits               `json:"limits,omitempty"`
+	// Stats answers "stats": the library OS's own accounting.
+	Stats *LibOSStats `json:"stats,omitempty"`
+}
+
+// Limits are the library OS's limits an "update" changes (nil: as it
+// is).
+type Limits struct {
+	// Memory is the memory quota in bytes (-1: as much as exo granted).
+	Memory *int64 `json:"memory,omitempty"`
+	// Pids caps the tasks (0 or less: no limit).
+	Pids *int64 `json:"pids,omitempty"`
+}
+
+// LibOSStats is what the sentry reports of its resources.
+type LibOSStats struct {
+	MemoryUsage    uint64 `json:"memoryUsage"`
+	MemoryMaxUsage uint64 `json:"memoryMaxUsage"`
+	MemoryLimit    uint64 `json:"memoryLimit"`
+	MemoryFailcnt  uint64 `json:"memoryFailcnt"`
+	Pids           uint64 `json:"pids"`
+	PidsLimit      uint64 `json:"pidsLimit"`
 }
 
 // ExecProcess is a process to start in a running container.

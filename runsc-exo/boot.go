@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -70,6 +73,9 @@ func runBoot(g *globals, args []string) int {
 	if err := sentry.Seal(); err != nil {
 		return fail("%v", err)
 	}
+	if cfg.Strace && g.logFile != nil {
+		sb.SetStrace(straceLog(g.logFile, g.logFormat))
+	}
 	sb.ForwardSignals(forwarded...)
 	if *controlFD >= 0 {
 		return bootControlled(sb, *controlFD)
@@ -83,4 +89,31 @@ func runBoot(g *globals, args []string) int {
 		return 128 + status.Signal
 	}
 	return status.Code
+}
+
+// straceLog is where --strace lines go when there is a --log file: raw
+// lines for text logs, one JSON record per line for JSON logs (containerd
+// reads a runtime's JSON log line by line).
+func straceLog(f *os.File, format string) io.Writer {
+	if format != "json" {
+		return f
+	}
+	return jsonLines{f}
+}
+
+type jsonLines struct{ f *os.File }
+
+func (j jsonLines) Write(p []byte) (int, error) {
+	rec, err := json.Marshal(struct {
+		Time  string `json:"time"`
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+	}{time.Now().Format(time.RFC3339Nano), "INFO", strings.TrimSuffix(string(p), "\n")})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := j.f.Write(append(rec, '\n')); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

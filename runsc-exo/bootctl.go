@@ -67,6 +67,19 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					break
 				}
 				sb.Signal(req.Signal, req.All)
+			case "update":
+				if req.Limits == nil {
+					break
+				}
+				if err := sb.Update(sentry.Resources{MemoryLimit: req.Limits.Memory, PidsLimit: req.Limits.Pids}); err != nil {
+					reply.Error = err.Error()
+				}
+			case "stats":
+				st := sb.Stats()
+				reply.Stats = &oci.LibOSStats{
+					MemoryUsage: st.MemoryUsage, MemoryMaxUsage: st.MemoryMaxUsage, MemoryLimit: st.MemoryLimit,
+					MemoryFailcnt: st.MemoryFailcnt, Pids: st.Pids, PidsLimit: st.PidsLimit,
+				}
 			default:
 				reply.Error = fmt.Sprintf("unknown request %q", req.Op)
 			}

@@ -81,7 +81,7 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	}
 	if g.systemdCgroup {
 		// runc's check and message; with systemd, the flag is accepted
-		// (host cgroups are not managed yet either way).
+		// (linux.cgroupsPath is taken as a cgroupfs path either way).
 		if st, err := os.Stat("/run/systemd/system"); err != nil || !st.IsDir() {
 			return nil, errors.New("systemd not running on this host, cannot use systemd cgroups manager")
 		}
@@ -173,11 +173,7 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 		rerr = json.Unmarshal(line, &msg)
 	}
 	if rerr != nil || msg.Event != "created" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if l, err := store.Lock(o.id); err == nil {
-			l.Remove()
-		}
+		abandonCreate(store, o.id, cmd)
 		if rerr != nil {
 			return nil, errors.New("the sandbox ended before it was created (see its stderr)")
 		}
@@ -185,11 +181,7 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	}
 	if o.pidFile != "" {
 		if err := writePidFile(o.pidFile, cmd.Process.Pid); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if l, err := store.Lock(o.id); err == nil {
-				l.Remove()
-			}
+			abandonCreate(store, o.id, cmd)
 			return nil, err
 		}
 	}
@@ -286,7 +278,11 @@ func runExo(g *globals, args []string) int {
 		}
 	}
 	e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
-	code, sig, err := e.run(report)
+	stopWatch := watchCreator(*readyFD)
+	code, sig, err := e.run(func(m oci.Message) {
+		stopWatch()
+		report(m)
+	})
 	if err != nil {
 		slog.Debug("create failed", "id", e.id, "err", err)
 		report(oci.Message{Event: "failed", Error: err.Error()})
@@ -323,6 +319,12 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		// Before the sentry starts: it and its stubs inherit the cgroup.
 		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, pid); err != nil {
 			return 0, 0, err
+		}
+		if err := oci.SetResources(cgroups, e.spec.Linux.Resources); err != nil {
+			// This process sits in them: create's caller removes them
+			// once it has reaped it.
+			e.store.Update(e.id, func(s *oci.State) { s.Cgroups = cgroups })
+			return 0, 0, fmt.Errorf("config.json: linux.resources: %w", err)
 		}
 	}
 	if err := e.store.Update(e.id, func(s *oci.State) {
@@ -394,17 +396,24 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 // startSentry grants the container's resources and starts the sentry with
 // a control fd.
 func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
-	quota := sbx.MemoryLimit
-	if quota == 0 {
-		q, err := memoryQuota("")
-		if err != nil {
-			return err
-		}
-		quota = q
-	}
-	if _, err := exo.GrantMemory("memory", quota); err != nil {
+	// The memfd is the host's RAM (or the limit, if larger), the limit
+	// the library OS's quota within it: `update` can then move the limit
+	// either way live, with the host cgroup holding it on the host side
+	// (see update.go).
+	quota, err := memoryQuota("")
+	if err != nil {
 		return err
 	}
+	quota = max(quota, sbx.MemoryLimit)
+	memID, err := exo.GrantMemory("memory", quota)
+	if err != nil {
+		return err
+	}
+	memFile, _, err := exo.Table().Dup(memID, caps.KindMemory, caps.RightRead)
+	if err != nil {
+		return fmt.Errorf("memory audit: %w", err)
+	}
+	setAuditedLimit(sbx.MemoryLimit)
 	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, caps.RightRead); err != nil {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
@@ -419,6 +428,7 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		Platform:     e.g.platform,
 		Strace:       e.g.strace,
 		PidsLimit:    sbx.PidsLimit,
+		MemoryLimit:  sbx.MemoryLimit,
 		ReadOnlyRoot: sbx.ReadOnlyRoot,
 	}
 	if cfg.Hostname == "" {
@@ -522,6 +532,7 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("start sentry: %w", err)
 	}
 	e.sentry = cmd
+	go auditMemory(memFile, e.gone, func() { cmd.Process.Kill() })
 	go func() {
 		json.NewEncoder(cfgW).Encode(cfg)
 		cfgW.Close()
@@ -644,6 +655,11 @@ func (e *exoProc) serveConn(c *net.UnixConn) {
 		}
 		e.mu.Unlock()
 		sort.Ints(resp.Pids)
+	} else if req.Op == "stats" {
+		resp.Stats, err = e.stats()
+		if err != nil {
+			resp.Error = err.Error()
+		}
 	} else if err := e.handle(req); err != nil {
 		resp.Error = err.Error()
 	}
@@ -808,6 +824,8 @@ func (e *exoProc) handle(req oci.Message) error {
 		return e.setStatus(oci.StatusRunning)
 	case "kill":
 		return e.callSentry(req)
+	case "update":
+		return e.update(req.Resources)
 	}
 	return fmt.Errorf("unknown request %q", req.Op)
 }

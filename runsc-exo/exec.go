@@ -221,6 +221,12 @@ func runExecWait(g *globals, args []string) int {
 		report(oci.Message{Event: "failed", Error: err.Error()})
 		return 125
 	}
+	// As runc's exec joins the container's cgroups, the exec's host
+	// process joins the sandbox's, so the container's accounting and
+	// limits cover it.
+	if st, err := (oci.Store{Root: g.root}).Get(fs.Arg(0)); err == nil {
+		oci.EnterCgroups(st.Cgroups, os.Getpid())
+	}
 	pf := os.NewFile(uintptr(*procFD), "process")
 	var ep oci.ExecProcess
 	if err := json.NewDecoder(pf).Decode(&ep); err != nil {

@@ -9,12 +9,46 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version and commit are set at build time with -ldflags "-X
+// main.version=... -X main.commit=..."; without, commit comes from the
+// VCS stamp the go command adds.
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
+
+// printVersion prints what runc --version prints: the runtime's version,
+// its commit and the runtime-spec version it implements.
+func printVersion(w io.Writer) {
+	c := commit
+	if c == "" {
+		c = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			var rev, dirty string
+			for _, s := range bi.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					rev = s.Value
+				case "vcs.modified":
+					if s.Value == "true" {
+						dirty = "-dirty"
+					}
+				}
+			}
+			if rev != "" {
+				c = rev + dirty
+			}
+		}
+	}
+	fmt.Fprintf(w, "runsc-exo version %s\ncommit: %s\nspec: %s\n", version, c, specs.Version)
+}
 
 // globals are the runc-style flags that precede the subcommand.
 type globals struct {
@@ -26,6 +60,8 @@ type globals struct {
 	platform      string
 	strace        bool
 	systemdCgroup bool
+	// logFile is the open --log file (nil: stderr).
+	logFile *os.File
 }
 
 type command struct {
@@ -49,6 +85,8 @@ var commands = map[string]command{
 	"exec":   {"run another process in a running container", runExec},
 	"pause":  {"freeze every process of a container (needs linux.cgroupsPath)", runPause},
 	"resume": {"thaw a paused container", runResume},
+	"update": {"change a running container's memory, pids and CPU limits", runUpdate},
+	"events": {"print a container's stats and OOM events (--stats: once)", runEvents},
 
 	"exec-wait": {"internal: the host process of an exec'd process (started by exec)", runExecWait},
 	"spec":      {"write a default config.json", runSpec},
@@ -68,14 +106,15 @@ func run(args []string) int {
 	fs.StringVar(&g.root, "root", "/run/runsc-exo", "directory for container state")
 	fs.StringVar(&g.platform, "platform", "", "how workload syscalls are trapped in OCI containers: systrap (default) or ptrace")
 	fs.BoolVar(&g.strace, "strace", false, "print every syscall of OCI containers, strace-style, to their stderr")
-	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (cgroups are not managed yet)")
+	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "accepted for runc compatibility (linux.cgroupsPath is always taken as a cgroupfs path)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.BoolVar(showVersion, "v", false, "short for --version")
 	fs.Usage = func() { usage(fs.Output(), fs) }
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *showVersion {
-		fmt.Printf("runsc-exo version %s\n", version)
+		printVersion(os.Stdout)
 		return 0
 	}
 	if fs.NArg() == 0 {
@@ -120,6 +159,7 @@ func setupLogging(g *globals) error {
 			return fmt.Errorf("open log %q: %w", g.logPath, err)
 		}
 		out = f
+		g.logFile = f
 	}
 	level := slog.LevelWarn
 	if g.debug {

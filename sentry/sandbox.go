@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -48,6 +49,9 @@ type Config struct {
 	Strace   bool     `json:"strace"`
 	// PidsLimit caps the sandbox's tasks (0: no limit).
 	PidsLimit int `json:"pidsLimit"`
+	// MemoryLimit is the memory quota when it is below the memory
+	// grant's size (0: the whole grant); see mm.MemoryFile.SetLimit.
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 	// Mounts are attached, in order, after the rootfs and /dev.
 	Mounts []Mount `json:"mounts,omitempty"`
 	// ReadOnlyRoot serves a read-only rootfs capability as it is (every
@@ -95,7 +99,7 @@ type Sandbox struct {
 	kernel   *kernel.Kernel
 	platform platform.Platform
 	mem      *mm.MemoryFile
-	strace   *os.File
+	strace   io.Writer
 	// grants holds the granted files for the sandbox's lifetime: the file
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
@@ -172,6 +176,11 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	mem, err := mm.NewMemoryFile(memGrant.File, memGrant.Size)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.MemoryLimit > 0 {
+		if err := mem.SetLimit(uint64(cfg.MemoryLimit)); err != nil {
+			return nil, fmt.Errorf("memory limit %d: %w", cfg.MemoryLimit, err)
+		}
 	}
 	root, ok := byName["rootfs"]
 	if !ok || root.Kind != caps.KindDir {

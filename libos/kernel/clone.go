@@ -266,3 +266,20 @@ func (k *Kernel) dropAddressSpaceLocked(m *mm.MemoryManager) bool {
 	delete(k.asUsers, m)
 	return true
 }
+
+// SetPidsLimit changes the task limit live (0: none). As with the pids
+// cgroup's pids.max, a limit below the tasks already running is taken:
+// they go on, and new clones fail with EAGAIN until enough have ended.
+func (k *Kernel) SetPidsLimit(n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pidsLimit = max(n, 0)
+}
+
+// Pids reports the live tasks (zombies included, as the pids cgroup
+// counts them) and the limit (0: none).
+func (k *Kernel) Pids() (current, limit int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.liveTasksLocked(), k.pidsLimit
+}

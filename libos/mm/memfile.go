@@ -13,11 +13,15 @@ import (
 )
 
 // MemoryFile is the memory capability as the library OS uses it: a sealed
-// memfd whose size is the sandbox's memory quota, mapped once into the
-// sentry so workload memory is read and written directly, and carved into
-// page frames that back workload mappings. Because exo sealed the memfd,
-// running out of frames here is the quota: the host refuses to grow it
-// whatever the library OS does.
+// memfd, mapped once into the sentry so workload memory is read and
+// written directly, and carved into page frames that back workload
+// mappings. Because exo sealed the memfd, its size is a bound the host
+// enforces whatever the library OS does.
+//
+// The quota (the container's memory limit) is at most that size: exo may
+// grant a memfd larger than the limit so the limit can be raised or
+// lowered live (SetLimit, OCI update) without a new memfd; the host's
+// memory cgroup then holds the limit on the host side.
 //
 // A frame is named by its offset in the file. Frames are reference counted
 // so that fork can share them copy-on-write.
@@ -26,10 +30,16 @@ type MemoryFile struct {
 	size uint64
 	view []byte // the sentry's own shared mapping of the whole file
 
-	mu   sync.Mutex        // guards free and refs
-	free []extent          // sorted by start, never adjacent (merged on free)
-	refs map[uint64]uint32 // frames with more than one reference
-	used uint64            // bytes in frames handed out
+	mu    sync.Mutex        // guards free, refs, used, limit, peak and failcnt
+	free  []extent          // sorted by start, never adjacent (merged on free)
+	refs  map[uint64]uint32 // frames with more than one reference
+	used  uint64            // bytes in frames handed out
+	limit uint64            // the quota: used never exceeds it
+	// peak and failcnt are what a memory cgroup reports as max_usage
+	// and failcnt: the highest use, and the allocations the limit
+	// refused.
+	peak    uint64
+	failcnt uint64
 }
 
 type extent struct{ start, end uint64 }
@@ -45,19 +55,56 @@ func NewMemoryFile(f *os.File, size int64) (*MemoryFile, error) {
 		return nil, fmt.Errorf("map memory file into the sentry: %w", err)
 	}
 	return &MemoryFile{
-		file: f,
-		size: uint64(size),
-		view: view,
-		free: []extent{{0, uint64(size)}},
-		refs: make(map[uint64]uint32),
+		file:  f,
+		size:  uint64(size),
+		view:  view,
+		free:  []extent{{0, uint64(size)}},
+		refs:  make(map[uint64]uint32),
+		limit: uint64(size),
 	}, nil
+}
+
+// SetLimit changes the quota live. A limit below what is in use fails
+// with EBUSY and changes nothing, as a cgroup v1 memory.limit_in_bytes
+// write does when reclaim cannot bring the usage under it: the library
+// OS has no swap and nothing it could drop without losing data. A limit
+// above the memfd's size is capped at it.
+func (m *MemoryFile) SetLimit(limit uint64) error {
+	limit &^= arch.PageSize - 1
+	if limit == 0 {
+		return unix.EINVAL
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	limit = min(limit, m.size)
+	if limit < m.used {
+		return unix.EBUSY
+	}
+	m.limit = limit
+	return nil
+}
+
+// MemoryStats is the quota's accounting, in bytes.
+type MemoryStats struct {
+	Usage, Limit, MaxUsage, Failcnt uint64
+}
+
+// Stats reports the quota's use.
+func (m *MemoryFile) Stats() MemoryStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return MemoryStats{Usage: m.used, Limit: m.limit, MaxUsage: m.peak, Failcnt: m.failcnt}
 }
 
 // FD is the host fd of the memfd, for platforms that map it into stubs.
 func (m *MemoryFile) FD() int { return int(m.file.Fd()) }
 
 // Size is the quota in bytes.
-func (m *MemoryFile) Size() uint64 { return m.size }
+func (m *MemoryFile) Size() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.limit
+}
 
 // Allocate hands out n zeroed frames, contiguous in the file when a long
 // enough free extent exists (so they map with one host call), scattered
@@ -66,7 +113,8 @@ func (m *MemoryFile) Allocate(n int) ([]uint64, error) {
 	length := uint64(n) * arch.PageSize
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.size-m.used < length {
+	if m.used > m.limit || m.limit-m.used < length {
+		m.failcnt++
 		return nil, unix.ENOMEM
 	}
 	frames := make([]uint64, 0, n)
@@ -89,6 +137,7 @@ func (m *MemoryFile) Allocate(n int) ([]uint64, error) {
 	}
 	m.free = slices.DeleteFunc(m.free, func(e extent) bool { return e.start == e.end })
 	m.used += length
+	m.peak = max(m.peak, m.used)
 	return frames, nil
 }
 
@@ -184,7 +233,10 @@ func (m *MemoryFile) zero(f uint64) {
 func (m *MemoryFile) FreeBytes() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.size - m.used
+	if m.used > m.limit {
+		return 0
+	}
+	return m.limit - m.used
 }
 
 // page is the sentry's view of one frame.
@@ -211,3 +263,6 @@ func (m *MemoryFile) Pages(f uint64, n int) []byte {
 	end := f + uint64(n)*arch.PageSize
 	return m.view[f:end:end]
 }
+
+// MaxSize is the memfd's size: the most SetLimit can raise the quota to.
+func (m *MemoryFile) MaxSize() uint64 { return m.size }

@@ -273,3 +273,16 @@ func TestCraftedELFs(t *testing.T) {
 		}
 	}
 }
+
+// TestVersion: --version prints what runc --version prints: the version,
+// the commit and the runtime-spec version.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	rt := suite.Runtime(t)
+	r := harness.Run(harness.Cmd{Args: []string{rt.Bin, "--version"}})
+	harness.CheckExit(t, "--version", r, 0)
+	want := regexp.MustCompile(`^runsc-exo version \S+\ncommit: \S+\nspec: 1\.\d+\.\d+\n$`)
+	if !want.Match(r.Stdout) {
+		t.Errorf("--version printed %q, want runc's three lines", r.Stdout)
+	}
+}
