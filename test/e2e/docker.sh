@@ -27,8 +27,8 @@ expect "docker run -v rw" "from-host" "$(drun --rm -v "$E2E/vol:/vol" $IMG sh -c
 expect "a write to a rw volume reaches the host" "from-ctr" "$(cat "$E2E/vol/out" 2>&1)"
 expect_contains "docker run -v ro refuses writes" "Read-only file system" "$(drun --rm -v "$E2E/vol:/vol:ro" $IMG sh -c 'echo x >/vol/x' 2>&1)"
 expect "docker run --tmpfs" "tmpfs" "$(drun --rm --tmpfs /scratch $IMG sh -c 'grep " /scratch " /proc/mounts | cut -d" " -f3' 2>&1)"
-expect "docker run --memory (cgroup limit visible)" "ok" "$(drun --rm --memory 64m $IMG sh -c 'echo ok' 2>&1)"
-expect "docker run --pids-limit" "ok" "$(drun --rm --pids-limit 20 $IMG sh -c 'echo ok' 2>&1)"
+expect "docker run --memory is the library OS's memory" "MemTotal: 65536 kB" "$(drun --rm --memory 64m $IMG sh -c 'grep MemTotal /proc/meminfo | tr -s " "' 2>&1)"
+expect_contains "docker run --pids-limit refuses the 6th task" "can't fork" "$(drun --rm --pids-limit 5 $IMG sh -c 'for i in 1 2 3 4 5 6; do sleep 2 & done; wait' 2>&1)"
 
 log "docker run -d, exec, top, stats, pause, unpause, update, kill, stop, restart"
 cid=$(drun -d --name d1 $IMG sh -c 'trap "exit 0" TERM; trap "exit 10" USR1; while true; do sleep 1000 & wait $!; done')
@@ -48,6 +48,7 @@ timeout 30 $DOCKER unpause d1 >/dev/null
 expect "docker unpause" running "$($DOCKER inspect -f '{{.State.Status}}' d1)"
 out=$(timeout 30 $DOCKER update --memory 96m --memory-swap 96m d1 2>&1) || true
 expect "docker update" d1 "$out"
+expect "docker update reaches the library OS" "MemTotal: 98304 kB" "$(timeout 30 $DOCKER exec d1 sh -c 'grep MemTotal /proc/meminfo | tr -s " "' 2>&1)"
 timeout 30 $DOCKER kill -s USR1 d1 >/dev/null
 sleep 0.3
 expect "docker kill -s USR1 reaches the trap" "exited 10" "$($DOCKER inspect -f '{{.State.Status}} {{.State.ExitCode}}' d1)"
