@@ -221,8 +221,8 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		HostAux:  host.Aux,
 		VDSO:     vdso,
 		Log:      log,
-		NewAddressSpace: func() (kernel.HostAddressSpace, error) {
-			return plat.NewAddressSpace(mem)
+		NewAddressSpace: func(name string) (kernel.HostAddressSpace, error) {
+			return plat.NewAddressSpace(mem, name)
 		},
 		StartTask: s.startTask,
 		PidsLimit: cfg.PidsLimit,

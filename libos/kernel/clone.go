@@ -92,7 +92,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 		k.asUsers[t.MM]++
 		k.mu.Unlock()
 	} else {
-		as, err := k.newAddressSpace()
+		as, err := k.newAddressSpace(t.Comm)
 		if err != nil {
 			return 0, fmt.Errorf("clone: new address space: %w", err)
 		}

@@ -95,7 +95,7 @@ func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, de
 		return t.exec(id, interp, nargv, envv, depth+1)
 	}
 
-	as, err := t.K.newAddressSpace()
+	as, err := t.K.newAddressSpace(path.Base(file))
 	if err != nil {
 		return fmt.Errorf("exec: new address space: %w", err)
 	}

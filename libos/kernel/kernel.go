@@ -57,8 +57,9 @@ type Config struct {
 	// VDSO, if set, is mapped into every process image.
 	VDSO *loader.VDSO
 	Log  *slog.Logger
-	// NewAddressSpace makes a host address space for a new process image.
-	NewAddressSpace func() (HostAddressSpace, error)
+	// NewAddressSpace makes a host address space for a new process image
+	// of the process named name (its comm: what the host shows for it).
+	NewAddressSpace func(name string) (HostAddressSpace, error)
 	// StartTask runs a new task (from clone) on its own goroutine; the
 	// kernel calls it with the task ready to switch into.
 	StartTask func(*Task)
@@ -80,7 +81,7 @@ type Kernel struct {
 	UnixSockets *unixsock.Namespace
 
 	stdio           [3]vfs.File
-	newAddressSpace func() (HostAddressSpace, error)
+	newAddressSpace func(name string) (HostAddressSpace, error)
 	startTask       func(*Task)
 	pidsLimit       int
 

@@ -18,8 +18,10 @@ type Platform interface {
 	// Name is the --platform value that selects this platform.
 	Name() string
 	// NewAddressSpace creates an empty address space that can map the
-	// memory file. Its methods may be called from any goroutine.
-	NewAddressSpace(mem *mm.MemoryFile) (AddressSpace, error)
+	// memory file. Its methods may be called from any goroutine. name is
+	// the workload process's command name, for the host process that
+	// holds the address space to be shown by (ps, docker top).
+	NewAddressSpace(mem *mm.MemoryFile, name string) (AddressSpace, error)
 	// NewContext creates the context one task runs workload code through.
 	// Implementations may require all its methods but Interrupt to be
 	// called from one goroutine locked to its OS thread (ptrace does).

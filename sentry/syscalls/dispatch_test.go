@@ -81,7 +81,7 @@ func newTestTask(t testing.TB) (*kernel.Task, uint64) {
 		Memory:          mem,
 		Mounts:          mounts,
 		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		NewAddressSpace: func() (kernel.HostAddressSpace, error) { return nopHost{}, nil },
+		NewAddressSpace: func(string) (kernel.HostAddressSpace, error) { return nopHost{}, nil },
 		StartTask:       func(*kernel.Task) {},
 	})
 	task, err := k.NewInitTask(kernel.InitSpec{Argv: []string{"/prog"}})

@@ -75,6 +75,32 @@ build_images() {
 	(cd "$REPO" && go run ./test/e2e/mkimage -entrypoint '["/pause"]' "$p" localhost/exo-e2e/pause:1 "$E2E/images/pause.tar")
 }
 
+# build_debian_image writes debian.tar: dynamically linked programs of the
+# host's Debian (bash, coreutils, grep, sed) with the shared libraries ldd
+# names and the dynamic loader, as a Debian-based image has them.
+build_debian_image() {
+	log "build the Debian-based image"
+	local r=$E2E/images/rootfs-debian b f
+	rm -rf "$r"
+	mkdir -p "$r"/{etc,tmp,proc,sys,dev,root,usr/bin,usr/lib,usr/lib64}
+	ln -s usr/bin "$r/bin"
+	ln -s usr/lib "$r/lib"
+	ln -s usr/lib64 "$r/lib64"
+	for b in bash sh ls cat id env sleep uname grep sed wc head tr date; do
+		f=$(command -v "$b")
+		cp -L "$f" "$r/usr/bin/$b"
+		ldd "$f" | grep -o '/[^ ]*' | while read -r l; do
+			mkdir -p "$r/usr$(dirname "${l#/usr}")"
+			cp -Ln "$l" "$r/usr${l#/usr}" 2>/dev/null || true
+		done
+	done
+	cp /etc/os-release "$r/etc/os-release"
+	printf 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	(cd "$REPO" && go run ./test/e2e/mkimage -cmd '["/bin/bash","-c","echo hello from $(grep ^ID= /etc/os-release)"]' "$r" localhost/exo-e2e/debian:1 "$E2E/images/debian.tar")
+}
+
 # start_containerd runs a containerd whose root, state, sockets and opt dir
 # live in $E2E, with CRI runtime handlers runc and exo.
 start_containerd() {
@@ -113,13 +139,10 @@ state = "$c/state"
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           SystemdCgroup = false
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.exo]
-        runtime_type = "io.containerd.runc.v2"
-        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.exo.options]
-          BinaryName = "$EXO"
-          Root = "$E2E/exo-root"
-          SystemdCgroup = false
 TOML
+	# The runtime handler exactly as docs/containerd-exo.toml tells users.
+	sed -e "s|/usr/local/bin/runsc-exo|$EXO|" -e "s|/run/containerd/runsc-exo|$E2E/exo-root|" -e '/^version/d' \
+		"$REPO/docs/containerd-exo.toml" >>"$c/config.toml"
 	log "start containerd"
 	TMPDIR=$E2E/tmp containerd --config "$c/config.toml" >"$E2E/logs/containerd.log" 2>&1 &
 	echo $! >"$c/containerd.pid"

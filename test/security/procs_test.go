@@ -38,7 +38,8 @@ func (p procInfo) String() string {
 
 // isStub reports whether p is a workload stub: its executable is named
 // exo-stub. (Its cmdline may read empty: the stub's memory, where the
-// kernel reads it from, belongs to the workload.)
+// kernel reads it from, belongs to the workload; and a systrap stub's
+// comm is its workload process's name.)
 func (p procInfo) isStub() bool {
 	if p.comm == "exo-stub" || len(p.cmdline) > 0 && filepath.Base(p.cmdline[0]) == "exo-stub" {
 		return true

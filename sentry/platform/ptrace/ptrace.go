@@ -79,7 +79,9 @@ type addressSpace struct {
 
 // NewAddressSpace implements platform.Platform: it starts a worker whose
 // OS thread starts and traces the stub.
-func (p *Platform) NewAddressSpace(mem *mm.MemoryFile) (platform.AddressSpace, error) {
+// The ptrace stubs are not named after their workload (name is unused):
+// they all show as exo-stub.
+func (p *Platform) NewAddressSpace(mem *mm.MemoryFile, name string) (platform.AddressSpace, error) {
 	as := &addressSpace{reqs: make(chan request), done: make(chan struct{}), gone: make(chan struct{})}
 	started := make(chan error)
 	go as.worker(p.stubPath, mem.FD(), started)

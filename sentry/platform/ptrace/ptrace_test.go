@@ -144,7 +144,7 @@ func newTestAddressSpace(t *testing.T) (*Platform, platform.AddressSpace, *mm.Me
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := p.NewAddressSpace(mem)
+	as, err := p.NewAddressSpace(mem, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,6 +192,15 @@ func New(dir string, opts Options) (*Platform, error) {
 	return p, nil
 }
 
+// stubName is what a stub for a process named name calls itself: the
+// name, or exo-stub for none.
+func stubName(name string) string {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return "exo-stub"
+	}
+	return name
+}
+
 // Name implements platform.Platform.
 func (*Platform) Name() string { return "systrap" }
 
@@ -279,17 +288,19 @@ type addressSpace struct {
 }
 
 // NewAddressSpace implements platform.Platform.
-func (p *Platform) NewAddressSpace(mem *mm.MemoryFile) (platform.AddressSpace, error) {
+func (p *Platform) NewAddressSpace(mem *mm.MemoryFile, name string) (platform.AddressSpace, error) {
 	as := &addressSpace{p: p, pid: -1, pidfd: -1, ctlFD: -1, doneFD: -1, gone: make(chan struct{})}
 	as.refs.Store(1)
-	if err := as.start(mem.FD()); err != nil {
+	if err := as.start(mem.FD(), name); err != nil {
 		as.cleanup()
 		return nil, err
 	}
 	return as, nil
 }
 
-func (as *addressSpace) start(memFD int) error {
+// start runs the stub process; name becomes its command name (the stub
+// sets it from its argv[1]), so host tools show the workload's name.
+func (as *addressSpace) start(memFD int, name string) error {
 	var err error
 	if as.ctlFD, err = unix.MemfdCreate("systrap-ctl", unix.MFD_CLOEXEC); err != nil {
 		return fmt.Errorf("systrap: control file: %w", err)
@@ -329,7 +340,7 @@ func (as *addressSpace) start(memFD int) error {
 	errc := make(chan error, 1)
 	as.p.spawn <- func() {
 		pidfd := -1
-		pid, err := syscall.ForkExec(as.p.stubPath, []string{"exo-stub"}, &syscall.ProcAttr{
+		pid, err := syscall.ForkExec(as.p.stubPath, []string{"exo-stub", stubName(name)}, &syscall.ProcAttr{
 			Env:   []string{},
 			Files: []uintptr{uintptr(memFD), uintptr(as.ctlFD), uintptr(as.doneFD)},
 			Sys: &syscall.SysProcAttr{

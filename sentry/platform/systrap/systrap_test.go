@@ -297,12 +297,25 @@ func newTestAddressSpace(t *testing.T, opts Options) (*Platform, platform.Addres
 	if err != nil {
 		t.Fatal(err)
 	}
-	as, err := p.NewAddressSpace(mem)
+	as, err := p.NewAddressSpace(mem, "workload-name")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(as.Release)
 	return p, as, mm.New(mem, as)
+}
+
+// TestStubNamedAfterWorkload: the host shows a stub by its workload
+// process's name (ps, docker top), not as exo-stub.
+func TestStubNamedAfterWorkload(t *testing.T) {
+	_, as, _ := newTestAddressSpace(t, Options{})
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", as.(*addressSpace).pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(comm)); got != "workload-name" {
+		t.Errorf("stub's comm is %q, want %q", got, "workload-name")
+	}
 }
 
 // TestStubUpToDate regenerates stub_amd64.go when the compiler that made
@@ -387,7 +400,7 @@ func BenchmarkSyscall(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	as, err := p.NewAddressSpace(mem)
+	as, err := p.NewAddressSpace(mem, "test")
 	if err != nil {
 		b.Fatal(err)
 	}

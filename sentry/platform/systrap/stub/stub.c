@@ -208,12 +208,16 @@ __attribute__((used, noreturn)) void stub_thread(void)
 		sc6(NR_getpid, 0, 0, 0, 0, 0, 0);
 }
 
-// stub_main sets up the process on the kernel's initial stack, then
-// becomes the worker, which unmaps that stack.
-__attribute__((used, noreturn)) void stub_main(void)
+// stub_main sets up the process on the kernel's initial stack (sp: argc,
+// then argv), then becomes the worker, which unmaps that stack.
+__attribute__((used, noreturn)) void stub_main(u64 *sp)
 {
 	if (sc6(NR_prctl, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0, 0) != 0)
 		die(10);
+	// argv[1] names the workload process, so that host tools (ps,
+	// docker top) show its name rather than every stub as exo-stub.
+	if (sp[0] > 1)
+		sc6(NR_prctl, 15 /* PR_SET_NAME */, (long)sp[2], 0, 0, 0, 0);
 	if (sc6(NR_mmap, CTL_BASE, RESULTS_OFF, 1 /* PROT_READ */, 0x11 /* MAP_SHARED|MAP_FIXED */, CTL_FD, 0) != (long)CTL_BASE)
 		die(11);
 	if (sc6(NR_mmap, CTL_BASE + RESULTS_OFF, CTL_SIZE - RESULTS_OFF, 3 /* PROT_READ|PROT_WRITE */, 0x11, CTL_FD,
@@ -264,6 +268,7 @@ __asm__(
 	".text\n"
 	".globl _start\n"
 	"_start:\n"
+	"	mov %rsp, %rdi\n"
 	"	and $-16, %rsp\n"
 	"	call stub_main\n"
 	"	ud2\n"
