@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cgroups places a container's host processes in the cgroup its spec names
@@ -204,4 +206,11 @@ func Freeze(dirs []string, thaw bool) error {
 		os.WriteFile(p, []byte("THAWED"), 0o644)
 	}
 	return fmt.Errorf("%s: did not become %s", p, want)
+}
+
+// HostCgroupV2 reports whether the host's /sys/fs/cgroup is a unified
+// (cgroup v2) hierarchy; a container's cgroup files follow its layout.
+func HostCgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

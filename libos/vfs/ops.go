@@ -198,7 +198,13 @@ func (w *walker) mayOpen(d *Dentry, st *unix.Stat_t, flags int, exec bool) error
 		if typ != unix.S_IFREG {
 			return unix.EACCES
 		}
+		if d.mount.opts.NoExec {
+			return unix.EACCES
+		}
 		return w.ctx.Cred.may(st, MayExec)
+	}
+	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && d.mount.opts.NoDev {
+		return unix.EACCES
 	}
 	var want uint32
 	if acc != unix.O_WRONLY {
