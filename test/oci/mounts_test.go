@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -131,4 +133,114 @@ func TestMountTypesAndOptions(t *testing.T) {
 	if !strings.Contains(out, "50000 100000") {
 		t.Errorf("cpu quota not shown: %q", out)
 	}
+}
+
+// TestSysctl: namespaced sysctls show under /proc/sys with the spec's
+// values (kernel.domainname in uname too); one of the host's own kernel
+// is refused, as runc refuses it.
+func TestSysctl(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	script := `cat /proc/sys/kernel/domainname /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max /proc/sys/net/ipv4/ip_unprivileged_port_start`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Linux.Sysctl = map[string]string{
+			"kernel.domainname": "example.org", "kernel.shmmax": "123456", "fs.mqueue.msg_max": "20",
+			"net.ipv4.ip_unprivileged_port_start": "0",
+		}
+	})
+	r := e.run("run", "--bundle", b, "sysctl")
+	harness.CheckExit(t, "run", r, 0)
+	if want := "example.org\n123456\n20\n0\n"; !strings.HasPrefix(string(r.Stdout), want) {
+		t.Errorf("container printed %q, want %q first\n%s", r.Stdout, want, r)
+	}
+	bad := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "10"} })
+	e.fails(`linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate kernel namespace`, "run", "--bundle", bad, "badsysctl")
+}
+
+// TestDevices: linux.devices nodes appear with their mode and owner; one
+// the library OS models is served whatever its name, one it does not
+// gives ENXIO, and one the device rules deny gives EPERM.
+func TestDevices(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mode := os.FileMode(0o620)
+	uid, gid := uint32(1000), uint32(5)
+	script := `stat -c '%A %u %g %t:%T' /dev/mynull /dev/fakedisk /dev/kmsg; echo hi > /dev/mynull && echo mynull-ok;` +
+		` cat /dev/fakedisk || echo disk-enxio; cat /dev/kmsg || echo kmsg-eperm; head -c 4 /dev/zero | wc -c`
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		major8, minor0, major1, minor11 := int64(8), int64(0), int64(1), int64(11)
+		s.Linux.Devices = []specs.LinuxDevice{
+			{Path: "/dev/mynull", Type: "c", Major: 1, Minor: 3, FileMode: &mode, UID: &uid, GID: &gid},
+			{Path: "/dev/fakedisk", Type: "b", Major: 8, Minor: 0},
+			{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11},
+		}
+		s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "b", Major: &major8, Minor: &minor0, Access: "r"},
+			{Allow: false, Type: "c", Major: &major1, Minor: &minor11, Access: "rwm"},
+		}}
+	})
+	r := e.run("run", "--bundle", b, "devices")
+	harness.CheckExit(t, "run", r, 0)
+	want := "crw--w---- 1000 5 1:3\nbrw-rw-rw- 0 0 8:0\ncrw-rw-rw- 0 0 1:b\nmynull-ok\ndisk-enxio\nkmsg-eperm\n4\n"
+	if got := string(r.Stdout); got != want {
+		t.Errorf("container printed %q, want %q\n%s", got, want, r)
+	}
+	for _, msg := range []string{"fakedisk': No such device or address", "kmsg': Operation not permitted"} {
+		if !strings.Contains(string(r.Stderr), msg) {
+			t.Errorf("stderr lacks %q\n%s", msg, r)
+		}
+	}
+}
+
+// TestNetworkNamespacePath: a network namespace path (as CRI gives for a
+// pod's containers) is joined by the sandbox's host process; a path that
+// is not a network namespace is an error naming the field.
+func TestNetworkNamespacePath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	holder := exec.Command("unshare", "--net", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Skipf("unshare --net: %v", err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	nsPath := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/net"
+	var want string
+	for range 100 {
+		if want, _ = os.Readlink(nsPath); want != "" && want != mustReadlink(t, "/proc/self/ns/net") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	withNS := func(p string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+					s.Linux.Namespaces[i].Path = p
+				}
+			}
+		}
+	}
+	b := e.bundle([]string{"sleep", "30"}, withNS(nsPath))
+	c := e.create(b, "netns")
+	if got := mustReadlink(t, "/proc/"+strconv.Itoa(c.pid)+"/ns/net"); got != want {
+		t.Errorf("the container's host process is in %s, want the spec's %s", got, want)
+	}
+	bad := e.bundle([]string{"true"}, withNS("/proc/self/ns/uts"))
+	e.fails(`linux.namespaces[`, "run", "--bundle", bad, "badns")
+	r := e.fails("is not a network namespace", "run", "--bundle", bad, "badns")
+	if !strings.Contains(string(r.Stderr), "].path") {
+		t.Errorf("the error does not name the path field\n%s", r)
+	}
+	missing := e.bundle([]string{"true"}, withNS("/proc/999999999/ns/net"))
+	e.fails("no such file or directory", "run", "--bundle", missing, "missingns")
+}
+
+func mustReadlink(t *testing.T, p string) string {
+	t.Helper()
+	s, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
