@@ -6,12 +6,13 @@
  * suite's usual arguments, which are not absolute paths) the program checks
  * only that execve of a regular executable file still works.
  * A copy of this program is made there with mode 0755: execve gives
- * EACCES, access(X_OK) EACCES, reading it works, and statvfs reports the
- * mount's flags.
+ * EACCES, access(X_OK) EACCES, mmap with PROT_EXEC EPERM, reading and
+ * mapping it readable work, and statvfs reports the mount's flags.
  */
 #include "check.h"
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 
@@ -78,6 +79,10 @@ int main(int argc, char **argv)
 	int fd = open(path, O_RDONLY);
 	char c;
 	printf("read: %s\n", fd >= 0 && read(fd, &c, 1) == 1 ? "ok" : errname(errno));
+	void *m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	printf("mmap PROT_EXEC: %s\n", m == MAP_FAILED ? errname(errno) : "mapped");
+	m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	printf("mmap PROT_READ: %s\n", m == MAP_FAILED ? errname(errno) : "mapped");
 	struct statvfs sv;
 	if (statvfs(argv[1], &sv) == 0)
 		printf("statvfs: noexec=%d nosuid=%d nodev=%d rdonly=%d\n", !!(sv.f_flag & ST_NOEXEC),
