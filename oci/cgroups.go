@@ -246,3 +246,10 @@ func killCgroup(d string) {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 }
+
+// HostCgroupV2 reports whether the host's /sys/fs/cgroup is a unified
+// (cgroup v2) hierarchy; a container's cgroup files follow its layout.
+func HostCgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}

@@ -46,9 +46,48 @@ type Sandbox struct {
 	// PidsLimit caps the container's tasks (0: no limit).
 	PidsLimit int
 
+	// MaskedPaths and ReadonlyPaths are linux.maskedPaths and
+	// linux.readonlyPaths.
+	MaskedPaths   []string
+	ReadonlyPaths []string
+	// Sysctl are linux.sysctl's namespaced settings, as paths below
+	// /proc/sys ("kernel/shmmax") with their values.
+	Sysctl map[string]string
+	// Domainname is kernel.domainname's value ("" if not set).
+	Domainname string
+	// Devices are linux.devices; DeviceRules linux.resources.devices
+	// with runc's default allowed devices appended.
+	Devices     []Device
+	DeviceRules []DeviceRule
+	// CPUQuota, CPUPeriod and CPUShares are linux.resources.cpu's (0:
+	// not given), for the container's cgroup files.
+	CPUQuota  int64
+	CPUPeriod uint64
+	CPUShares uint64
+	// NetNS is the network namespace (linux.namespaces' network path)
+	// the sandbox's host processes join; "" for a new one.
+	NetNS string
+
 	// Warnings are what the spec asks for that is accepted but not
 	// honoured as such; the runtime logs them.
 	Warnings []string
+}
+
+// Device is one node of linux.devices, directly under /dev.
+type Device struct {
+	Name         string
+	Mode         uint32 // S_IFCHR or S_IFBLK with the permission bits
+	Major, Minor uint32
+	UID, GID     uint32
+}
+
+// DeviceRule is one device cgroup rule: Type 'a', 'c' or 'b', Major and
+// Minor -1 for any, Access a subset of "rwm".
+type DeviceRule struct {
+	Allow        bool
+	Type         byte
+	Major, Minor int64
+	Access       string
 }
 
 // Rlimit is one resource limit of the init process.
@@ -57,14 +96,18 @@ type Rlimit struct {
 	Soft, Hard uint64
 }
 
-// Mount is one bind or tmpfs mount.
+// Mount is one mount the runtime builds.
 type Mount struct {
-	// Type is "bind" (a host directory, granted as a dir capability) or
-	// "tmpfs".
+	// Type is "bind" (a host directory, granted as a dir capability, or
+	// with File a host regular file, granted as a file capability),
+	// "tmpfs", "mqueue" or "cgroup".
 	Type        string
 	Source      string
 	Destination string
 	ReadOnly    bool
+	File        bool
+	// NoExec, NoSuid and NoDev are the mount options of those names.
+	NoExec, NoSuid, NoDev bool
 	// Size and Mode are a tmpfs's size= and mode= options.
 	Size int64
 	Mode uint32
@@ -257,26 +300,50 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 	if bind || typ == "bind" {
 		typ = "bind"
 	}
-	ro := false
+	var flags Mount
 	for _, o := range m.Options {
 		switch o {
 		case "ro":
-			ro = true
+			flags.ReadOnly = true
 		case "rw":
-			ro = false
+			flags.ReadOnly = false
+		case "noexec":
+			flags.NoExec = true
+		case "exec":
+			flags.NoExec = false
+		case "nosuid":
+			flags.NoSuid = true
+		case "suid":
+			flags.NoSuid = false
+		case "nodev":
+			flags.NoDev = true
+		case "dev":
+			flags.NoDev = false
 		}
 	}
+	flags.Destination = dst
 	switch {
+	case typ == "mqueue":
+		flags.Type = "mqueue"
+		sb.addMount(flags)
+		return nil
+	case typ == "cgroup" || typ == "cgroup2":
+		// The container's own cgroup, always read-only as the library OS
+		// serves it.
+		flags.Type = "cgroup"
+		flags.ReadOnly = true
+		sb.addMount(flags)
+		return nil
 	case providedFS[typ]:
-		// The library OS has its own /proc, /sys, /dev/pts, /dev/mqueue
-		// and cgroup view.
+		// The library OS has its own /proc, /sys and /dev/pts.
 		return nil
 	case typ == "tmpfs" && dst == "/dev":
 		// runc fills a tmpfs at /dev with the default devices; the library
 		// OS's devfs is that.
 		return nil
 	case typ == "tmpfs":
-		tm := Mount{Type: "tmpfs", Destination: dst, ReadOnly: ro}
+		tm := flags
+		tm.Type = "tmpfs"
 		for _, o := range m.Options {
 			k, v, ok := strings.Cut(o, "=")
 			if !ok {
@@ -310,15 +377,21 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 		if err != nil {
 			return fieldError(field+".source", "%q: %v", m.Source, errors.Unwrap(err))
 		}
-		if !st.IsDir() {
-			// A dir capability cannot hold one file without the
-			// directory around it, and granting that directory would
-			// expose its other entries; docker and CRI bind
-			// /etc/hosts and friends this way.
-			sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: bind mount of the file %q at %s is not supported yet; skipped", field, m.Source, dst))
+		bm := flags
+		bm.Type, bm.Source = "bind", m.Source
+		switch {
+		case st.IsDir():
+		case st.Mode().IsRegular():
+			// Granted as a file capability (docker's /etc/hosts, CRI's
+			// /dev/termination-log).
+			bm.File = true
+		default:
+			// A socket, FIFO or device node: a file capability would be
+			// an open file, not the node; sockets are reached by name.
+			sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: bind mount of %q (%s) at %s is not supported; skipped", field, m.Source, st.Mode().Type(), dst))
 			return nil
 		}
-		sb.addMount(Mount{Type: "bind", Source: m.Source, Destination: dst, ReadOnly: ro})
+		sb.addMount(bm)
 		return nil
 	case typ == "":
 		return fieldError(field+".type", "must be set (or options must hold bind)")
@@ -338,9 +411,40 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 			return fieldError(field+".type", "%s is given twice", ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Path != "" {
-			sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: joining the %s namespace %s is not supported yet; the sandbox has its own", field, ns.Type, ns.Path))
+		if ns.Path == "" {
+			continue
 		}
+		if err := checkNamespacePath(ns); err != nil {
+			return fieldError(field+".path", "%v", err)
+		}
+		if ns.Type == specs.NetworkNamespace {
+			// exo and its sentry are started in it, so the NIC exo opens
+			// is that namespace's.
+			sb.NetNS = ns.Path
+			continue
+		}
+		// The library OS keeps its own namespaces of every other kind:
+		// sharing them between containers means sharing one sandbox,
+		// which pods do not do yet.
+		sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: the %s namespace %s is accepted, but the sandbox keeps its own", field, ns.Type, ns.Path))
+	}
+	if err := translateSysctl(l.Sysctl, sb); err != nil {
+		return err
+	}
+	for i, p := range l.MaskedPaths {
+		if !path.IsAbs(p) {
+			return fieldError(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q is not an absolute path", p)
+		}
+		sb.MaskedPaths = append(sb.MaskedPaths, path.Clean(p))
+	}
+	for i, p := range l.ReadonlyPaths {
+		if !path.IsAbs(p) {
+			return fieldError(fmt.Sprintf("linux.readonlyPaths[%d]", i), "%q is not an absolute path", p)
+		}
+		sb.ReadonlyPaths = append(sb.ReadonlyPaths, path.Clean(p))
+	}
+	if err := translateDevices(l, sb); err != nil {
+		return err
 	}
 	if r := l.Resources; r != nil {
 		if r.Memory != nil && r.Memory.Limit != nil {
@@ -353,6 +457,17 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 				return fieldError("linux.resources.memory.limit", "%d is not a size in bytes", n)
 			}
 		}
+		if c := r.CPU; c != nil {
+			if c.Quota != nil && *c.Quota > 0 {
+				sb.CPUQuota = *c.Quota
+			}
+			if c.Period != nil {
+				sb.CPUPeriod = *c.Period
+			}
+			if c.Shares != nil {
+				sb.CPUShares = *c.Shares
+			}
+		}
 		if r.Pids != nil {
 			switch n := r.Pids.Limit; {
 			case n > 0:
@@ -363,6 +478,126 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 			}
 		}
 	}
+	return nil
+}
+
+// ipcSysctls are the IPC namespace's sysctls besides fs.mqueue.*.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// translateSysctl accepts what runc accepts: the sysctls of namespaces
+// the container has its own of (every one, in the library OS): IPC's,
+// UTS's kernel.hostname and kernel.domainname, and net.*. The others
+// would change the host kernel under runc, which refuses them; so does
+// this runtime.
+func translateSysctl(sysctl map[string]string, sb *Sandbox) error {
+	for k, v := range sysctl {
+		field := fmt.Sprintf("linux.sysctl[%q]", k)
+		name := strings.ReplaceAll(k, "/", ".")
+		switch {
+		case ipcSysctls[name], strings.HasPrefix(name, "fs.mqueue."), strings.HasPrefix(name, "net."):
+		case name == "kernel.domainname":
+			sb.Domainname = v
+		case name == "kernel.hostname":
+			sb.Hostname = v
+		default:
+			return fieldError(field, "sysctl %q is not in a separate kernel namespace", k)
+		}
+		p := strings.ReplaceAll(name, ".", "/")
+		for _, part := range strings.Split(p, "/") {
+			if part == "" {
+				return fieldError(field, "%q is not a sysctl name", k)
+			}
+		}
+		if sb.Sysctl == nil {
+			sb.Sysctl = map[string]string{}
+		}
+		sb.Sysctl[p] = v
+	}
+	return nil
+}
+
+// defaultDeviceRules are the devices runc lets every container open,
+// after the spec's own rules: null, zero, full, random, urandom, tty,
+// console, ptmx and the ptys, and mknod of any device.
+var defaultDeviceRules = []DeviceRule{
+	{true, 'c', -1, -1, "m"}, {true, 'b', -1, -1, "m"},
+	{true, 'c', 1, 3, "rwm"}, {true, 'c', 1, 8, "rwm"}, {true, 'c', 1, 7, "rwm"},
+	{true, 'c', 5, 0, "rwm"}, {true, 'c', 1, 5, "rwm"}, {true, 'c', 1, 9, "rwm"},
+	{true, 'c', 136, -1, "rwm"}, {true, 'c', 5, 2, "rwm"}, {true, 'c', 5, 1, "rwm"},
+}
+
+// translateDevices takes linux.devices and linux.resources.devices.
+func translateDevices(l *specs.Linux, sb *Sandbox) error {
+	seen := map[string]bool{}
+	for i, d := range l.Devices {
+		field := fmt.Sprintf("linux.devices[%d]", i)
+		if !path.IsAbs(d.Path) || path.Clean(d.Path) != d.Path {
+			return fieldError(field+".path", "%q is not a clean absolute path", d.Path)
+		}
+		var mode uint32
+		switch d.Type {
+		case "c", "u":
+			mode = 0o20000
+		case "b":
+			mode = 0o60000
+		case "p":
+			return fieldError(field+".type", "FIFO devices are not supported")
+		default:
+			return fieldError(field+".type", "%q is not a device type (c, b, u, p)", d.Type)
+		}
+		perm := uint32(0o666)
+		if d.FileMode != nil {
+			perm = uint32(*d.FileMode) & 0o7777
+		}
+		dir, name := path.Split(d.Path)
+		if dir != "/dev/" {
+			sb.Warnings = append(sb.Warnings, fmt.Sprintf("%s: device %s is not directly in /dev; not made", field, d.Path))
+			continue
+		}
+		if seen[name] {
+			return fieldError(field+".path", "%s is given twice", d.Path)
+		}
+		seen[name] = true
+		dev := Device{Name: name, Mode: mode | perm, Major: uint32(d.Major), Minor: uint32(d.Minor)}
+		if d.UID != nil {
+			dev.UID = *d.UID
+		}
+		if d.GID != nil {
+			dev.GID = *d.GID
+		}
+		sb.Devices = append(sb.Devices, dev)
+	}
+	if l.Resources == nil || len(l.Resources.Devices) == 0 {
+		return nil
+	}
+	for i, r := range l.Resources.Devices {
+		field := fmt.Sprintf("linux.resources.devices[%d]", i)
+		rule := DeviceRule{Allow: r.Allow, Type: 'a', Major: -1, Minor: -1, Access: r.Access}
+		switch r.Type {
+		case "", "a":
+		case "c", "b":
+			rule.Type = r.Type[0]
+		default:
+			return fieldError(field+".type", "%q is not a device type (a, c, b)", r.Type)
+		}
+		if r.Major != nil {
+			rule.Major = *r.Major
+		}
+		if r.Minor != nil {
+			rule.Minor = *r.Minor
+		}
+		if rule.Access == "" {
+			rule.Access = "rwm"
+		}
+		if strings.Trim(rule.Access, "rwm") != "" {
+			return fieldError(field+".access", "%q is not a subset of rwm", r.Access)
+		}
+		sb.DeviceRules = append(sb.DeviceRules, rule)
+	}
+	sb.DeviceRules = append(sb.DeviceRules, defaultDeviceRules...)
 	return nil
 }
 

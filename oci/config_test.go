@@ -43,6 +43,19 @@ func loadSample(t *testing.T, name string) (*specs.Spec, string) {
 		}
 		spec.Mounts[i].Source = src
 	}
+	// The namespaces CRI named belonged to processes long gone: the
+	// test's own of the same kinds stand in for them.
+	nsFile := map[specs.LinuxNamespaceType]string{
+		specs.NetworkNamespace: "net", specs.MountNamespace: "mnt", specs.PIDNamespace: "pid",
+		specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user", specs.CgroupNamespace: "cgroup",
+	}
+	if spec.Linux != nil {
+		for i, ns := range spec.Linux.Namespaces {
+			if ns.Path != "" {
+				spec.Linux.Namespaces[i].Path = "/proc/self/ns/" + nsFile[ns.Type]
+			}
+		}
+	}
 	return &spec, bundle
 }
 
@@ -53,11 +66,11 @@ func TestTranslateSamples(t *testing.T) {
 		memory  int64
 		warning string
 	}{
-		{"config.ctr.json", []string{"tmpfs:/dev/shm", "tmpfs:/run"}, 0, ""},
-		{"config.docker.json", []string{"tmpfs:/dev/shm"}, 0, "/etc/hosts"},
-		{"config.docker-bridge-net.json", []string{"tmpfs:/dev/shm"}, 0, "/etc/resolv.conf"},
-		{"config.cri-container.json", []string{"bind:/dev/shm"}, 128 << 20, "joining the network namespace"},
-		{"config.cri-sandbox-cni.json", []string{"bind:/dev/shm"}, 0, "/etc/resolv.conf"},
+		{"config.ctr.json", []string{"tmpfs:/dev/shm", "mqueue:/dev/mqueue", "tmpfs:/run"}, 0, ""},
+		{"config.docker.json", []string{"cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
+		{"config.docker-bridge-net.json", []string{"cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
+		{"config.cri-container.json", []string{"mqueue:/dev/mqueue", "cgroup:/sys/fs/cgroup", "bind:/etc/hostname", "bind:/etc/hosts", "bind:/etc/resolv.conf", "bind:/dev/shm"}, 128 << 20, "the pid namespace /proc/self/ns/pid is accepted, but the sandbox keeps its own"},
+		{"config.cri-sandbox-cni.json", []string{"mqueue:/dev/mqueue", "bind:/dev/shm", "bind:/etc/resolv.conf"}, 0, ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			spec, bundle := loadSample(t, tc.file)
@@ -80,6 +93,14 @@ func TestTranslateSamples(t *testing.T) {
 			}
 			if tc.warning != "" && !strings.Contains(strings.Join(sb.Warnings, "\n"), tc.warning) {
 				t.Errorf("warnings %q do not mention %q", sb.Warnings, tc.warning)
+			}
+			for _, m := range sb.Mounts {
+				if m.Type == "bind" && m.File != strings.HasPrefix(m.Destination, "/etc/") {
+					t.Errorf("mount %s: File = %t", m.Destination, m.File)
+				}
+			}
+			if strings.HasPrefix(tc.file, "config.cri-") && sb.NetNS != "/proc/self/ns/net" {
+				t.Errorf("network namespace = %q, want the spec's path", sb.NetNS)
 			}
 			if len(sb.Args) == 0 || sb.Cwd == "" {
 				t.Errorf("process not translated: %+v", sb)
@@ -114,6 +135,15 @@ func TestTranslateErrorsNameTheField(t *testing.T) {
 			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &n}}
 		}, "linux.resources.memory.limit"},
 		{func(s *specs.Spec) { s.Version = "2.0.0" }, "ociVersion"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/self/ns/uts"}}
+		}, `linux.namespaces[0].path: "/proc/self/ns/uts" is not a network namespace`},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.IPCNamespace, Path: "/nonexistent/ns"}}
+		}, `linux.namespaces[0].path: "/nonexistent/ns": no such file or directory`},
+		{func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.printk": "1"} }, `linux.sysctl["kernel.printk"]`},
+		{func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "q"}} }, "linux.devices[0].type"},
+		{func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"proc/kcore"} }, "linux.maskedPaths[0]"},
 	} {
 		spec, bundle := loadSample(t, "config.ctr.json")
 		tc.edit(spec)

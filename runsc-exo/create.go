@@ -162,7 +162,14 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if sbx.NetNS != "" {
+		// exo (and the NIC it will open) lives in the spec's network
+		// namespace; the sentry below it still gets an empty one of its
+		// own to be confined in.
+		start = func() error { return oci.InNetNS(sbx.NetNS, cmd.Start) }
+	}
+	if err := start(); err != nil {
 		readyW.Close()
 		return fail(fmt.Errorf("start exo process: %w", err))
 	}
@@ -418,18 +425,35 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := sentry.Config{
-		Argv:         sbx.Args,
-		Env:          sbx.Env,
-		Cwd:          sbx.Cwd,
-		UID:          sbx.UID,
-		GID:          sbx.GID,
-		Groups:       sbx.Groups,
-		Hostname:     sbx.Hostname,
-		Platform:     e.g.platform,
-		Strace:       e.g.strace,
-		PidsLimit:    sbx.PidsLimit,
-		MemoryLimit:  sbx.MemoryLimit,
-		ReadOnlyRoot: sbx.ReadOnlyRoot,
+		Argv:          sbx.Args,
+		Env:           sbx.Env,
+		Cwd:           sbx.Cwd,
+		UID:           sbx.UID,
+		GID:           sbx.GID,
+		Groups:        sbx.Groups,
+		Hostname:      sbx.Hostname,
+		Platform:      e.g.platform,
+		Strace:        e.g.strace,
+		PidsLimit:     sbx.PidsLimit,
+		MemoryLimit:   sbx.MemoryLimit,
+		ReadOnlyRoot:  sbx.ReadOnlyRoot,
+		MaskedPaths:   sbx.MaskedPaths,
+		ReadonlyPaths: sbx.ReadonlyPaths,
+		Sysctl:        sbx.Sysctl,
+		Domainname:    sbx.Domainname,
+		Cgroup: sentry.CgroupConfig{
+			V1:        !oci.HostCgroupV2(),
+			Memory:    sbx.MemoryLimit,
+			CPUQuota:  sbx.CPUQuota,
+			CPUPeriod: sbx.CPUPeriod,
+			CPUShares: sbx.CPUShares,
+		},
+	}
+	for _, d := range sbx.Devices {
+		cfg.Devices = append(cfg.Devices, sentry.Device{Name: d.Name, Mode: d.Mode, Major: d.Major, Minor: d.Minor, UID: d.UID, GID: d.GID})
+	}
+	for _, r := range sbx.DeviceRules {
+		cfg.DeviceRules = append(cfg.DeviceRules, sentry.DeviceRule{Allow: r.Allow, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: r.Access})
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = e.id
@@ -441,14 +465,19 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		cfg.Rlimits = append(cfg.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
 	}
 	for _, m := range sbx.Mounts {
-		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode}
+		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode,
+			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
 		if m.Type == "bind" {
 			sm.Grant = sentry.BindGrant(m.Destination)
 			rights := caps.RightRead
 			if !m.ReadOnly {
 				rights |= caps.RightWrite
 			}
-			if _, err := exo.GrantDir(sm.Grant, m.Source, rights); err != nil {
+			grant := exo.GrantDir
+			if m.File {
+				grant = exo.GrantHostFile
+			}
+			if _, err := grant(sm.Grant, m.Source, rights); err != nil {
 				return fmt.Errorf("mount %s: source %q: %w", m.Destination, m.Source, err)
 			}
 		}

@@ -231,7 +231,7 @@ func (m *mountFlags) String() string {
 
 // Set parses one --mount: comma-separated key=value fields (type, src or
 // source, dst or destination or target, size, mode) and the bare words
-// ro, readonly and rw. A bad spec's error names the field.
+// ro, readonly, rw, noexec, nosuid and nodev. A bad spec's error names the field.
 func (m *mountFlags) Set(spec string) error {
 	ms := mountSpec{spec: spec}
 	seen := map[string]bool{}
@@ -272,6 +272,18 @@ func (m *mountFlags) Set(spec string) error {
 			}
 			on := !hasVal || val == "true" || val == "1"
 			ms.ReadOnly = on == (key == "ro")
+		case "noexec", "nosuid", "nodev":
+			if hasVal {
+				return fmt.Errorf("%s: takes no value", key)
+			}
+			switch key {
+			case "noexec":
+				ms.NoExec = true
+			case "nosuid":
+				ms.NoSuid = true
+			default:
+				ms.NoDev = true
+			}
 		case "size":
 			n, err := memoryQuota(val)
 			if err != nil || val == "" {
@@ -287,7 +299,7 @@ func (m *mountFlags) Set(spec string) error {
 		case "":
 			return fmt.Errorf("empty field")
 		default:
-			return fmt.Errorf("unknown field %q (want type, src, dst, ro, size, mode)", key)
+			return fmt.Errorf("unknown field %q (want type, src, dst, ro, noexec, nosuid, nodev, size, mode)", key)
 		}
 	}
 	switch {

@@ -62,6 +62,58 @@ type Config struct {
 	Groups []uint32 `json:"groups,omitempty"`
 	// Rlimits override init's default resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// MaskedPaths are hidden once every mount is made: a directory under
+	// an empty read-only tmpfs, anything else under /dev/null; missing
+	// paths are skipped (linux.maskedPaths, as runc does).
+	MaskedPaths []string `json:"maskedPaths,omitempty"`
+	// ReadonlyPaths become read-only mounts of themselves
+	// (linux.readonlyPaths); missing paths are skipped.
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// Sysctl sets files under /proc/sys: keys are paths below it
+	// ("kernel/shmmax"), values their content.
+	Sysctl map[string]string `json:"sysctl,omitempty"`
+	// Domainname is the NIS domain name (kernel.domainname).
+	Domainname string `json:"domainname,omitempty"`
+	// Devices are device nodes made in /dev (linux.devices).
+	Devices []Device `json:"devices,omitempty"`
+	// DeviceRules decide which devices may be opened, as the device
+	// cgroup does: the last rule that matches wins; none matching denies
+	// (no rules at all: every device is allowed).
+	DeviceRules []DeviceRule `json:"deviceRules,omitempty"`
+	// Cgroup is what the container's cgroup files show.
+	Cgroup CgroupConfig `json:"cgroup"`
+}
+
+// Device is one node of linux.devices, directly in /dev.
+type Device struct {
+	Name string `json:"name"`
+	// Mode is S_IFCHR or S_IFBLK with the permission bits.
+	Mode  uint32 `json:"mode"`
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+}
+
+// DeviceRule is one device cgroup rule: Type 'a', 'c' or 'b'; Major and
+// Minor -1 for any; Access a subset of "rwm".
+type DeviceRule struct {
+	Allow  bool   `json:"allow"`
+	Type   byte   `json:"type"`
+	Major  int64  `json:"major"`
+	Minor  int64  `json:"minor"`
+	Access string `json:"access"`
+}
+
+// CgroupConfig is the container's cgroup as /sys/fs/cgroup shows it.
+type CgroupConfig struct {
+	// V1 shows the cgroup v1 layout (one mount per controller) instead
+	// of v2's single hierarchy.
+	V1        bool   `json:"v1,omitempty"`
+	Memory    int64  `json:"memory,omitempty"`
+	CPUQuota  int64  `json:"cpuQuota,omitempty"`
+	CPUPeriod uint64 `json:"cpuPeriod,omitempty"`
+	CPUShares uint64 `json:"cpuShares,omitempty"`
 }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
@@ -73,13 +125,20 @@ type Rlimit struct {
 
 // Mount is one file system the workload gets besides its rootfs.
 type Mount struct {
-	// Type is "bind" (a host directory, granted as a dir capability) or
-	// "tmpfs".
+	// Type is "bind" (a host directory, granted as a dir capability, or
+	// with File a host file, granted as a file capability), "tmpfs",
+	// "mqueue" or "cgroup" (the container's cgroup, read-only).
 	Type string `json:"type"`
-	// Destination is the absolute path in the sandbox; it must exist in
-	// the rootfs as a directory.
+	// Destination is the absolute path in the sandbox; a missing one is
+	// made (an empty file for File, else a directory).
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"readOnly,omitempty"`
+	// File says a bind's source is a regular file.
+	File bool `json:"file,omitempty"`
+	// NoExec, NoSuid and NoDev are the mount flags of the same names.
+	NoExec bool `json:"noexec,omitempty"`
+	NoSuid bool `json:"nosuid,omitempty"`
+	NoDev  bool `json:"nodev,omitempty"`
 	// Grant names the dir capability of a bind mount (BindGrant).
 	Grant string `json:"grant,omitempty"`
 	// Size bounds a tmpfs's data in bytes (0: the memory quota); Mode is
@@ -186,7 +245,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if !ok || root.Kind != caps.KindDir {
 		return nil, errors.New("exo granted no rootfs capability")
 	}
-	mounts, err := buildMounts(cfg, root, byName, mem, log)
+	mounts, dev, err := buildMounts(cfg, root, byName, mem, log)
 	if err != nil {
 		return nil, err
 	}
@@ -214,13 +273,14 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	}
 	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
 	s.kernel = kernel.New(kernel.Config{
-		Memory:   mem,
-		Mounts:   mounts,
-		Stdio:    stdio,
-		Hostname: cfg.Hostname,
-		HostAux:  host.Aux,
-		VDSO:     vdso,
-		Log:      log,
+		Memory:     mem,
+		Mounts:     mounts,
+		Stdio:      stdio,
+		Hostname:   cfg.Hostname,
+		Domainname: cfg.Domainname,
+		HostAux:    host.Aux,
+		VDSO:       vdso,
+		Log:        log,
 		NewAddressSpace: func(name string) (kernel.HostAddressSpace, error) {
 			return plat.NewAddressSpace(mem, name)
 		},
@@ -228,16 +288,16 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		PidsLimit: cfg.PidsLimit,
 	})
 	// /proc shows the kernel, so it is mounted once the kernel exists.
-	procFS := proc.New(s.kernel.ProcSource(), proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
-	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
+	popts := proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
+	if cfg.Cgroup.V1 {
+		popts.CgroupV1 = sysfs.V1Controllers
+	}
+	procFS := proc.New(s.kernel.ProcSource(), popts)
+	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
 		log.Debug("no /proc in the rootfs: proc not mounted", "err", err)
 	}
-	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 20)})
-	if err != nil {
+	if err := applyMasks(mounts, dev, cfg, mem, log); err != nil {
 		return nil, err
-	}
-	if err := attachMaking(mounts, "/sys", sysFS, vfs.MountOptions{ReadOnly: true, Source: "sysfs", Options: "nosuid,nodev,noexec"}); err != nil {
-		log.Debug("no /sys in the rootfs: sysfs not mounted", "err", err)
 	}
 	if cfg.Strace {
 		s.strace = os.Stderr
@@ -336,19 +396,20 @@ func ExitCode(err error) int {
 }
 
 // buildMounts makes the container's mount tree: the rootfs at /, devfs at
-// /dev, then the configured mounts in order. A read-only rootfs
+// /dev, sysfs at /sys, then the configured mounts in order (/proc is
+// mounted by Boot once the kernel exists). A read-only rootfs
 // capability is the lower layer of an overlay whose upper layer is a
 // tmpfs in the sandbox's memory (unless cfg.ReadOnlyRoot), so the
 // workload can change its root file system while the host's stays as it
 // was.
-func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, error) {
+func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, *devfs.FS, error) {
 	writable := root.Rights&caps.RightWrite != 0
 	lower := dirfs.New(int(root.File.Fd()), writable)
 	lower.SetMemory(mem)
 	var mounts *vfs.MountTable
 	points := mountPoints(cfg)
 	switch {
-	case cfg.ReadOnlyRoot && !writable && missingDir(lower.Root(), points):
+	case cfg.ReadOnlyRoot && !writable && missingPoint(lower.Root(), points):
 		// runc makes the spec's mount points before it makes the root
 		// read-only; here the root is read-only from the start, so the
 		// missing ones are made in a tmpfs upper layer and the whole
@@ -356,8 +417,8 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 		upper := tmpfs.New(mem, tmpfs.Options{Dev: unix.Mkdev(0, 63)})
 		ovl := overlay.New(lower.Root(), upper)
 		for _, p := range points {
-			if err := mkdirInodes(ovl.Root(), p); err != nil {
-				log.Debug("cannot make mount point", "path", p, "err", err)
+			if err := makePoint(ovl.Root(), p); err != nil {
+				log.Debug("cannot make mount point", "path", p.path, "err", err)
 			}
 		}
 		mounts = vfs.NewMountTable(ovl, vfs.MountOptions{ReadOnly: true, Source: "rootfs"})
@@ -368,83 +429,265 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 		mounts = vfs.NewMountTable(overlay.New(lower.Root(), upper), vfs.MountOptions{Source: "overlay"})
 	}
 	attach := func(dst string, fs vfs.FS, opts vfs.MountOptions) error { return attachMaking(mounts, dst, fs, opts) }
-	// Mounts directly under /dev (an OCI container's /dev/mqueue) get
-	// their mount points in devfs, where nothing can be created.
-	var devDirs []string
+	// Mounts directly under /dev (an OCI container's /dev/mqueue, CRI's
+	// /dev/termination-log) get their mount points in devfs, where
+	// nothing can be created.
+	var devDirs, devFiles []string
 	for _, m := range cfg.Mounts {
 		if path.Dir(m.Destination) == "/dev" {
-			devDirs = append(devDirs, path.Base(m.Destination))
+			if m.File {
+				devFiles = append(devFiles, path.Base(m.Destination))
+			} else {
+				devDirs = append(devDirs, path.Base(m.Destination))
+			}
 		}
 	}
 	dev := devfs.New(devDirs...)
+	for _, f := range devFiles {
+		dev.AddFile(f)
+	}
+	for _, d := range cfg.Devices {
+		dev.AddNode(devfs.Node{Name: d.Name, Mode: d.Mode, Major: d.Major, Minor: d.Minor, UID: d.UID, GID: d.GID})
+	}
+	if len(cfg.DeviceRules) > 0 {
+		dev.SetDeviceAccess(deviceAccess(cfg.DeviceRules))
+	}
 	pts := devpts.New(unix.Mkdev(0, 24))
 	dev.SetPTS(pts)
-	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
+	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755", NoSuid: true}); err != nil {
 		// A read-only rootfs without /dev (a bare directory of test
 		// programs) simply has none.
 		log.Debug("no /dev in the rootfs: devfs not mounted", "err", err)
 	} else {
 		// Terminals, and the tmpfs glibc keeps POSIX shared memory and
 		// named semaphores in.
-		if err := attach("/dev/pts", pts, vfs.MountOptions{Source: "devpts", Options: "nosuid,noexec,gid=5,mode=620,ptmxmode=000"}); err != nil {
-			return nil, fmt.Errorf("mount devpts on /dev/pts: %w", err)
+		if err := attach("/dev/pts", pts, vfs.MountOptions{Source: "devpts", Options: "gid=5,mode=620,ptmxmode=000", NoSuid: true, NoExec: true}); err != nil {
+			return nil, nil, fmt.Errorf("mount devpts on /dev/pts: %w", err)
 		}
 		shm := tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: unix.Mkdev(0, 62)})
-		if err := attach("/dev/shm", shm, vfs.MountOptions{Source: "shm", Options: "nosuid,nodev"}); err != nil {
-			return nil, fmt.Errorf("mount tmpfs on /dev/shm: %w", err)
+		if err := attach("/dev/shm", shm, vfs.MountOptions{Source: "shm", NoSuid: true, NoDev: true}); err != nil {
+			return nil, nil, fmt.Errorf("mount tmpfs on /dev/shm: %w", err)
 		}
+	}
+	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 20)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := attach("/sys", sysFS, vfs.MountOptions{ReadOnly: true, Source: "sysfs", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
+		log.Debug("no /sys in the rootfs: sysfs not mounted", "err", err)
 	}
 	for i, m := range cfg.Mounts {
 		var fs vfs.FS
-		opts := vfs.MountOptions{ReadOnly: m.ReadOnly}
+		opts := vfs.MountOptions{ReadOnly: m.ReadOnly, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
+		devNum := unix.Mkdev(0, uint32(64+i))
 		switch m.Type {
 		case "bind":
 			g, ok := byName[m.Grant]
-			if !ok || g.Kind != caps.KindDir {
-				return nil, fmt.Errorf("mount %s: exo granted no dir capability %q", m.Destination, m.Grant)
+			switch {
+			case ok && m.File && g.Kind == caps.KindFile:
+				w := g.Rights&caps.RightWrite != 0 && !m.ReadOnly
+				f := dirfs.NewFile(int(g.File.Fd()), g.Rights&caps.RightWrite != 0)
+				f.SetMemory(mem)
+				fs = f
+				opts.ReadOnly = !w
+			case ok && !m.File && g.Kind == caps.KindDir:
+				w := g.Rights&caps.RightWrite != 0 && !m.ReadOnly
+				d := dirfs.New(int(g.File.Fd()), w)
+				d.SetMemory(mem)
+				fs = d
+				opts.ReadOnly = !w
+			default:
+				return nil, nil, fmt.Errorf("mount %s: exo granted no capability %q for it", m.Destination, m.Grant)
 			}
-			w := g.Rights&caps.RightWrite != 0 && !m.ReadOnly
-			d := dirfs.New(int(g.File.Fd()), w)
-			d.SetMemory(mem)
-			fs = d
-			opts.ReadOnly = !w
 			opts.Source = m.Grant
 		case "tmpfs":
 			// Each tmpfs has a device number of its own, as st_dev tells
 			// mounts apart (find -xdev, du -x).
-			fs = tmpfs.New(mem, tmpfs.Options{Size: m.Size, Mode: m.Mode, Dev: unix.Mkdev(0, uint32(64+i))})
+			fs = tmpfs.New(mem, tmpfs.Options{Size: m.Size, Mode: m.Mode, Dev: devNum})
 			opts.Source = "tmpfs"
+		case "mqueue":
+			// POSIX message queues are not modelled: an empty file system
+			// where the workload expects one.
+			fs = &namedFS{FS: tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: devNum}), name: "mqueue"}
+			opts.Source = "mqueue"
+		case "cgroup":
+			if err := mountCgroup(mounts, m.Destination, cfg.Cgroup, cfg.PidsLimit, mem, devNum, opts); err != nil {
+				return nil, nil, fmt.Errorf("mount cgroup %s: %w", m.Destination, err)
+			}
+			continue
 		default:
-			return nil, fmt.Errorf("mount %s: unknown type %q (want bind or tmpfs)", m.Destination, m.Type)
+			return nil, nil, fmt.Errorf("mount %s: unknown type %q (want bind, tmpfs, mqueue or cgroup)", m.Destination, m.Type)
 		}
-		if err := attach(m.Destination, fs, opts); err != nil {
-			return nil, fmt.Errorf("mount %s %s: mount point: %w", m.Type, m.Destination, err)
+		var err error
+		if m.File {
+			err = attachFile(mounts, m.Destination, fs, opts)
+		} else {
+			err = attach(m.Destination, fs, opts)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("mount %s %s: mount point: %w", m.Type, m.Destination, err)
 		}
 	}
-	return mounts, nil
+	return mounts, dev, nil
 }
 
-// attachMaking mounts fs at dst, making the mount point first where the
-// root can be written (the overlay); in a read-only tree it must exist.
-// mountPoints are the directories the sandbox mounts on, outside /dev
+// namedFS is a file system shown under another type name (an empty
+// tmpfs standing in for mqueue).
+type namedFS struct {
+	vfs.FS
+	name string
+}
+
+// Name implements vfs.FS.
+func (n *namedFS) Name() string { return n.name }
+
+// mountCgroup mounts the container's cgroup at dst, read-only: a cgroup2
+// file system, or with cg.V1 a tmpfs holding one cgroup mount per v1
+// controller, as a v1 host's /sys/fs/cgroup is laid out.
+func mountCgroup(mounts *vfs.MountTable, dst string, cg CgroupConfig, pids int, mem *mm.MemoryFile, dev uint64, opts vfs.MountOptions) error {
+	l := sysfs.Limits{Memory: cg.Memory, Pids: pids, CPUQuota: cg.CPUQuota, CPUPeriod: cg.CPUPeriod, CPUShares: cg.CPUShares, CPUs: runtime.NumCPU()}
+	opts.ReadOnly = true
+	opts.NoSuid, opts.NoDev, opts.NoExec = true, true, true
+	if !cg.V1 {
+		fs, err := sysfs.NewCgroup2(mem, dev, l)
+		if err != nil {
+			return err
+		}
+		opts.Source = "cgroup2"
+		return attachMaking(mounts, dst, fs, opts)
+	}
+	top := tmpfs.New(mem, tmpfs.Options{Mode: 0o755, Dev: dev})
+	for _, c := range sysfs.V1Controllers {
+		if _, err := top.Root().Mkdir(c, 0o755, vfs.Cred{}); err != nil {
+			return err
+		}
+	}
+	for _, c := range []string{"cpu", "cpuacct"} {
+		if _, err := top.Root().Symlink(c, "cpu,cpuacct", vfs.Cred{}); err != nil {
+			return err
+		}
+	}
+	topOpts := opts
+	topOpts.Source, topOpts.Options = "tmpfs", "mode=755"
+	if err := attachMaking(mounts, dst, top, topOpts); err != nil {
+		return err
+	}
+	for i, c := range sysfs.V1Controllers {
+		fs, err := sysfs.NewCgroup1(mem, unix.Mkdev(0, uint32(40+i)), c, l)
+		if err != nil {
+			return err
+		}
+		copts := opts
+		copts.Source, copts.Options = "cgroup", c
+		if _, err := mounts.Attach(path.Join(dst, c), fs, copts); err != nil {
+			return fmt.Errorf("%s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// deviceAccess evaluates device cgroup rules as Linux does: for each
+// access asked for, the last rule that matches the device and names that
+// access decides; no matching rule denies.
+func deviceAccess(rules []DeviceRule) devfs.DeviceAccess {
+	return func(typ byte, major, minor uint32, acc string) bool {
+		for _, a := range acc {
+			allowed := false
+			for _, r := range rules {
+				if (r.Type == 'a' || r.Type == typ) &&
+					(r.Major < 0 || r.Major == int64(major)) &&
+					(r.Minor < 0 || r.Minor == int64(minor)) &&
+					strings.ContainsRune(r.Access, a) {
+					allowed = r.Allow
+				}
+			}
+			if !allowed {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// applyMasks hides cfg.MaskedPaths and makes cfg.ReadonlyPaths read-only,
+// after every mount, as runc does last. A path that does not exist is
+// skipped.
+func applyMasks(mounts *vfs.MountTable, dev *devfs.FS, cfg Config, mem *mm.MemoryFile, log *slog.Logger) error {
+	ctx := &vfs.Context{Root: mounts.Root(), Start: mounts.Root()}
+	for _, p := range cfg.ReadonlyPaths {
+		d, err := mounts.Lookup(ctx, p, vfs.LookupFollow)
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("readonly path %s: %w", p, err)
+		}
+		opts := d.Mount().Options()
+		opts.ReadOnly = true
+		opts.NoSuid, opts.NoDev, opts.NoExec = true, true, true
+		if _, err := mounts.Mount(d, vfs.Bind(d.Mount().FS(), d.Inode()), opts); err != nil {
+			return fmt.Errorf("readonly path %s: %w", p, err)
+		}
+	}
+	for i, p := range cfg.MaskedPaths {
+		d, err := mounts.Lookup(ctx, p, vfs.LookupFollow)
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("masked path %s: %w", p, err)
+		}
+		st, err := d.Stat()
+		if err != nil {
+			return fmt.Errorf("masked path %s: %w", p, err)
+		}
+		var fs vfs.FS
+		opts := vfs.MountOptions{ReadOnly: true}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			fs = tmpfs.New(mem, tmpfs.Options{Dev: unix.Mkdev(0, uint32(200+i))})
+			opts.Source = "tmpfs"
+		} else {
+			null, err := dev.Root().Lookup("null")
+			if err != nil {
+				return fmt.Errorf("masked path %s: /dev/null: %w", p, err)
+			}
+			fs = vfs.Bind(dev, null)
+			opts = vfs.MountOptions{Source: "devtmpfs", Options: "mode=755", NoSuid: true}
+		}
+		if _, err := mounts.Mount(d, fs, opts); err != nil {
+			return fmt.Errorf("masked path %s: %w", p, err)
+		}
+		log.Debug("masked", "path", p)
+	}
+	return nil
+}
+
+// mountPoint is a place the sandbox mounts on, and whether what goes
+// there is a file.
+type mountPoint struct {
+	path string
+	file bool
+}
+
+// mountPoints are the places the sandbox mounts on, outside /dev
 // (devfs makes those of /dev).
-func mountPoints(cfg Config) []string {
-	points := []string{"/dev", "/proc", "/sys"}
+func mountPoints(cfg Config) []mountPoint {
+	points := []mountPoint{{"/dev", false}, {"/proc", false}, {"/sys", false}}
 	for _, m := range cfg.Mounts {
 		if !strings.HasPrefix(path.Clean(m.Destination), "/dev/") {
-			points = append(points, path.Clean(m.Destination))
+			points = append(points, mountPoint{path.Clean(m.Destination), m.File})
 		}
 	}
 	return points
 }
 
-// missingDir reports whether any of the paths is missing under root
+// missingPoint reports whether any of the points is missing under root
 // (symlinks are not followed: such a path counts as present, and its
 // mount fails later as it would have).
-func missingDir(root vfs.Inode, paths []string) bool {
-	for _, p := range paths {
+func missingPoint(root vfs.Inode, points []mountPoint) bool {
+	for _, p := range points {
 		cur := root
-		for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		for _, name := range strings.Split(strings.Trim(p.path, "/"), "/") {
 			if name == "" {
 				continue
 			}
@@ -461,17 +704,23 @@ func missingDir(root vfs.Inode, paths []string) bool {
 	return false
 }
 
-// mkdirInodes makes the directory p and its missing parents under root,
-// mode 0755, owned by root, through the file system itself.
-func mkdirInodes(root vfs.Inode, p string) error {
+// makePoint makes the mount point p and its missing parents under root,
+// owned by root, through the file system itself: directories mode 0755,
+// a file's point an empty file of mode 0755 as runc makes it.
+func makePoint(root vfs.Inode, p mountPoint) error {
 	cur := root
-	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+	names := strings.Split(strings.Trim(p.path, "/"), "/")
+	for i, name := range names {
 		if name == "" {
 			continue
 		}
 		next, err := cur.Lookup(name)
 		if err == unix.ENOENT {
-			next, err = cur.Mkdir(name, 0o755, vfs.Cred{})
+			if p.file && i == len(names)-1 {
+				next, err = cur.Create(name, 0o755, vfs.Cred{})
+			} else {
+				next, err = cur.Mkdir(name, 0o755, vfs.Cred{})
+			}
 		}
 		if err != nil {
 			return err
@@ -481,6 +730,27 @@ func mkdirInodes(root vfs.Inode, p string) error {
 	return nil
 }
 
+// attachFile mounts the single-file fs at dst, making dst first (an
+// empty file, its parents directories) where the tree can be written.
+func attachFile(mounts *vfs.MountTable, dst string, fs vfs.FS, opts vfs.MountOptions) error {
+	_, err := mounts.Attach(dst, fs, opts)
+	if err == unix.ENOENT {
+		ctx := &vfs.Context{Root: mounts.Root(), Start: mounts.Root()}
+		if mkErr := mkdirAll(mounts, ctx, path.Dir(dst)); mkErr != nil {
+			return mkErr
+		}
+		f, mkErr := mounts.Open(ctx, dst, vfs.OpenOptions{Flags: unix.O_CREAT | unix.O_RDONLY, Mode: 0o755})
+		if mkErr != nil {
+			return mkErr
+		}
+		f.DecRef()
+		_, err = mounts.Attach(dst, fs, opts)
+	}
+	return err
+}
+
+// attachMaking mounts fs at dst, making the mount point first where the
+// root can be written (the overlay); in a read-only tree it must exist.
 func attachMaking(mounts *vfs.MountTable, dst string, fs vfs.FS, opts vfs.MountOptions) error {
 	_, err := mounts.Attach(dst, fs, opts)
 	if err == unix.ENOENT {

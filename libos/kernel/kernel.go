@@ -53,7 +53,9 @@ type Config struct {
 	Mounts   *vfs.MountTable
 	Stdio    [3]vfs.File
 	Hostname string
-	HostAux  loader.HostAux
+	// Domainname is the NIS domain name uname reports ("" is "(none)").
+	Domainname string
+	HostAux    loader.HostAux
 	// VDSO, if set, is mapped into every process image.
 	VDSO *loader.VDSO
 	Log  *slog.Logger
@@ -70,13 +72,14 @@ type Config struct {
 
 // Kernel is one sandbox's library OS instance.
 type Kernel struct {
-	Memory   *mm.MemoryFile
-	Mounts   *vfs.MountTable
-	Hostname string
-	HostAux  loader.HostAux
-	VDSO     *loader.VDSO
-	Log      *slog.Logger
-	Boot     time.Time
+	Memory     *mm.MemoryFile
+	Mounts     *vfs.MountTable
+	Hostname   string
+	Domainname string
+	HostAux    loader.HostAux
+	VDSO       *loader.VDSO
+	Log        *slog.Logger
+	Boot       time.Time
 	// UnixSockets holds the sandbox's AF_UNIX sockets and their names.
 	UnixSockets *unixsock.Namespace
 
@@ -115,6 +118,7 @@ func New(c Config) *Kernel {
 		Memory:          c.Memory,
 		Mounts:          c.Mounts,
 		Hostname:        c.Hostname,
+		Domainname:      c.Domainname,
 		HostAux:         c.HostAux,
 		VDSO:            c.VDSO,
 		Log:             c.Log,
@@ -135,6 +139,9 @@ func New(c Config) *Kernel {
 	}
 	if k.Hostname == "" {
 		k.Hostname = "runsc-exo"
+	}
+	if k.Domainname == "" {
+		k.Domainname = "(none)"
 	}
 	if k.Log == nil {
 		k.Log = slog.Default()

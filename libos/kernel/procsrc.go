@@ -345,7 +345,16 @@ func (s procSource) Mounts(tgid int32) ([]proc.Mount, bool) {
 		if opts.ReadOnly {
 			rw = "ro"
 		}
-		pm.Options = rw + ",relatime"
+		pm.Options = rw
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{opts.NoSuid, ",nosuid"}, {opts.NoDev, ",nodev"}, {opts.NoExec, ",noexec"}} {
+			if f.on {
+				pm.Options += f.name
+			}
+		}
+		pm.Options += ",relatime"
 		pm.SuperOptions = rw
 		if opts.Options != "" {
 			pm.SuperOptions += "," + opts.Options
@@ -364,7 +373,7 @@ func (s procSource) System() proc.System {
 	k.mu.Unlock()
 	sys := proc.System{
 		Hostname:   k.Hostname,
-		Domainname: "(none)",
+		Domainname: k.Domainname,
 		Boot:       k.Boot,
 		Uptime:     k.Uptime(),
 		NumCPU:     runtime.NumCPU(),

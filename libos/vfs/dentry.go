@@ -103,6 +103,10 @@ func (d *Dentry) PathFrom(root *Dentry) (p string, reachable bool) {
 type MountOptions struct {
 	// ReadOnly makes every change beneath the mount fail with EROFS.
 	ReadOnly bool
+	// NoExec refuses execve of the mount's files (EACCES); NoDev refuses
+	// opening its device nodes (EACCES); NoSuid makes execve ignore the
+	// set-user-ID and set-group-ID bits of its files.
+	NoExec, NoDev, NoSuid bool
 	// Source is what /proc/mounts shows in its first field.
 	Source string
 	// Options are the file system's options as /proc/mounts shows them
@@ -207,15 +211,21 @@ func (t *MountTable) newMount(fs FS, opts MountOptions) *Mount {
 // task.
 func (t *MountTable) Root() *Dentry { return t.root.root }
 
-// Mount attaches fs on the directory point (a dentry the caller resolved,
-// with mounts on it already followed). A later mount on the same place
-// hides the earlier one.
+// Mount attaches fs on point (a dentry the caller resolved, with mounts
+// on it already followed). A later mount on the same place hides the
+// earlier one. As with Linux bind mounts, a directory goes on a directory
+// and a file on a non-directory (a bind of one file, /dev/null masking a
+// file): ENOTDIR otherwise.
 func (t *MountTable) Mount(point *Dentry, fs FS, opts MountOptions) (*Mount, error) {
 	st, err := point.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	rst, err := fs.Root().Stat()
+	if err != nil {
+		return nil, err
+	}
+	if (st.Mode&unix.S_IFMT == unix.S_IFDIR) != (rst.Mode&unix.S_IFMT == unix.S_IFDIR) {
 		return nil, unix.ENOTDIR
 	}
 	t.mu.Lock()
@@ -232,7 +242,7 @@ func (t *MountTable) Mount(point *Dentry, fs FS, opts MountOptions) (*Mount, err
 // tree.
 func (t *MountTable) Attach(point string, fs FS, opts MountOptions) (*Mount, error) {
 	ctx := &Context{Root: t.Root(), Start: t.Root()}
-	d, err := t.Lookup(ctx, point, LookupFollow|LookupDirectory)
+	d, err := t.Lookup(ctx, point, LookupFollow)
 	if err != nil {
 		return nil, err
 	}
@@ -297,3 +307,19 @@ func rebuild(root *Dentry, p string) *Dentry {
 	}
 	return d
 }
+
+// Bind returns the file system of a bind mount of root, an inode of fs:
+// fs as seen from root, which may be a file. Mounts below root's place
+// in fs are not carried over (a non-recursive bind).
+func Bind(fs FS, root Inode) FS { return &bindFS{fs: fs, root: root} }
+
+type bindFS struct {
+	fs   FS
+	root Inode
+}
+
+// Name implements FS.
+func (b *bindFS) Name() string { return b.fs.Name() }
+
+// Root implements FS.
+func (b *bindFS) Root() Inode { return b.root }

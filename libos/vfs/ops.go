@@ -198,7 +198,13 @@ func (w *walker) mayOpen(d *Dentry, st *unix.Stat_t, flags int, exec bool) error
 		if typ != unix.S_IFREG {
 			return unix.EACCES
 		}
+		if d.mount.opts.NoExec {
+			return unix.EACCES
+		}
 		return w.ctx.Cred.may(st, MayExec)
+	}
+	if (typ == unix.S_IFCHR || typ == unix.S_IFBLK) && d.mount.opts.NoDev {
+		return unix.EACCES
 	}
 	var want uint32
 	if acc != unix.O_WRONLY {
@@ -778,6 +784,9 @@ func (t *MountTable) Access(ctx *Context, d *Dentry, mode uint32) error {
 	if mode&unix.W_OK != 0 && d.mount.ReadOnly() && writesData(&st) {
 		return unix.EROFS
 	}
+	if mode&unix.X_OK != 0 && fileType(&st) == unix.S_IFREG && d.mount.opts.NoExec {
+		return unix.EACCES
+	}
 	return ctx.Cred.may(&st, mode&7)
 }
 
@@ -806,6 +815,14 @@ func Statfs(d *Dentry) (unix.Statfs_t, error) {
 	}
 	if d.mount.ReadOnly() {
 		st.Flags |= unix.ST_RDONLY
+	}
+	for _, f := range []struct {
+		on   bool
+		flag int64
+	}{{d.mount.opts.NoSuid, unix.ST_NOSUID}, {d.mount.opts.NoDev, unix.ST_NODEV}, {d.mount.opts.NoExec, unix.ST_NOEXEC}} {
+		if f.on {
+			st.Flags |= f.flag
+		}
 	}
 	return st, nil
 }

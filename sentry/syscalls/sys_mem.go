@@ -184,6 +184,10 @@ func sysMmap(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return 0, unix.ENODEV
 	}
+	if prot&mm.ProtExec != 0 && d.Dentry != nil && d.Dentry.Mount() != nil && d.Dentry.Mount().Options().NoExec {
+		// A file of a noexec mount cannot be mapped executable either.
+		return 0, unix.EPERM
+	}
 	if p, ok := vfs.Find[mm.MappableFile](d.File); ok {
 		mappable, done, err := p.Mappable()
 		if err != nil {

@@ -124,7 +124,7 @@ func sysUname(t *kernel.Task, a [6]uint64) (uint64, error) {
 	put(&u.Release, kernel.Release)
 	put(&u.Version, kernel.Version)
 	put(&u.Machine, kernel.Machine)
-	put(&u.Domainname, "(none)")
+	put(&u.Domainname, t.K.Domainname)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&u)), unsafe.Sizeof(u))
 	if _, err := t.MM.CopyOut(a[0], b); err != nil {
 		return 0, unix.EFAULT

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"exokernelul.dev/exo/test/internal/harness"
 )
 
@@ -401,4 +403,40 @@ func TestSandboxHostTmp(t *testing.T) {
 			compare(t, native, sandboxed)
 		})
 	}
+}
+
+// TestNoexecMount runs noexec (glibc static) with a directory on a tmpfs
+// mounted noexec,nosuid,nodev: natively a host mount, sandboxed the
+// sandbox's own (`do --mount type=tmpfs,...,noexec,nosuid,nodev`), at the
+// same path, and compares the two runs.
+func TestNoexecMount(t *testing.T) {
+	t.Parallel()
+	harness.RequireRoot(t)
+	var p *program
+	for _, q := range programs {
+		if q.name == "noexec" {
+			p = q
+		}
+	}
+	if p == nil {
+		t.Fatal("no program noexec in testdata")
+	}
+	bin := binary(t, p, harness.GlibcStatic)
+	dir, err := os.MkdirTemp(suite.Dir, "noexec-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+		t.Skipf("mount a noexec tmpfs: %v", err)
+	}
+	native := harness.Run(harness.Cmd{Args: []string{bin, dir}})
+	if err := unix.Unmount(dir, 0); err != nil {
+		t.Errorf("unmount %s: %v", dir, err)
+	}
+	rt := suite.Runtime(t)
+	sandboxed := rt.Do(t, harness.DoOpts{Extra: []string{"--mount", "type=tmpfs,dst=" + dir + ",noexec,nosuid,nodev"}}, bin, dir)
+	if !strings.Contains(string(native.Stdout), "noexec: execve EACCES") {
+		t.Errorf("the native run did not see the noexec mount:\n%s", native)
+	}
+	compare(t, native, sandboxed)
 }

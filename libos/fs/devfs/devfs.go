@@ -62,6 +62,12 @@ type FS struct {
 	// extraDirs are more empty directories that serve as mount points
 	// (mqueue for an OCI container's mounts).
 	extraDirs []string
+	// nodes are the spec's device nodes (extra.go), by name; files are
+	// mount points of single-file binds, by name, with their inode
+	// numbers; allow checks device opens.
+	nodes map[string]*specNode
+	files map[string]uint64
+	allow DeviceAccess
 }
 
 // SetPTS makes /dev/ptmx open new terminals of pts (the devpts mounted
@@ -130,6 +136,12 @@ func (r *root) Statfs() (unix.Statfs_t, error) { return statfs() }
 
 // Lookup implements vfs.Inode.
 func (r *root) Lookup(name string) (vfs.Inode, error) {
+	if n, ok := r.fs.nodes[name]; ok {
+		return n, nil
+	}
+	if ino, ok := r.fs.files[name]; ok {
+		return &mountFile{fs: r.fs, ino: ino}, nil
+	}
 	if d, ok := devices[name]; ok {
 		return &node{fs: r.fs, dev: d}, nil
 	}
@@ -157,11 +169,18 @@ func (r *root) Open(flags int) (vfs.File, error) {
 		return nil, unix.EISDIR
 	}
 	return vfs.NewDirFile(r, func() ([]vfs.Dirent, error) {
-		es := entries()
+		var es []vfs.Dirent
+		for _, e := range entries() {
+			_, node := r.fs.nodes[e.Name]
+			_, file := r.fs.files[e.Name]
+			if !node && !file {
+				es = append(es, e)
+			}
+		}
 		for i, n := range r.fs.extraDirs {
 			es = append(es, vfs.Dirent{Name: n, Ino: 200 + uint64(i), Type: unix.DT_DIR})
 		}
-		return es, nil
+		return append(es, r.fs.extraEntries()...), nil
 	}), nil
 }
 
@@ -231,7 +250,12 @@ func (n *node) Setattr(a vfs.Attr) error {
 }
 
 // Open implements vfs.Inode.
-func (n *node) Open(flags int) (vfs.File, error) { return &file{node: n}, nil }
+func (n *node) Open(flags int) (vfs.File, error) {
+	if err := n.fs.mayOpen('c', memMajor, n.dev.minor, flags); err != nil {
+		return nil, err
+	}
+	return &file{node: n}, nil
+}
 
 // link is one of /dev's symlinks.
 type link struct {

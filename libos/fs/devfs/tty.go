@@ -42,7 +42,10 @@ func (n *ttyNode) Setattr(a vfs.Attr) error {
 }
 
 // Open implements vfs.Inode.
-func (n *ttyNode) Open(int) (vfs.File, error) {
+func (n *ttyNode) Open(flags int) (vfs.File, error) {
+	if err := n.fs.mayOpen('c', ttyMajor, n.minor, flags); err != nil {
+		return nil, err
+	}
 	switch n.minor {
 	case 0:
 		return &ControllingTTY{}, nil

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -199,12 +200,17 @@ func comm(s string) string {
 	return s
 }
 
-func genCgroup(_ *pctx, v *view) ([]byte, error) {
+func genCgroup(c *pctx, v *view) ([]byte, error) {
 	cg := v.p.Cgroup
 	if cg == "" {
 		cg = "/"
 	}
-	return []byte("0::" + cg + "\n"), nil
+	var b strings.Builder
+	for i, h := range c.fs.opts.CgroupV1 {
+		fmt.Fprintf(&b, "%d:%s:%s\n", len(c.fs.opts.CgroupV1)-i, h, cg)
+	}
+	b.WriteString("0::" + cg + "\n")
+	return []byte(b.String()), nil
 }
 
 func genIO(_ *pctx, v *view) ([]byte, error) {

@@ -74,6 +74,9 @@ type Options struct {
 	// it ("kernel/pid_max"), values the content (a newline is added if
 	// missing). Directories are made as needed.
 	Sysctl map[string]string
+	// CgroupV1 are the cgroup v1 hierarchies /proc/PID/cgroup lists
+	// (each with the root path) before the v2 line; none: v2 only.
+	CgroupV1 []string
 }
 
 // FS is a /proc instance.
