@@ -1,0 +1,84 @@
+// tapsum reads the TAP that run.sh saved for each runtime (OUT/RUNTIME/TEST.tap),
+// prints a table of passed/total assertions per test and runtime, and exits 1
+// if an assertion that passes under runc fails (or is missing) under runsc-exo.
+// Usage: node tapsum.js OUT TEST... (NODE_PATH must hold node-tap's tap-parser).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const Parser = require('tap-parser');
+
+const [out, ...tests] = process.argv.slice(2);
+const runtimes = ['runc', 'runsc-exo'].filter((r) => fs.existsSync(path.join(out, r)));
+
+function parse(file) {
+  return new Promise((resolve) => {
+    const asserts = [];
+    let text = '';
+    try { text = fs.readFileSync(file, 'utf8'); } catch (e) { resolve({ missing: true, asserts }); return; }
+    const p = new Parser((res) => resolve({ asserts, res }));
+    p.on('assert', (a) => asserts.push(a));
+    p.end(text);
+  });
+}
+
+// key gives each assertion a name that stays the same across runtimes: its
+// description plus how many times that description came before.
+function keyed(asserts) {
+  const seen = new Map();
+  return asserts.map((a) => {
+    const n = seen.get(a.name) || 0;
+    seen.set(a.name, n + 1);
+    return { key: `${a.name} #${n + 1}`, ok: a.ok && !a.skip, skip: !!a.skip, name: a.name };
+  });
+}
+
+function cell(r) {
+  if (!r || r.missing) return '-';
+  const ok = r.k.filter((a) => a.ok).length;
+  const skip = r.k.filter((a) => a.skip).length;
+  let s = `${ok}/${r.k.length}`;
+  if (skip) s += ` (${skip} skip)`;
+  if (r.k.length === 0 || (r.res && r.res.plan && r.res.plan.end !== r.k.length && !r.res.plan.skipAll)) s += ' !plan';
+  return s;
+}
+
+(async () => {
+  const rows = [];
+  const regressions = [];
+  for (const t of tests) {
+    const row = { test: t };
+    for (const rt of runtimes) {
+      const r = await parse(path.join(out, rt, `${t}.tap`));
+      r.k = keyed(r.asserts);
+      row[rt] = r;
+    }
+    const base = row.runc;
+    const ours = row['runsc-exo'];
+    if (base && ours) {
+      const passed = new Set(ours.k.filter((a) => a.ok).map((a) => a.key));
+      for (const a of base.k) {
+        if (a.ok && !passed.has(a.key)) regressions.push(`${t}: ${a.key}`);
+      }
+    }
+    rows.push(row);
+  }
+  const w = Math.max(...tests.map((t) => t.length), 4);
+  const line = (cols) => '| ' + cols.join(' | ') + ' |';
+  console.log(line(['test'.padEnd(w), ...runtimes.map((r) => r.padEnd(16))]));
+  console.log(line(['-'.repeat(w), ...runtimes.map(() => '-'.repeat(16))]));
+  const sums = {};
+  for (const row of rows) {
+    console.log(line([row.test.padEnd(w), ...runtimes.map((rt) => cell(row[rt]).padEnd(16))]));
+    for (const rt of runtimes) {
+      const s = (sums[rt] = sums[rt] || { ok: 0, n: 0 });
+      s.ok += row[rt].k.filter((a) => a.ok).length;
+      s.n += row[rt].k.length;
+    }
+  }
+  console.log(line(['total'.padEnd(w), ...runtimes.map((rt) => `${sums[rt].ok}/${sums[rt].n}`.padEnd(16))]));
+  if (regressions.length) {
+    console.log(`\n${regressions.length} assertion(s) pass under runc but not under runsc-exo:`);
+    for (const r of regressions) console.log(`  ${r}`);
+    process.exit(1);
+  }
+})();
