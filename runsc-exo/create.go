@@ -405,7 +405,13 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 	if _, err := exo.GrantMemory("memory", quota); err != nil {
 		return err
 	}
-	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, caps.RightRead); err != nil {
+	// As with runc, a container's writes land in its rootfs unless
+	// root.readonly says otherwise: the bundle's owner sees them.
+	rootRights := caps.RightRead
+	if !sbx.ReadOnlyRoot {
+		rootRights |= caps.RightWrite
+	}
+	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, rootRights); err != nil {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := sentry.Config{
