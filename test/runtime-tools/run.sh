@@ -12,16 +12,21 @@
 #   RTV_TIMEOUT  seconds one validation test may run before it is killed (default 90)
 #   RTV_OUT      where the per-test TAP logs and the summary go (default: a temp dir, kept)
 #   RTV_RUNTIMES which runtimes to run, default "runc runsc-exo"
+#   RTV_JOBS     tests run at once per runtime (default 3); the cgroup tests,
+#                which share one cgroup path, and killsig, which races its
+#                signal against the container's start, always run alone
 #
 # It needs only the Go module proxy, Debian packages and npm: runtime-tools
-# v0.9.0 predates Go modules, so its dependencies are pinned here to the
-# versions it was written against (runtime-spec v1.0.2, selinux v1.10.2).
+# v0.9.0 predates Go modules, so runtime-tools.go.mod and .go.sum next to
+# this script pin its dependencies (runtime-spec v1.0.2: newer ones do not
+# compile with it; selinux v1.10.2: 1.11 dropped label.FileLabel).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${RTV_CACHE:-/var/cache/runsc-exo-ci/runtime-tools}
 TIMEOUT=${RTV_TIMEOUT:-90}
 RUNTIMES=${RTV_RUNTIMES:-runc runsc-exo}
+JOBS=${RTV_JOBS:-3}
 RT_VERSION=v0.9.0
 TAP_VERSION=12.7.0
 export PATH=/usr/local/go/bin:$PATH GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS=-buildvcs=false
@@ -65,9 +70,9 @@ if [ ! -f "$SRC/.built" ]; then
 		cd "$SRC"
 		# v0.9.0 has Godeps, no go.mod: without pins the newest runtime-spec does not
 		# compile (generate.go wants *int64) and selinux >= 1.11 drops label.FileLabel.
-		go mod init github.com/opencontainers/runtime-tools >/dev/null 2>&1
-		go get github.com/opencontainers/runtime-spec@v1.0.2 github.com/opencontainers/selinux@v1.10.2 >/dev/null 2>&1
-		go mod tidy >/dev/null 2>&1
+		cp "$REPO/test/runtime-tools/runtime-tools.go.mod" go.mod
+		cp "$REPO/test/runtime-tools/runtime-tools.go.sum" go.sum
+		go mod download
 		# oci-runtime-tool validate fetches the schema from GitHub unless told a file.
 		specdir=$(go list -m -f '{{.Dir}}' github.com/opencontainers/runtime-spec)
 		mkdir -p "$CACHE/schema" && cp -r "$specdir/schema" "$CACHE/schema/v1.0.2" && chmod -R u+w "$CACHE/schema"
@@ -113,7 +118,10 @@ cleanup() {
 	done
 	# Cgroups the containers made and their runtimes left (deepest first).
 	cgroup_dirs | comm -13 "$WORK/cgroups.before" - | sort -r | xargs -r rmdir 2>/dev/null || true
-	rm -rf "$WORK"
+	# runc's linux_rootfs_propagation test leaves its bundle's mounts on
+	# the host (shared propagation): they go before the bundles do.
+	grep -F " $WORK/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	rm -rf "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -128,19 +136,35 @@ exec $REPO/bin/runsc-exo --root $WORK/root-runsc-exo "\$@"
 W
 chmod +x "$WORK/runc" "$WORK/runsc-exo"
 
+# run_one runs validation test $2 against runtime $1, killed after TIMEOUT.
+run_one() {
+	local rt=$1 t=$2 exe=./validation/$2/$2.t
+	# Tests read ./runtimetest and ./rootfs-amd64.tar.gz, and make bundles in TMPDIR.
+	(cd "$SRC" && TMPDIR=$WORK/tmp-$rt RUNTIME=$WORK/$rt \
+		timeout -k 5 "$TIMEOUT" "$exe" >"$OUT/$rt/$t.tap" 2>"$OUT/$rt/$t.stderr") ||
+		echo "exit $?" >>"$OUT/$rt/$t.stderr"
+}
+
+for t in "${TESTS[@]}"; do
+	[ -x "$SRC/validation/$t/$t.t" ] || die "no test $t"
+done
 for rt in $RUNTIMES; do
 	[ -x "$WORK/$rt" ] || die "unknown runtime $rt"
 	mkdir -p "$OUT/$rt" "$WORK/tmp-$rt"
-	log "run ${#TESTS[@]} tests against $rt (timeout ${TIMEOUT}s each)"
+	log "run ${#TESTS[@]} tests against $rt ($JOBS at once, timeout ${TIMEOUT}s each)"
 	t0=$(date +%s)
+	alone=()
 	for t in "${TESTS[@]}"; do
-		exe=./validation/$t/$t.t
-		[ -x "$SRC/$exe" ] || die "no test $t"
-		# Tests read ./runtimetest and ./rootfs-amd64.tar.gz, and make bundles in TMPDIR.
-		(cd "$SRC" && TMPDIR=$WORK/tmp-$rt RUNTIME=$WORK/$rt \
-			timeout -k 5 "$TIMEOUT" "$exe" >"$OUT/$rt/$t.tap" 2>"$OUT/$rt/$t.stderr") ||
-			echo "exit $?" >>"$OUT/$rt/$t.stderr"
+		case $t in
+		linux_cgroups_* | delete_resources | killsig) alone+=("$t") ;;
+		*)
+			while [ "$(jobs -pr | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+			run_one "$rt" "$t" &
+			;;
+		esac
 	done
+	wait
+	for t in "${alone[@]}"; do run_one "$rt" "$t"; done
 	echo "$rt: $(($(date +%s) - t0))s" >>"$OUT/times"
 done
 
