@@ -426,6 +426,10 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		Strace:       e.g.strace,
 		PidsLimit:    sbx.PidsLimit,
 		ReadOnlyRoot: sbx.ReadOnlyRoot,
+
+		Caps:            sentryCaps(sbx.Caps),
+		NoNewPrivileges: sbx.NoNewPrivileges,
+		OOMScoreAdj:     int32(sbx.OOMScoreAdj),
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = e.id
