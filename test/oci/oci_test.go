@@ -1019,6 +1019,7 @@ func TestProcessCredentials(t *testing.T) {
 		}
 		b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
 			adj := 300
+			s.Root.Readonly = false
 			s.Process.User = specs.User{UID: tc.uid, GID: tc.uid}
 			s.Process.NoNewPrivileges = true
 			s.Process.OOMScoreAdj = &adj
