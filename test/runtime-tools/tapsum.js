@@ -1,7 +1,9 @@
 // tapsum reads the TAP that run.sh saved for each runtime (OUT/RUNTIME/TEST.tap),
 // prints a table of passed/total assertions per test and runtime, and exits 1
 // if an assertion that passes under runc fails (or is missing) under runsc-exo.
-// Usage: node tapsum.js OUT TEST... (NODE_PATH must hold node-tap's tap-parser).
+// Usage: node tapsum.js OUT TEST... (NODE_PATH must hold node-tap's tap-parser);
+// with TAPSUM_LIST=1 it only prints the names of the tests that lose an
+// assertion, one a line.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -64,6 +66,10 @@ function cell(r) {
       }
     }
     rows.push(row);
+  }
+  if (process.env.TAPSUM_LIST) {
+    for (const t of new Set(regressions.map((r) => r.split(':')[0]))) console.log(t);
+    return;
   }
   const sums = {};
   const table = [['test', ...runtimes.map((rt) => `${rt} ok/total`)]];
