@@ -32,8 +32,14 @@ type Sandbox struct {
 	GID    uint32
 	Groups []uint32
 	// Rlimits are the process's resource limits, by RLIMIT_* number.
-	Rlimits  []Rlimit
-	Hostname string
+	Rlimits []Rlimit
+	// Caps are process.capabilities (nil: not given, the process keeps
+	// every capability as with runc).
+	Caps            *Caps
+	NoNewPrivileges bool
+	// OOMScoreAdj is process.oomScoreAdj (0 when not given).
+	OOMScoreAdj int
+	Hostname    string
 	// Terminal asks for a pty as the process's stdio (process.terminal).
 	Terminal bool
 
@@ -88,6 +94,11 @@ type DeviceRule struct {
 	Type         byte
 	Major, Minor int64
 	Access       string
+}
+
+// Caps are a process's capability sets, bit n for capability n.
+type Caps struct {
+	Bounding, Effective, Inheritable, Permitted, Ambient uint64
 }
 
 // Rlimit is one resource limit of the init process.
@@ -254,7 +265,54 @@ func translateProcess(p *specs.Process, sb *Sandbox) error {
 		}
 		sb.Rlimits = append(sb.Rlimits, Rlimit{Resource: n, Soft: r.Soft, Hard: r.Hard})
 	}
+	if c := p.Capabilities; c != nil {
+		sb.Caps = &Caps{}
+		for _, set := range []struct {
+			field string
+			names []string
+			mask  *uint64
+		}{
+			{"bounding", c.Bounding, &sb.Caps.Bounding},
+			{"effective", c.Effective, &sb.Caps.Effective},
+			{"inheritable", c.Inheritable, &sb.Caps.Inheritable},
+			{"permitted", c.Permitted, &sb.Caps.Permitted},
+			{"ambient", c.Ambient, &sb.Caps.Ambient},
+		} {
+			for i, name := range set.names {
+				n, ok := capNumbers[strings.ToUpper(name)]
+				if !ok {
+					// As runc 1.1: a name this kernel does not know
+					// (a newer one, or a typo) is skipped, not an error.
+					sb.Warnings = append(sb.Warnings, fmt.Sprintf("process.capabilities.%s[%d]: unknown capability %q ignored", set.field, i, name))
+					continue
+				}
+				*set.mask |= 1 << n
+			}
+		}
+	}
+	sb.NoNewPrivileges = p.NoNewPrivileges
+	if p.OOMScoreAdj != nil {
+		if *p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000 {
+			return fieldError("process.oomScoreAdj", "%d is outside -1000..1000", *p.OOMScoreAdj)
+		}
+		sb.OOMScoreAdj = *p.OOMScoreAdj
+	}
 	return nil
+}
+
+// capNumbers are the capability names of Linux 6.x and their numbers.
+var capNumbers = map[string]int{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+	"CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+	"CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+	"CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+	"CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+	"CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+	"CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+	"CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+	"CAP_CHECKPOINT_RESTORE": 40,
 }
 
 func validateHooks(h *specs.Hooks) error {

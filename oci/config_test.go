@@ -178,6 +178,41 @@ func TestTranslateProcess(t *testing.T) {
 	}
 }
 
+func TestTranslateCapabilities(t *testing.T) {
+	spec, bundle := loadSample(t, "config.ctr.json")
+	adj := -500
+	spec.Process.OOMScoreAdj = &adj
+	spec.Process.NoNewPrivileges = true
+	spec.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_CHECKPOINT_RESTORE"},
+		Effective:   []string{"CAP_KILL"},
+		Permitted:   []string{"CAP_KILL", "cap_chown"},
+		Inheritable: []string{"CAP_TEST"},
+	}
+	sb, err := Translate(spec, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Caps{Bounding: 1<<0 | 1<<5 | 1<<40, Effective: 1 << 5, Permitted: 1<<5 | 1<<0}
+	if sb.Caps == nil || *sb.Caps != want {
+		t.Errorf("caps = %+v, want %+v", sb.Caps, want)
+	}
+	// As runc 1.1: an unknown name is skipped with a warning.
+	if len(sb.Warnings) != 1 || !strings.Contains(sb.Warnings[0], `process.capabilities.inheritable[0]: unknown capability "CAP_TEST"`) {
+		t.Errorf("warnings = %q", sb.Warnings)
+	}
+	if !sb.NoNewPrivileges || sb.OOMScoreAdj != -500 {
+		t.Errorf("noNewPrivileges/oomScoreAdj not translated: %v %d", sb.NoNewPrivileges, sb.OOMScoreAdj)
+	}
+	spec.Process.Capabilities = nil
+	adj = 1001
+	if sb, err = Translate(spec, bundle); err == nil || !strings.Contains(err.Error(), "process.oomScoreAdj") {
+		t.Errorf("oomScoreAdj 1001: err = %v", err)
+	} else if sb != nil && sb.Caps != nil {
+		t.Errorf("no process.capabilities gave %+v, want nil (every capability)", sb.Caps)
+	}
+}
+
 func TestValidateID(t *testing.T) {
 	for _, id := range []string{"abc", "a-b_c.d+e", strings.Repeat("f", 64)} {
 		if err := ValidateID(id); err != nil {

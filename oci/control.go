@@ -87,6 +87,9 @@ type ExecProcess struct {
 	GID     uint32   `json:"gid"`
 	Groups  []uint32 `json:"groups,omitempty"`
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Caps are the process's capability sets (nil: every capability).
+	Caps            *Caps `json:"caps,omitempty"`
+	NoNewPrivileges bool  `json:"noNewPrivileges,omitempty"`
 	// Stdio names the file capabilities exo granted for fds 0-2 ("": the
 	// fd is closed).
 	Stdio [3]string `json:"stdio"`
@@ -101,7 +104,7 @@ func ExecProcessOf(p *specs.Process, rootfs string) (*ExecProcess, error) {
 	if err := translateProcess(p, sb); err != nil {
 		return nil, errors.New(strings.Replace(err.Error(), "config.json: ", "process.json: ", 1))
 	}
-	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits, Terminal: sb.Terminal}, nil
+	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits, Terminal: sb.Terminal, Caps: sb.Caps, NoNewPrivileges: sb.NoNewPrivileges}, nil
 }
 
 // socketAddr is a path to dir/name that fits a sockaddr_un (108 bytes):

@@ -103,9 +103,18 @@ func reportBootFailure(fd int, msg string) {
 }
 
 func execSpec(p *oci.ExecProcess) sentry.ExecSpec {
-	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio}
+	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio,
+		Caps: sentryCaps(p.Caps), NoNewPrivileges: p.NoNewPrivileges}
 	for _, r := range p.Rlimits {
 		spec.Rlimits = append(spec.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
 	}
 	return spec
+}
+
+// sentryCaps passes the spec's capability sets on to the sentry.
+func sentryCaps(c *oci.Caps) *sentry.CapSets {
+	if c == nil {
+		return nil
+	}
+	return &sentry.CapSets{Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable, Permitted: c.Permitted, Ambient: c.Ambient}
 }

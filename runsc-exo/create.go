@@ -421,7 +421,13 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("memory audit: %w", err)
 	}
 	setAuditedLimit(sbx.MemoryLimit)
-	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, caps.RightRead); err != nil {
+	// As with runc, a container's writes land in its rootfs unless
+	// root.readonly says otherwise: the bundle's owner sees them.
+	rootRights := caps.RightRead
+	if !sbx.ReadOnlyRoot {
+		rootRights |= caps.RightWrite
+	}
+	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, rootRights); err != nil {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := sentry.Config{
@@ -441,6 +447,10 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		ReadonlyPaths: sbx.ReadonlyPaths,
 		Sysctl:        sbx.Sysctl,
 		Domainname:    sbx.Domainname,
+
+		Caps:            sentryCaps(sbx.Caps),
+		NoNewPrivileges: sbx.NoNewPrivileges,
+		OOMScoreAdj:     int32(sbx.OOMScoreAdj),
 		Cgroup: sentry.CgroupConfig{
 			V1:        !oci.HostCgroupV2(),
 			Memory:    sbx.MemoryLimit,

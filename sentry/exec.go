@@ -21,6 +21,9 @@ type ExecSpec struct {
 	GID     uint32
 	Groups  []uint32
 	Rlimits []Rlimit
+	// Caps and NoNewPrivileges are as Config's for init.
+	Caps            *CapSets
+	NoNewPrivileges bool
 	// Stdio names the file capabilities exo granted for fds 0-2 ("":
 	// closed).
 	Stdio [3]string
@@ -68,14 +71,10 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		}
 	}
 	t, err := s.kernel.Spawn(kernel.SpawnSpec{
-		Argv: spec.Argv,
-		Env:  spec.Env,
-		Cwd:  spec.Cwd,
-		Creds: kernel.Creds{
-			UID: spec.UID, EUID: spec.UID, SUID: spec.UID, FSUID: spec.UID,
-			GID: spec.GID, EGID: spec.GID, SGID: spec.GID, FSGID: spec.GID,
-			Groups: spec.Groups,
-		},
+		Argv:    spec.Argv,
+		Env:     spec.Env,
+		Cwd:     spec.Cwd,
+		Creds:   creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
 		Rlimits: rlimits,
 		Stdio:   stdio,
 		Exited:  exited,

@@ -82,6 +82,14 @@ type Config struct {
 	DeviceRules []DeviceRule `json:"deviceRules,omitempty"`
 	// Cgroup is what the container's cgroup files show.
 	Cgroup CgroupConfig `json:"cgroup"`
+	// Caps are init's capability sets as they are before its execve,
+	// which then changes them as Linux's does (nil: every capability, as
+	// a root shell holds).
+	Caps *CapSets `json:"caps,omitempty"`
+	// NoNewPrivileges is init's prctl(PR_SET_NO_NEW_PRIVS).
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// OOMScoreAdj is init's /proc/self/oom_score_adj.
+	OOMScoreAdj int32 `json:"oomScoreAdj,omitempty"`
 }
 
 // Device is one node of linux.devices, directly in /dev.
@@ -114,6 +122,36 @@ type CgroupConfig struct {
 	CPUQuota  int64  `json:"cpuQuota,omitempty"`
 	CPUPeriod uint64 `json:"cpuPeriod,omitempty"`
 	CPUShares uint64 `json:"cpuShares,omitempty"`
+}
+
+// CapSets are a process's capability sets, bit n for capability n.
+type CapSets struct {
+	Bounding    uint64 `json:"bounding"`
+	Effective   uint64 `json:"effective"`
+	Inheritable uint64 `json:"inheritable"`
+	Permitted   uint64 `json:"permitted"`
+	Ambient     uint64 `json:"ambient"`
+}
+
+// creds are the library OS credentials of a process the runtime starts.
+func creds(uid, gid uint32, groups []uint32, c *CapSets, noNewPrivs bool) kernel.Creds {
+	cr := kernel.Creds{
+		UID: uid, EUID: uid, SUID: uid, FSUID: uid,
+		GID: gid, EGID: gid, SGID: gid, FSGID: gid,
+		Groups:     groups,
+		Caps:       kernel.RootCaps(),
+		NoNewPrivs: noNewPrivs,
+	}
+	if c != nil {
+		cr.Caps = kernel.CapSets{
+			Bounding:    kernel.CapSet(c.Bounding) & kernel.AllCaps,
+			Effective:   kernel.CapSet(c.Effective) & kernel.AllCaps,
+			Inheritable: kernel.CapSet(c.Inheritable) & kernel.AllCaps,
+			Permitted:   kernel.CapSet(c.Permitted) & kernel.AllCaps,
+			Ambient:     kernel.CapSet(c.Ambient) & kernel.AllCaps,
+		}
+	}
+	return cr
 }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
@@ -332,15 +370,12 @@ func (s *Sandbox) Load() error {
 		}
 	}
 	t, err := s.kernel.NewInitTask(kernel.InitSpec{
-		Argv: s.cfg.Argv,
-		Env:  s.cfg.Env,
-		Cwd:  s.cfg.Cwd,
-		Creds: kernel.Creds{
-			UID: s.cfg.UID, EUID: s.cfg.UID, SUID: s.cfg.UID, FSUID: s.cfg.UID,
-			GID: s.cfg.GID, EGID: s.cfg.GID, SGID: s.cfg.GID, FSGID: s.cfg.GID,
-			Groups: s.cfg.Groups,
-		},
-		Rlimits: rlimits,
+		Argv:        s.cfg.Argv,
+		Env:         s.cfg.Env,
+		Cwd:         s.cfg.Cwd,
+		Creds:       creds(s.cfg.UID, s.cfg.GID, s.cfg.Groups, s.cfg.Caps, s.cfg.NoNewPrivileges),
+		Rlimits:     rlimits,
+		OOMScoreAdj: s.cfg.OOMScoreAdj,
 	})
 	if err != nil {
 		return err

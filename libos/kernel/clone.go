@@ -161,6 +161,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 			tty:      t.tg.tty,
 			handlers: handlers,
 			rlimits:  t.tg.rlimits,
+			oomAdj:   t.tg.oomAdj,
 			waitCh:   make(chan struct{}),
 			termSig:  a.ExitSignal,
 		}

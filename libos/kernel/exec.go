@@ -155,6 +155,7 @@ func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, de
 		t.Comm = t.Comm[:15]
 	}
 	t.Dumpable = true
+	t.execCreds()
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil

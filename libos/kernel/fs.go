@@ -196,7 +196,7 @@ func (t *Task) Chroot(p string) error {
 	if err := t.searchableDir(d); err != nil {
 		return err
 	}
-	if t.Creds().EUID != 0 {
+	if c := t.Creds(); !c.HasCap(CapSysChroot) {
 		return unix.EPERM
 	}
 	t.FS.SetRoot(d)
@@ -290,7 +290,7 @@ func (t *Task) Link(olddirfd int, oldp string, newdirfd int, newp string, flags 
 	if flags&unix.AT_EMPTY_PATH != 0 && oldp == "" {
 		// Linking an open file by its fd needs CAP_DAC_READ_SEARCH;
 		// without it Linux answers as if the path were missing.
-		if t.Creds().EUID != 0 {
+		if c := t.Creds(); !c.HasCap(CapDacReadSearch) {
 			return unix.ENOENT
 		}
 		lf |= vfs.LookupEmptyPath

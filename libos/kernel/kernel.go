@@ -176,6 +176,15 @@ type Creds struct {
 	UID, EUID, SUID, FSUID uint32
 	GID, EGID, SGID, FSGID uint32
 	Groups                 []uint32
+	// Caps are the library OS's capability sets of the process (caps.go);
+	// they grant privileges inside the sandbox only.
+	Caps CapSets
+	// KeepCaps is prctl(PR_SET_KEEPCAPS): the permitted set survives a
+	// change of every uid away from 0.
+	KeepCaps bool
+	// NoNewPrivs is prctl(PR_SET_NO_NEW_PRIVS), inherited by children and
+	// kept across execve.
+	NoNewPrivs bool
 }
 
 // Rlimit is one resource limit.
@@ -243,6 +252,8 @@ type InitSpec struct {
 	Creds Creds
 	// Rlimits override the default resource limits, by RLIMIT_* number.
 	Rlimits map[int]Rlimit
+	// OOMScoreAdj is init's /proc/self/oom_score_adj (-1000..1000).
+	OOMScoreAdj int32
 }
 
 // NewInitTask creates pid 1 with fds 0-2 on the sandbox's stdio and loads
@@ -268,6 +279,7 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 		children: make(map[*ThreadGroup]struct{}),
 		handlers: &SignalHandlers{},
 		rlimits:  initRlimits(spec.Rlimits),
+		oomAdj:   spec.OOMScoreAdj,
 		waitCh:   make(chan struct{}),
 		termSig:  int(unix.SIGCHLD),
 	}

@@ -25,10 +25,6 @@ func (k *Kernel) ProcSource() proc.Source { return procSource{k} }
 
 type procSource struct{ k *Kernel }
 
-// allCaps is every capability bit Linux 6.6 defines (0..40): the
-// container's root holds them all as far as the library OS is concerned.
-const allCaps = 1<<41 - 1
-
 // Caller implements proc.Source.
 func (s procSource) Caller(caller any) (int32, int32) {
 	t, ok := caller.(*Task)
@@ -99,17 +95,18 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 	}
 	leader := tg.leader
 	p := &proc.Process{
-		PID:        tgid,
-		TPGID:      -1,
-		Comm:       leader.Comm,
-		Flags:      0x400000,
-		ExitSignal: int32(tg.termSig),
-		Dumpable:   leader.Dumpable,
-		NoNewPrivs: leader.NoNewPrivs,
-		Start:      leader.Start.Sub(k.Boot),
-		LoginUID:   ^uint32(0),
-		SessionID:  ^uint32(0),
-		FDSize:     64,
+		PID:         tgid,
+		TPGID:       -1,
+		Comm:        leader.Comm,
+		Flags:       0x400000,
+		ExitSignal:  int32(tg.termSig),
+		Dumpable:    leader.Dumpable,
+		NoNewPrivs:  leader.creds.NoNewPrivs,
+		OOMScoreAdj: tg.oomAdj,
+		Start:       leader.Start.Sub(k.Boot),
+		LoginUID:    ^uint32(0),
+		SessionID:   ^uint32(0),
+		FDSize:      64,
 	}
 	if tg.parent != nil {
 		p.PPID = tg.parent.tgid
@@ -126,10 +123,8 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 	p.UID = [4]uint32{c.UID, c.EUID, c.SUID, c.FSUID}
 	p.GID = [4]uint32{c.GID, c.EGID, c.SGID, c.FSGID}
 	p.Groups = append([]uint32(nil), c.Groups...)
-	p.CapBnd = allCaps
-	if c.EUID == 0 {
-		p.CapPrm, p.CapEff = allCaps, allCaps
-	}
+	p.CapInh, p.CapPrm, p.CapEff = uint64(c.Caps.Inheritable), uint64(c.Caps.Permitted), uint64(c.Caps.Effective)
+	p.CapBnd, p.CapAmb = uint64(c.Caps.Bounding), uint64(c.Caps.Ambient)
 	for i, r := range tg.rlimits {
 		p.Rlimits[i] = proc.Rlimit{Cur: r.Cur, Max: r.Max}
 	}
@@ -387,4 +382,18 @@ func (s procSource) System() proc.System {
 		sys.Mem = proc.Meminfo{Total: total, Free: free, Available: free}
 	}
 	return sys
+}
+
+// SetOOMScoreAdj implements proc.OOMScoreAdjSetter. The library OS never
+// kills for memory (exo's quota fails allocations instead), so the value
+// is only kept and shown, and inherited by children as Linux does.
+func (s procSource) SetOOMScoreAdj(tgid int32, adj int32) error {
+	s.k.mu.Lock()
+	defer s.k.mu.Unlock()
+	tg := s.k.groupLocked(tgid)
+	if tg == nil {
+		return unix.ESRCH
+	}
+	tg.oomAdj = adj
+	return nil
 }

@@ -209,7 +209,7 @@ func (t *Task) Kill(pid int32, sig int) error {
 // always allowed.
 func (t *Task) canSignalLocked(tg *ThreadGroup, sig int) bool {
 	c := t.creds
-	if c.EUID == 0 || tg == t.tg {
+	if c.HasCap(CapKill) || tg == t.tg {
 		return true
 	}
 	if sig == int(unix.SIGCONT) && tg.pgrp != nil && tg.pgrp.session == t.tg.pgrp.session {

@@ -39,12 +39,11 @@ type Task struct {
 	ExeDentry *vfs.Dentry
 	Argv      []string
 	// Envv is the environment the image was started with (/proc/PID/environ).
-	Envv       []string
-	Comm       string
-	NoNewPrivs bool
-	Dumpable   bool
-	PdeathSig  int
-	Start      time.Time
+	Envv      []string
+	Comm      string
+	Dumpable  bool
+	PdeathSig int
+	Start     time.Time
 
 	// Ctx is set by the sentry before the task runs.
 	Ctx Context
@@ -90,7 +89,8 @@ type ThreadGroup struct {
 	handlers *SignalHandlers
 	pending  sigQueue
 	rlimits  [NumRlimits]Rlimit
-	termSig  int // signal sent to the parent at exit (SIGCHLD, or clone's choice)
+	oomAdj   int32 // /proc/PID/oom_score_adj, inherited by children
+	termSig  int   // signal sent to the parent at exit (SIGCHLD, or clone's choice)
 
 	exiting    bool // a group exit (exit_group or fatal signal) is under way
 	execed     bool // the process has called execve (setpgid's EACCES)

@@ -288,7 +288,7 @@ func (t *Task) TerminalIoctl(d *vfs.FileDescription, req, arg uint64) (ret uint6
 		if !leader || t.tg.tty != nil {
 			return 0, true, unix.EPERM
 		}
-		root := t.creds.EUID == 0
+		root := t.creds.HasCap(CapSysAdmin)
 		if owner := ownerLocked(tty); owner != nil {
 			if arg != 1 || !root {
 				return 0, true, unix.EPERM

@@ -9,9 +9,9 @@ import (
 )
 
 // The library OS's credentials follow Linux's rules for a process with or
-// without CAP_SETUID/CAP_SETGID, where "privileged" means euid 0 (the
-// container's root holds every capability of the library OS, none of the
-// host's).
+// without CAP_SETUID/CAP_SETGID in its effective set (the library OS's
+// capabilities, none of the host's), with the capability changes Linux
+// makes when uids move away from or back to 0.
 
 func init() {
 	register(SysGetuid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.Creds().UID), nil })
@@ -46,8 +46,8 @@ func init() {
 		c := t.Creds()
 		old := c.FSUID
 		u := uint32(a[0])
-		if c.EUID == 0 || u == c.UID || u == c.EUID || u == c.SUID || u == c.FSUID {
-			c.FSUID = u
+		if c.HasCap(kernel.CapSetuid) || u == c.UID || u == c.EUID || u == c.SUID || u == c.FSUID {
+			c.SetFSUID(u)
 			t.SetCreds(c)
 		}
 		return uint64(old), nil
@@ -56,19 +56,14 @@ func init() {
 		c := t.Creds()
 		old := c.FSGID
 		g := uint32(a[0])
-		if c.EUID == 0 || g == c.GID || g == c.EGID || g == c.SGID || g == c.FSGID {
+		if c.HasCap(kernel.CapSetgid) || g == c.GID || g == c.EGID || g == c.SGID || g == c.FSGID {
 			c.FSGID = g
 			t.SetCreds(c)
 		}
 		return uint64(old), nil
 	})
 	register(SysCapget, sysCapget)
-	register(SysCapset, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if t.Creds().EUID != 0 {
-			return 0, unix.EPERM
-		}
-		return 0, nil
-	})
+	register(SysCapset, sysCapset)
 }
 
 // noChange is -1 in the set*id calls.
@@ -91,10 +86,10 @@ func setuid(t *kernel.Task, u uint32) error {
 	}
 	c := t.Creds()
 	switch {
-	case c.EUID == 0:
-		c.UID, c.EUID, c.SUID, c.FSUID = u, u, u, u
+	case c.HasCap(kernel.CapSetuid):
+		c.SetUIDs(u, u, u, u)
 	case u == c.UID || u == c.SUID:
-		c.EUID, c.FSUID = u, u
+		c.SetUIDs(c.UID, u, c.SUID, u)
 	default:
 		return unix.EPERM
 	}
@@ -108,7 +103,7 @@ func setgid(t *kernel.Task, g uint32) error {
 	}
 	c := t.Creds()
 	switch {
-	case c.EUID == 0:
+	case c.HasCap(kernel.CapSetgid):
 		c.GID, c.EGID, c.SGID, c.FSGID = g, g, g, g
 	case g == c.GID || g == c.SGID:
 		c.EGID, c.FSGID = g, g
@@ -123,27 +118,27 @@ func setgid(t *kernel.Task, g uint32) error {
 func setresuid(t *kernel.Task, r, e, s uint32, re bool) error {
 	c := t.Creds()
 	allowed := func(id uint32) bool {
-		return id == noChange || c.EUID == 0 || id == c.UID || id == c.EUID || id == c.SUID
+		return id == noChange || c.HasCap(kernel.CapSetuid) || id == c.UID || id == c.EUID || id == c.SUID
 	}
-	if re && r != noChange && c.EUID != 0 && r != c.UID && r != c.EUID {
+	if re && r != noChange && !c.HasCap(kernel.CapSetuid) && r != c.UID && r != c.EUID {
 		return unix.EPERM
 	}
 	if !allowed(r) || !allowed(e) || !allowed(s) {
 		return unix.EPERM
 	}
-	oldR := c.UID
+	n := c
 	if r != noChange {
-		c.UID = r
+		n.UID = r
 	}
 	if e != noChange {
-		c.EUID = e
+		n.EUID = e
 	}
 	if s != noChange {
-		c.SUID = s
-	} else if re && (r != noChange || (e != noChange && e != oldR)) {
-		c.SUID = c.EUID
+		n.SUID = s
+	} else if re && (r != noChange || (e != noChange && e != c.UID)) {
+		n.SUID = n.EUID
 	}
-	c.FSUID = c.EUID
+	c.SetUIDs(n.UID, n.EUID, n.SUID, n.EUID)
 	t.SetCreds(c)
 	return nil
 }
@@ -151,9 +146,9 @@ func setresuid(t *kernel.Task, r, e, s uint32, re bool) error {
 func setresgid(t *kernel.Task, r, e, s uint32, re bool) error {
 	c := t.Creds()
 	allowed := func(id uint32) bool {
-		return id == noChange || c.EUID == 0 || id == c.GID || id == c.EGID || id == c.SGID
+		return id == noChange || c.HasCap(kernel.CapSetgid) || id == c.GID || id == c.EGID || id == c.SGID
 	}
-	if re && r != noChange && c.EUID != 0 && r != c.GID && r != c.EGID {
+	if re && r != noChange && !c.HasCap(kernel.CapSetgid) && r != c.GID && r != c.EGID {
 		return unix.EPERM
 	}
 	if !allowed(r) || !allowed(e) || !allowed(s) {
@@ -204,7 +199,7 @@ func sysSetgroups(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	c := t.Creds()
-	if c.EUID != 0 {
+	if !c.HasCap(kernel.CapSetgid) {
 		return 0, unix.EPERM
 	}
 	b := make([]byte, 4*n)
@@ -220,43 +215,103 @@ func sysSetgroups(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return 0, nil
 }
 
-// sysCapget reports the full capability sets for root and none otherwise,
-// the library OS's view of the container's capabilities.
-func sysCapget(t *kernel.Task, a [6]uint64) (uint64, error) {
+// capVersion1 is _LINUX_CAPABILITY_VERSION_1 (32-bit sets); versions 2
+// and 3 carry 64-bit sets as two 32-bit words.
+const (
+	capVersion1 = 0x19980330
+	capVersion2 = 0x20071026
+	capVersion3 = 0x20080522
+)
+
+// capHeader reads a capget/capset header: the number of 32-bit words of
+// the version it names and the pid. An unknown version is answered with
+// the preferred one written back and EINVAL, as Linux does.
+func capHeader(t *kernel.Task, addr, data uint64) (words int, pid int32, err error) {
 	var hdr [8]byte
-	if _, err := t.MM.CopyIn(a[0], hdr[:]); err != nil {
-		return 0, unix.EFAULT
+	if _, err := t.MM.CopyIn(addr, hdr[:]); err != nil {
+		return 0, 0, unix.EFAULT
 	}
-	version := binary.LittleEndian.Uint32(hdr[:])
-	const v3 = 0x20080522
-	if version != v3 && version != 0x20071026 && version != 0x19980330 {
-		binary.LittleEndian.PutUint32(hdr[:], v3)
-		t.MM.CopyOut(a[0], hdr[:4])
-		if a[1] == 0 {
-			return 0, nil
-		}
+	pid = int32(binary.LittleEndian.Uint32(hdr[4:]))
+	switch binary.LittleEndian.Uint32(hdr[:]) {
+	case capVersion1:
+		return 1, pid, nil
+	case capVersion2, capVersion3:
+		return 2, pid, nil
+	}
+	binary.LittleEndian.PutUint32(hdr[:], capVersion3)
+	if _, err := t.MM.CopyOut(addr, hdr[:4]); err != nil {
+		return 0, 0, unix.EFAULT
+	}
+	if data == 0 {
+		// Probing for the version with a null data pointer succeeds.
+		return 0, 0, nil
+	}
+	return 0, 0, unix.EINVAL
+}
+
+// sysCapget reports the effective, permitted and inheritable sets of the
+// caller or of another process of the sandbox.
+func sysCapget(t *kernel.Task, a [6]uint64) (uint64, error) {
+	words, pid, err := capHeader(t, a[0], a[1])
+	if err != nil || words == 0 {
+		return 0, err
+	}
+	if pid < 0 {
 		return 0, unix.EINVAL
+	}
+	c := t.Creds()
+	if pid != 0 && pid != t.TID {
+		o, ok := t.K.CredsOf(pid)
+		if !ok {
+			return 0, unix.ESRCH
+		}
+		c = o
 	}
 	if a[1] == 0 {
 		return 0, nil
 	}
-	words := 2
-	if version == 0x19980330 {
-		words = 1
-	}
 	data := make([]byte, 12*words)
-	if t.Creds().EUID == 0 {
-		for i := 0; i < words; i++ {
-			full := uint32(0xffffffff)
-			if i == 1 {
-				full = 1<<(unix.CAP_LAST_CAP-31) - 1
-			}
-			binary.LittleEndian.PutUint32(data[12*i:], full)
-			binary.LittleEndian.PutUint32(data[12*i+4:], full)
+	for i := 0; i < words; i++ {
+		for j, set := range []kernel.CapSet{c.Caps.Effective, c.Caps.Permitted, c.Caps.Inheritable} {
+			binary.LittleEndian.PutUint32(data[12*i+4*j:], uint32(set>>(32*i)))
 		}
 	}
 	if _, err := t.MM.CopyOut(a[1], data); err != nil {
 		return 0, unix.EFAULT
 	}
+	return 0, nil
+}
+
+// sysCapset changes the caller's own sets; Linux refuses any other target
+// since 2.6.24.
+func sysCapset(t *kernel.Task, a [6]uint64) (uint64, error) {
+	words, pid, err := capHeader(t, a[0], a[1])
+	if err != nil {
+		return 0, err
+	}
+	if words == 0 {
+		return 0, unix.EINVAL
+	}
+	if pid != 0 && pid != t.TID {
+		return 0, unix.EPERM
+	}
+	data := make([]byte, 12*words)
+	if _, err := t.MM.CopyIn(a[1], data); err != nil {
+		return 0, unix.EFAULT
+	}
+	var sets [3]kernel.CapSet
+	for i := 0; i < words; i++ {
+		for j := range sets {
+			sets[j] |= kernel.CapSet(binary.LittleEndian.Uint32(data[12*i+4*j:])) << (32 * i)
+		}
+	}
+	for j := range sets {
+		sets[j] &= kernel.AllCaps
+	}
+	c := t.Creds()
+	if !c.SetCaps(sets[0], sets[1], sets[2]) {
+		return 0, unix.EPERM
+	}
+	t.SetCreds(c)
 	return 0, nil
 }

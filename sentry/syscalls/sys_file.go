@@ -726,9 +726,9 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if cmd == unix.F_GETPIPE_SZ {
 			return uint64(end.Size()), nil
 		}
-		// Growing past pipe-max-size needs CAP_SYS_RESOURCE, which the
-		// container's root holds in the library OS.
-		n, err := end.SetSize(uint64(u32Arg(a[2])), t.Creds().EUID == 0)
+		// Growing past pipe-max-size needs CAP_SYS_RESOURCE.
+		c := t.Creds()
+		n, err := end.SetSize(uint64(u32Arg(a[2])), c.HasCap(kernel.CapSysResource))
 		return uint64(n), err
 	default:
 		d.DecRef()

@@ -84,7 +84,7 @@ func mlock(t *kernel.Task, addr, length uint64, lock bool) error {
 // CAP_IPC_LOCK (mlockall checks with more 0: Linux refuses it only for a
 // zero limit).
 func canLock(t *kernel.Task, more uint64) bool {
-	if t.Creds().EUID == 0 {
+	if c := t.Creds(); c.HasCap(kernel.CapIPCLock) {
 		return true
 	}
 	limit := t.Rlimit(unix.RLIMIT_MEMLOCK).Cur

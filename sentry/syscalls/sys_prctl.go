@@ -38,10 +38,12 @@ func sysPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
 			return 0, unix.EINVAL
 		}
-		t.NoNewPrivs = true
+		c := t.Creds()
+		c.NoNewPrivs = true
+		t.SetCreds(c)
 		return 0, nil
 	case unix.PR_GET_NO_NEW_PRIVS:
-		if t.NoNewPrivs {
+		if t.Creds().NoNewPrivs {
 			return 1, nil
 		}
 		return 0, nil
@@ -69,19 +71,95 @@ func sysPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 			return 0, unix.EFAULT
 		}
 		return 0, nil
-	case unix.PR_CAPBSET_READ:
-		// The container's root holds the full bounding set of the library
-		// OS; none of it reaches the host.
-		if a[1] > unix.CAP_LAST_CAP {
-			return 0, unix.EINVAL
+	case unix.PR_CAPBSET_READ, unix.PR_CAPBSET_DROP, unix.PR_CAP_AMBIENT, unix.PR_SET_KEEPCAPS, unix.PR_GET_KEEPCAPS:
+		return prctlCaps(t, a)
+	case unix.PR_GET_SECUREBITS:
+		// Only SECBIT_KEEP_CAPS, which mirrors PR_SET_KEEPCAPS.
+		if t.Creds().KeepCaps {
+			return 1 << 4, nil
 		}
-		return 1, nil
+		return 0, nil
 	case unix.PR_GET_SECCOMP:
 		return 0, nil
-	case unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_KEEPCAPS, unix.PR_SET_THP_DISABLE, unix.PR_SET_VMA:
+	case unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_THP_DISABLE, unix.PR_SET_VMA:
 		return 0, nil
 	case unix.PR_GET_TIMERSLACK:
 		return 50000, nil
 	}
 	return 0, unix.EINVAL
+}
+
+// prctlCaps serves the prctl options on the library OS's capability sets
+// (the bounding and ambient sets, keep-caps), with Linux's checks.
+func prctlCaps(t *kernel.Task, a [6]uint64) (uint64, error) {
+	c := t.Creds()
+	capArg := func(v uint64) (int, error) {
+		if v > kernel.LastCap {
+			return 0, unix.EINVAL
+		}
+		return int(v), nil
+	}
+	switch intArg(a[0]) {
+	case unix.PR_CAPBSET_READ:
+		n, err := capArg(a[1])
+		if err != nil {
+			return 0, err
+		}
+		if c.Caps.Bounding.Has(n) {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_CAPBSET_DROP:
+		n, err := capArg(a[1])
+		if err != nil {
+			return 0, err
+		}
+		if !c.HasCap(kernel.CapSetpcap) {
+			return 0, unix.EPERM
+		}
+		c.Caps.Bounding &^= 1 << n
+	case unix.PR_GET_KEEPCAPS:
+		if c.KeepCaps {
+			return 1, nil
+		}
+		return 0, nil
+	case unix.PR_SET_KEEPCAPS:
+		if a[1] > 1 {
+			return 0, unix.EINVAL
+		}
+		c.KeepCaps = a[1] == 1
+	case unix.PR_CAP_AMBIENT:
+		if a[3] != 0 || a[4] != 0 {
+			return 0, unix.EINVAL
+		}
+		if a[1] == unix.PR_CAP_AMBIENT_CLEAR_ALL {
+			if a[2] != 0 {
+				return 0, unix.EINVAL
+			}
+			c.Caps.Ambient = 0
+			break
+		}
+		n, err := capArg(a[2])
+		if err != nil {
+			return 0, err
+		}
+		switch a[1] {
+		case unix.PR_CAP_AMBIENT_IS_SET:
+			if c.Caps.Ambient.Has(n) {
+				return 1, nil
+			}
+			return 0, nil
+		case unix.PR_CAP_AMBIENT_RAISE:
+			if !c.Caps.Permitted.Has(n) || !c.Caps.Inheritable.Has(n) {
+				return 0, unix.EPERM
+			}
+			c.Caps.Ambient |= 1 << n
+		case unix.PR_CAP_AMBIENT_LOWER:
+			c.Caps.Ambient &^= 1 << n
+		default:
+			return 0, unix.EINVAL
+		}
+	}
+	t.SetCreds(c)
+	return 0, nil
 }

@@ -438,7 +438,7 @@ func init() {
 		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
 			return 0, unix.EINVAL
 		}
-		if int32(a[2]) < 0 && t.Creds().EUID != 0 {
+		if c := t.Creds(); int32(a[2]) < 0 && !c.HasCap(kernel.CapSysNice) {
 			return 0, unix.EACCES
 		}
 		return 0, nil

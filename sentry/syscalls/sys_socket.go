@@ -736,13 +736,13 @@ func parseControl(t *kernel.Task, m msghdr, args *sendArgs) error {
 // pid and one of its uids and gids, unless it holds the capability.
 func checkCred(t *kernel.Task, c unixsock.Cred) error {
 	cr := t.Creds()
-	if c.PID != t.TGID() && cr.EUID != 0 {
+	if c.PID != t.TGID() && !cr.HasCap(kernel.CapSysAdmin) {
 		return unix.EPERM
 	}
-	if c.UID != cr.UID && c.UID != cr.EUID && c.UID != cr.SUID && cr.EUID != 0 {
+	if c.UID != cr.UID && c.UID != cr.EUID && c.UID != cr.SUID && !cr.HasCap(kernel.CapSetuid) {
 		return unix.EPERM
 	}
-	if c.GID != cr.GID && c.GID != cr.EGID && c.GID != cr.SGID && cr.EUID != 0 {
+	if c.GID != cr.GID && c.GID != cr.EGID && c.GID != cr.SGID && !cr.HasCap(kernel.CapSetgid) {
 		return unix.EPERM
 	}
 	return nil

@@ -993,3 +993,57 @@ func TestReadOnlyRootWithoutMountPoints(t *testing.T) {
 		t.Errorf("the host rootfs changed: %d entries before, %d after", len(before), len(after))
 	}
 }
+
+// TestProcessCredentials: process.capabilities, noNewPrivileges and
+// oomScoreAdj are what the container's process sees in /proc/self/status
+// after its execve, as under runc (root gains its bounding and inheritable
+// sets; another user keeps only the ambient set), and its writes land in
+// the bundle's rootfs.
+func TestProcessCredentials(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	script := `grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status; cat /proc/self/oom_score_adj; echo written > /written`
+	for _, tc := range []struct {
+		name string
+		uid  uint32
+		want string
+	}{
+		{"root", 0, "CapInh:\t0000000000000020\nCapPrm:\t0000000000000021\nCapEff:\t0000000000000021\nCapBnd:\t0000000000000021\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n300\n"},
+		{"user", 0, ""},
+	} {
+		if tc.name == "user" {
+			// A user other than root keeps only its ambient set, and
+			// writes only where it may: the rootfs is root's.
+			tc.uid = 1000
+			tc.want = "CapInh:\t0000000000000020\nCapPrm:\t0000000000000020\nCapEff:\t0000000000000020\nCapBnd:\t0000000000000021\nCapAmb:\t0000000000000020\nNoNewPrivs:\t1\n300\n"
+		}
+		b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+			adj := 300
+			s.Root.Readonly = false
+			s.Process.User = specs.User{UID: tc.uid, GID: tc.uid}
+			s.Process.NoNewPrivileges = true
+			s.Process.OOMScoreAdj = &adj
+			s.Process.Capabilities = &specs.LinuxCapabilities{
+				Bounding:    []string{"CAP_KILL", "CAP_CHOWN"},
+				Effective:   []string{"CAP_KILL", "CAP_CHOWN"},
+				Permitted:   []string{"CAP_KILL", "CAP_CHOWN"},
+				Inheritable: []string{"CAP_KILL"},
+				Ambient:     []string{"CAP_KILL", "CAP_NOT_A_CAPABILITY"},
+			}
+			if tc.uid == 0 {
+				s.Process.Capabilities.Ambient = nil
+			}
+		})
+		r := e.run("run", "--bundle", b, "creds-"+tc.name)
+		if got := string(r.Stdout); got != tc.want {
+			t.Errorf("%s: container printed\n%s\nwant\n%s\n%s", tc.name, got, tc.want, r)
+		}
+		written, err := os.ReadFile(filepath.Join(b, "rootfs", "written"))
+		switch {
+		case tc.uid == 0 && (err != nil || string(written) != "written\n"):
+			t.Errorf("root's write did not reach the bundle's rootfs: %q, %v", written, err)
+		case tc.uid != 0 && err == nil:
+			t.Errorf("uid %d wrote into root's rootfs", tc.uid)
+		}
+	}
+}
