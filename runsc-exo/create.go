@@ -43,7 +43,7 @@ func (o *createOpts) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.bundle, "bundle", "", "path to the bundle (default: the current directory)")
 	fs.StringVar(&o.bundle, "b", "", "short for --bundle")
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the pid of the container's host process to this file")
-	fs.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send a terminal's master to (terminals are not supported yet)")
+	fs.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send the master of init's terminal to (process.terminal)")
 	fs.Bool("no-pivot", false, "accepted for runc compatibility (the rootfs is a capability; there is no pivot_root)")
 	fs.Bool("no-new-keyring", false, "accepted for runc compatibility (the library OS has no keyrings)")
 }
@@ -161,7 +161,9 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
+	// A terminal's host pty becomes exo's controlling terminal, which
+	// needs a session of its own.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach || sbx.Terminal}
 	if err := cmd.Start(); err != nil {
 		readyW.Close()
 		return fail(fmt.Errorf("start exo process: %w", err))
@@ -238,6 +240,10 @@ type exoProc struct {
 	spec  *specs.Spec
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
+	// consoleGrant is the host pty slave granted to the sentry for
+	// init's terminal (0: none); winch reports its resizes.
+	consoleGrant caps.ID
+	winch        chan os.Signal
 
 	sentry *exec.Cmd
 	ctl    *os.File
@@ -353,6 +359,13 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 	case first.Event != "created":
 		return fail(fmt.Errorf("unexpected sentry event %q", first.Event))
 	}
+	if e.consoleGrant != 0 {
+		// The sentry has its copy of the host pty's slave: exo must not
+		// hold one, or the client would not see the end of the
+		// workload's side.
+		exo.Revoke(e.consoleGrant)
+		go e.relayResizes()
+	}
 	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
 		if err := oci.RunHooks(e.spec, stage, e.ociState()); err != nil {
 			return fail(err)
@@ -444,30 +457,30 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		}
 		cfg.Mounts = append(cfg.Mounts, sm)
 	}
-	stdin, stdout, stderr := os.Stdin, os.Stdout, os.Stderr
 	if sbx.Terminal {
-		master, slave, err := oci.NewPty()
+		slave, err := e.hostTerminal(sbx)
 		if err != nil {
-			return err
-		}
-		err = oci.SendConsole(e.consoleSocket, master)
-		master.Close()
-		if err != nil {
-			slave.Close()
 			return err
 		}
 		defer slave.Close()
-		stdin, stdout, stderr = slave, slave, slave
+		if e.consoleGrant, err = exo.GrantFile("console", slave, caps.RightRead|caps.RightWrite); err != nil {
+			return err
+		}
+		cfg.Terminal = true
 	}
 	for _, s := range []struct {
 		name   string
 		f      *os.File
 		rights caps.Rights
 	}{
-		{"stdin", stdin, caps.RightRead},
-		{"stdout", stdout, caps.RightWrite},
-		{"stderr", stderr, caps.RightWrite},
+		{"stdin", os.Stdin, caps.RightRead},
+		{"stdout", os.Stdout, caps.RightWrite},
+		{"stderr", os.Stderr, caps.RightWrite},
 	} {
+		if sbx.Terminal {
+			// The terminal is init's stdio.
+			break
+		}
 		if _, err := exo.GrantFile(s.name, s.f, s.rights); err != nil {
 			slog.Debug("no stdio handle", "name", s.name, "err", err)
 		}
@@ -512,6 +525,9 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
+		// With a terminal, exo alone is in the session the host pty
+		// controls, so the host's SIGWINCH and SIGHUP reach only exo.
+		Setsid: sbx.Terminal,
 	}
 	// The sentry's Pdeathsig follows the thread that forked it, so that
 	// thread must outlive the sentry: it is this one, kept for good.
@@ -704,8 +720,15 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 		fail(fmt.Errorf("cannot exec in a container that is %s", status))
 		return
 	}
-	if req.Exec == nil || len(fds) != 3 {
-		fail(errors.New("exec: want a process and three stdio fds"))
+	switch {
+	case req.Exec == nil:
+		fail(errors.New("exec: want a process"))
+		return
+	case req.Exec.Terminal && len(fds) != 1:
+		fail(errors.New("exec: want the terminal's host pty"))
+		return
+	case !req.Exec.Terminal && len(fds) != 3:
+		fail(errors.New("exec: want three stdio fds"))
 		return
 	}
 	e.mu.Lock()
@@ -728,7 +751,21 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.exo.Revoke(g)
 		}
 	}()
+	if req.Exec.Terminal {
+		gname := fmt.Sprintf("exec:%d:console", id)
+		g, err := e.exo.GrantFile(gname, fds[0], caps.RightRead|caps.RightWrite)
+		if err != nil {
+			forget()
+			fail(err)
+			return
+		}
+		grants = append(grants, g)
+		req.Exec.Console = gname
+	}
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if req.Exec.Terminal {
+			break
+		}
 		rights := caps.RightWrite
 		if i == 0 {
 			rights = caps.RightRead
@@ -754,7 +791,25 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 		e.exo.Revoke(g)
 	}
 	grants = nil
+	if req.Exec.Terminal {
+		// Only the sentry may hold the host pty's slave, so the client
+		// sees EIO once the workload's side has closed.
+		fds[0].Close()
+		fds = nil
+	}
 	enc.Encode(oci.Message{Event: "started", Pid: pid})
+	if req.Exec.Terminal {
+		// The exec's host process relays its pty's resizes.
+		go func() {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				var m oci.Message
+				if json.Unmarshal(sc.Bytes(), &m) == nil && m.Op == "resize" {
+					e.callSentry(oci.Message{Op: "resize", ExecID: id})
+				}
+			}
+		}()
+	}
 	// The client is the exec's host process: ps lists it with the
 	// container's.
 	if cred, err := peerCred(c); err == nil {

@@ -58,6 +58,9 @@ type Config struct {
 	Groups []uint32 `json:"groups,omitempty"`
 	// Rlimits override init's default resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Terminal gives init a library OS terminal bridged to the host pty
+	// slave exo granted as "console" (console.go).
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
@@ -107,6 +110,8 @@ type Sandbox struct {
 	// client asks exo for capabilities granted after boot (an exec's
 	// stdio).
 	client *caps.Client
+	// terms are the sandbox's terminals bridged to host ptys.
+	terms *terminals
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -177,7 +182,15 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if !ok || root.Kind != caps.KindDir {
 		return nil, errors.New("exo granted no rootfs capability")
 	}
-	mounts, err := buildMounts(cfg, root, byName, mem, log)
+	terms := &terminals{log: log}
+	if cfg.Terminal {
+		g, ok := byName["console"]
+		if !ok || g.Kind != caps.KindFile {
+			return nil, errors.New("process.terminal: exo granted no console capability")
+		}
+		terms.initHost = g.File
+	}
+	mounts, err := buildMounts(cfg, root, byName, mem, log, terms)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +216,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client, terms: terms}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
 		Mounts:   mounts,
@@ -272,6 +285,7 @@ func (s *Sandbox) Load() error {
 			Groups: s.cfg.Groups,
 		},
 		Rlimits: rlimits,
+		TTY:     s.terms.initTTY(),
 	})
 	if err != nil {
 		return err
@@ -332,7 +346,7 @@ func ExitCode(err error) int {
 // tmpfs in the sandbox's memory (unless cfg.ReadOnlyRoot), so the
 // workload can change its root file system while the host's stays as it
 // was.
-func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, error) {
+func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger, terms *terminals) (*vfs.MountTable, error) {
 	writable := root.Rights&caps.RightWrite != 0
 	lower := dirfs.New(int(root.File.Fd()), writable)
 	lower.SetMemory(mem)
@@ -370,6 +384,9 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 	dev := devfs.New(devDirs...)
 	pts := devpts.New(unix.Mkdev(0, 24))
 	dev.SetPTS(pts)
+	if err := terms.attach(dev, pts); err != nil {
+		return nil, err
+	}
 	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755"}); err != nil {
 		// A read-only rootfs without /dev (a bare directory of test
 		// programs) simply has none.
