@@ -857,6 +857,12 @@ func (e *exoProc) handle(req oci.Message) error {
 			e.callSentry(oci.Message{Op: "kill", Signal: int(unix.SIGKILL), All: true})
 			return err
 		}
+		if e.consoleGrant != 0 {
+			// A size the client set on the master before start must be
+			// what init sees, as it would on a runc pty; its SIGWINCH
+			// may not have been relayed yet.
+			e.callSentry(oci.Message{Op: "resize"})
+		}
 		if err := e.callSentry(oci.Message{Op: "start"}); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -68,7 +69,7 @@ func (ts *terminals) attach(dev *devfs.FS, pts *devpts.FS) error {
 	if err != nil {
 		return err
 	}
-	dev.SetConsole(c.tty.OpenSlave)
+	dev.SetConsoleTerminal(c.tty)
 	return nil
 }
 
@@ -82,7 +83,10 @@ type console struct {
 	// wait in Go's poller and Close ends them.
 	host *os.File
 
-	done      chan struct{}
+	done chan struct{}
+	// flushed is closed when toHost has ended: the workload's output has
+	// all gone to the host (or the host side has gone).
+	flushed   chan struct{}
 	closeOnce sync.Once
 	mu        sync.Mutex
 	// hostClosed says the host side is gone (the bridge ended).
@@ -113,7 +117,7 @@ func (ts *terminals) newConsole(id int, host *os.File) (*console, error) {
 		unix.Close(nfd)
 		return nil, fmt.Errorf("terminal: open a pty: %w", err)
 	}
-	c := &console{ts: ts, id: id, tty: m.Terminal(), master: m, host: os.NewFile(uintptr(nfd), "console"), done: make(chan struct{})}
+	c := &console{ts: ts, id: id, tty: m.Terminal(), master: m, host: os.NewFile(uintptr(nfd), "console"), done: make(chan struct{}), flushed: make(chan struct{})}
 	// The initial size: what the client (or exo, from process.consoleSize)
 	// set on the host pty before the console existed.
 	c.resize()
@@ -185,6 +189,7 @@ func (c *console) fromHost() {
 // client. Once every slave has closed (EIO), the host slave is closed so
 // the client's master reads fail with EIO too.
 func (c *console) toHost() {
+	defer close(c.flushed)
 	buf := make([]byte, 4096)
 	e := waiter.NewEntry(waiter.EventIn | waiter.EventHUp)
 	c.master.EventRegister(e)
@@ -267,6 +272,28 @@ func (ts *terminals) initTTY() *devpts.Terminal {
 		return c.tty
 	}
 	return nil
+}
+
+// drain waits, for at most d, until every console has passed the
+// workload's output on: once the sandbox's tasks are gone their terminals
+// read EIO after the last output, and the sentry must not exit before it
+// has reached the client.
+func (ts *terminals) drain(d time.Duration) {
+	ts.mu.Lock()
+	var cs []*console
+	for _, c := range ts.consoles {
+		cs = append(cs, c)
+	}
+	ts.mu.Unlock()
+	timeout := time.After(d)
+	for _, c := range cs {
+		select {
+		case <-c.flushed:
+		case <-timeout:
+			ts.log.Warn("terminal output not passed on before the sandbox's end")
+			return
+		}
+	}
 }
 
 // Resize copies the host pty's window size of console id (0: init's, else

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -325,6 +326,9 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 // init ended.
 func (s *Sandbox) Wait() kernel.ExitStatus {
 	<-s.kernel.Done()
+	// A client that does not read holds the output back; it does not
+	// hold the sandbox's end back for long.
+	s.terms.drain(5 * time.Second)
 	return s.kernel.InitStatus()
 }
 

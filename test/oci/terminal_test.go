@@ -202,8 +202,11 @@ func TestTerminalCreateStart(t *testing.T) {
 	interactive(t, tm, 25, 90)
 
 	// /dev/console is the terminal, as runc bind-mounts the pty there.
-	tm.send("echo con-$((2+3)) > /dev/console\n")
+	tm.send("echo con-$((2+3)) > /dev/console; stat -c '%t:%T' /dev/console /dev/pts/0\n")
 	tm.expect("con-5")
+	if out := tm.expect("88:0\r\n88:0\r\n"); strings.Contains(out, "5:1") {
+		t.Errorf("/dev/console is not the terminal's node: %q", out)
+	}
 
 	// The workload's side closing ends the client's reads, as with runc.
 	tm.send("exit 3\n")
