@@ -164,6 +164,15 @@ func interactive(t *testing.T, tm *term, rows, cols uint16) {
 		t.Errorf("^C: the interrupted sleep's status is 1%q, want 1130 (SIGINT)", out)
 	}
 
+	// ^Z stops the foreground job (SIGTSTP) and gives the shell the
+	// terminal back.
+	tm.send("sh -c 'echo z-$((2+2)); exec sleep 100'\n")
+	tm.expect("z-4")
+	tm.send("\x1a")
+	tm.expect("Stopped")
+	tm.send("kill -9 %1; echo k-$((5+5))\n")
+	tm.expect("k-10")
+
 	// Line discipline and echo happen once: the command comes back once
 	// (typed at the prompt: input typed ahead is echoed by the line
 	// discipline and again by the shell's line editor, on Linux too).
