@@ -159,6 +159,15 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	}
 	cmd := exec.Command(self, append(exoArgs, o.id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if sbx.Terminal {
+		// The terminal is init's stdio: exo must not hold create's
+		// (containerd's shim reads create's output until every writer
+		// has closed it, as runc's init holds only the pty).
+		cmd.Stdin, cmd.Stdout = nil, nil
+		if detach {
+			cmd.Stderr = nil
+		}
+	}
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Dir = "/"
 	// A terminal's host pty becomes exo's controlling terminal, which

@@ -326,3 +326,33 @@ func TestRunOwnTerminal(t *testing.T) {
 		t.Errorf("run ended with %v, want exit 4", err)
 	}
 }
+
+// TestTerminalCreateOutput: with a terminal, create's output ends when
+// create does. containerd's shim reads it until every writer has closed
+// it, so the exo process must not hold it (runc's init holds only the
+// pty).
+func TestTerminalCreateOutput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.bundle([]string{"sh"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	sock := filepath.Join(e.root, "console.sock")
+	masters := consoleSocket(t, sock)
+	args := e.args("create", "--bundle", b, "--console-socket", sock, "ttyout")
+	cmd := exec.Command(args[0], args[1:]...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() { harness.Run(harness.Cmd{Args: e.args("delete", "--force", "ttyout")}) })
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("create: %v\n%s", err, out.String())
+		}
+	case <-time.After(harness.Timeout()):
+		t.Fatalf("create's output did not end when create did\n%s", processes())
+	}
+	if m, ok := <-masters; ok {
+		m.Close()
+	}
+}
