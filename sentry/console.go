@@ -34,7 +34,11 @@ import (
 // slave (TIOCGWINSZ) and sets it on the library OS terminal, which sends
 // the workload's foreground group SIGWINCH. The sentry itself cannot take
 // that role: a process has one controlling terminal, and a sandbox may
-// have several (init's and each exec's).
+// have several (init's and each exec's). Polling each host slave's size
+// would also work, but wakes the sentry for nothing most of the time and
+// lags behind the client by the polling period; the signal costs nothing
+// until the user resizes. (The sentry and the stubs lead sessions of
+// their own, so the host's SIGWINCH and SIGHUP never reach them.)
 //
 // Hang-up: when the client closes the master, reads of the host slave
 // fail (EIO) or end; the console then closes the library OS master, which
