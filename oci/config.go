@@ -40,8 +40,10 @@ type Sandbox struct {
 	// OOMScoreAdj is process.oomScoreAdj (0 when not given).
 	OOMScoreAdj int
 	Hostname    string
-	// Terminal asks for a pty as the process's stdio (process.terminal).
-	Terminal bool
+	// Terminal asks for a pty as the process's stdio (process.terminal),
+	// of ConsoleSize if set.
+	Terminal    bool
+	ConsoleSize *specs.Box
 
 	// Mounts are the file systems besides the rootfs, in spec order;
 	// only the ones the runtime must build (bind and tmpfs).
@@ -223,6 +225,7 @@ func translateProcess(p *specs.Process, sb *Sandbox) error {
 		return fieldError("process", "must be set")
 	}
 	sb.Terminal = p.Terminal
+	sb.ConsoleSize = p.ConsoleSize
 	if len(p.Args) == 0 {
 		return fieldError("process.args", "must not be empty")
 	}

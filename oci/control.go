@@ -24,8 +24,9 @@ const ControlSocket = "control.sock"
 // reports events (Event) to exo.
 type Message struct {
 	// Op is a request: "start", "kill" with Signal and All, "ps",
-	// "exec", "update" (Resources from the CLI, Limits to the sentry) or
-	// "stats".
+	// "exec", "update" (Resources from the CLI, Limits to the sentry),
+	// "stats", or "resize" (the host pty of init's terminal, or of exec
+	// ExecID's, has a new window size).
 	Op     string `json:"op,omitempty"`
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
@@ -95,6 +96,11 @@ type ExecProcess struct {
 	Stdio [3]string `json:"stdio"`
 	// Terminal says the process wants a pty (process.terminal).
 	Terminal bool `json:"terminal,omitempty"`
+	// ConsoleSize is process.consoleSize, the terminal's initial size.
+	ConsoleSize *specs.Box `json:"consoleSize,omitempty"`
+	// Console names the file capability exo granted for the terminal
+	// (the host pty's slave), in place of Stdio.
+	Console string `json:"console,omitempty"`
 }
 
 // ExecProcessOf validates an OCI process for exec (errors name the
@@ -104,7 +110,7 @@ func ExecProcessOf(p *specs.Process, rootfs string) (*ExecProcess, error) {
 	if err := translateProcess(p, sb); err != nil {
 		return nil, errors.New(strings.Replace(err.Error(), "config.json: ", "process.json: ", 1))
 	}
-	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits, Terminal: sb.Terminal, Caps: sb.Caps, NoNewPrivileges: sb.NoNewPrivileges}, nil
+	return &ExecProcess{Args: sb.Args, Env: sb.Env, Cwd: sb.Cwd, UID: sb.UID, GID: sb.GID, Groups: sb.Groups, Rlimits: sb.Rlimits, Terminal: sb.Terminal, ConsoleSize: sb.ConsoleSize, Caps: sb.Caps, NoNewPrivileges: sb.NoNewPrivileges}, nil
 }
 
 // socketAddr is a path to dir/name that fits a sockaddr_un (108 bytes):

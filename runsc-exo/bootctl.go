@@ -53,7 +53,9 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					break
 				}
 				id := req.ExecID
-				pid, err := sb.Exec(execSpec(req.Exec), func(st kernel.ExitStatus) {
+				spec := execSpec(req.Exec)
+				spec.ID = id
+				pid, err := sb.Exec(spec, func(st kernel.ExitStatus) {
 					send(oci.Message{Event: "execExited", ExecID: id, Code: st.Code, ExitSignal: st.Signal})
 				})
 				if err != nil {
@@ -61,6 +63,10 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					break
 				}
 				reply.Pid = int(pid)
+			case "resize":
+				if err := sb.Resize(req.ExecID); err != nil {
+					reply.Error = err.Error()
+				}
 			case "kill":
 				if req.Signal <= 0 || req.Signal > 64 {
 					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
@@ -103,7 +109,7 @@ func reportBootFailure(fd int, msg string) {
 }
 
 func execSpec(p *oci.ExecProcess) sentry.ExecSpec {
-	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio,
+	spec := sentry.ExecSpec{Argv: p.Args, Env: p.Env, Cwd: p.Cwd, UID: p.UID, GID: p.GID, Groups: p.Groups, Stdio: p.Stdio, Console: p.Console,
 		Caps: sentryCaps(p.Caps), NoNewPrivileges: p.NoNewPrivileges}
 	for _, r := range p.Rlimits {
 		spec.Rlimits = append(spec.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})

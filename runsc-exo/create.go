@@ -43,7 +43,7 @@ func (o *createOpts) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.bundle, "bundle", "", "path to the bundle (default: the current directory)")
 	fs.StringVar(&o.bundle, "b", "", "short for --bundle")
 	fs.StringVar(&o.pidFile, "pid-file", "", "write the pid of the container's host process to this file")
-	fs.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send a terminal's master to (terminals are not supported yet)")
+	fs.StringVar(&o.consoleSocket, "console-socket", "", "unix socket to send the master of init's terminal to (process.terminal)")
 	fs.Bool("no-pivot", false, "accepted for runc compatibility (the rootfs is a capability; there is no pivot_root)")
 	fs.Bool("no-new-keyring", false, "accepted for runc compatibility (the library OS has no keyrings)")
 }
@@ -159,9 +159,20 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	}
 	cmd := exec.Command(self, append(exoArgs, o.id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if sbx.Terminal {
+		// The terminal is init's stdio: exo must not hold create's
+		// (containerd's shim reads create's output until every writer
+		// has closed it, as runc's init holds only the pty).
+		cmd.Stdin, cmd.Stdout = nil, nil
+		if detach {
+			cmd.Stderr = nil
+		}
+	}
 	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
+	// A terminal's host pty becomes exo's controlling terminal, which
+	// needs a session of its own.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach || sbx.Terminal}
 	start := cmd.Start
 	if sbx.NetNS != "" {
 		// exo (and the NIC it will open) lives in the spec's network
@@ -237,6 +248,10 @@ type exoProc struct {
 	spec  *specs.Spec
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
+	// consoleGrant is the host pty slave granted to the sentry for
+	// init's terminal (0: none); winch reports its resizes.
+	consoleGrant caps.ID
+	winch        chan os.Signal
 
 	sentry *exec.Cmd
 	ctl    *os.File
@@ -361,6 +376,13 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		return fail(errors.New(first.Error))
 	case first.Event != "created":
 		return fail(fmt.Errorf("unexpected sentry event %q", first.Event))
+	}
+	if e.consoleGrant != 0 {
+		// The sentry has its copy of the host pty's slave: exo must not
+		// hold one, or the client would not see the end of the
+		// workload's side.
+		exo.Revoke(e.consoleGrant)
+		go e.relayResizes()
 	}
 	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
 		if err := oci.RunHooks(e.spec, stage, e.ociState()); err != nil {
@@ -493,30 +515,30 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		}
 		cfg.Mounts = append(cfg.Mounts, sm)
 	}
-	stdin, stdout, stderr := os.Stdin, os.Stdout, os.Stderr
 	if sbx.Terminal {
-		master, slave, err := oci.NewPty()
+		slave, err := e.hostTerminal(sbx)
 		if err != nil {
-			return err
-		}
-		err = oci.SendConsole(e.consoleSocket, master)
-		master.Close()
-		if err != nil {
-			slave.Close()
 			return err
 		}
 		defer slave.Close()
-		stdin, stdout, stderr = slave, slave, slave
+		if e.consoleGrant, err = exo.GrantFile("console", slave, caps.RightRead|caps.RightWrite); err != nil {
+			return err
+		}
+		cfg.Terminal = true
 	}
 	for _, s := range []struct {
 		name   string
 		f      *os.File
 		rights caps.Rights
 	}{
-		{"stdin", stdin, caps.RightRead},
-		{"stdout", stdout, caps.RightWrite},
-		{"stderr", stderr, caps.RightWrite},
+		{"stdin", os.Stdin, caps.RightRead},
+		{"stdout", os.Stdout, caps.RightWrite},
+		{"stderr", os.Stderr, caps.RightWrite},
 	} {
+		if sbx.Terminal {
+			// The terminal is init's stdio.
+			break
+		}
 		if _, err := exo.GrantFile(s.name, s.f, s.rights); err != nil {
 			slog.Debug("no stdio handle", "name", s.name, "err", err)
 		}
@@ -561,6 +583,9 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS,
 		Pdeathsig:  syscall.SIGKILL,
+		// With a terminal, exo alone is in the session the host pty
+		// controls, so the host's SIGWINCH and SIGHUP reach only exo.
+		Setsid: sbx.Terminal,
 	}
 	// The sentry's Pdeathsig follows the thread that forked it, so that
 	// thread must outlive the sentry: it is this one, kept for good.
@@ -759,8 +784,15 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 		fail(fmt.Errorf("cannot exec in a container that is %s", status))
 		return
 	}
-	if req.Exec == nil || len(fds) != 3 {
-		fail(errors.New("exec: want a process and three stdio fds"))
+	switch {
+	case req.Exec == nil:
+		fail(errors.New("exec: want a process"))
+		return
+	case req.Exec.Terminal && len(fds) != 1:
+		fail(errors.New("exec: want the terminal's host pty"))
+		return
+	case !req.Exec.Terminal && len(fds) != 3:
+		fail(errors.New("exec: want three stdio fds"))
 		return
 	}
 	e.mu.Lock()
@@ -783,7 +815,21 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.exo.Revoke(g)
 		}
 	}()
+	if req.Exec.Terminal {
+		gname := fmt.Sprintf("exec:%d:console", id)
+		g, err := e.exo.GrantFile(gname, fds[0], caps.RightRead|caps.RightWrite)
+		if err != nil {
+			forget()
+			fail(err)
+			return
+		}
+		grants = append(grants, g)
+		req.Exec.Console = gname
+	}
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if req.Exec.Terminal {
+			break
+		}
 		rights := caps.RightWrite
 		if i == 0 {
 			rights = caps.RightRead
@@ -809,7 +855,25 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 		e.exo.Revoke(g)
 	}
 	grants = nil
+	if req.Exec.Terminal {
+		// Only the sentry may hold the host pty's slave, so the client
+		// sees EIO once the workload's side has closed.
+		fds[0].Close()
+		fds = nil
+	}
 	enc.Encode(oci.Message{Event: "started", Pid: pid})
+	if req.Exec.Terminal {
+		// The exec's host process relays its pty's resizes.
+		go func() {
+			sc := bufio.NewScanner(c)
+			for sc.Scan() {
+				var m oci.Message
+				if json.Unmarshal(sc.Bytes(), &m) == nil && m.Op == "resize" {
+					e.callSentry(oci.Message{Op: "resize", ExecID: id})
+				}
+			}
+		}()
+	}
 	// The client is the exec's host process: ps lists it with the
 	// container's.
 	if cred, err := peerCred(c); err == nil {
@@ -856,6 +920,12 @@ func (e *exoProc) handle(req oci.Message) error {
 		if err := oci.RunHooks(e.spec, oci.StartContainer, e.ociState()); err != nil {
 			e.callSentry(oci.Message{Op: "kill", Signal: int(unix.SIGKILL), All: true})
 			return err
+		}
+		if e.consoleGrant != 0 {
+			// A size the client set on the master before start must be
+			// what init sees, as it would on a runc pty; its SIGWINCH
+			// may not have been relayed yet.
+			e.callSentry(oci.Message{Op: "resize"})
 		}
 		if err := e.callSentry(oci.Message{Op: "start"}); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -149,6 +150,15 @@ func runExec(g *globals, args []string) int {
 	}
 	cmd := exec.Command(self, append(waitArgs, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if ep.Terminal {
+		// The terminal is the process's stdio: the host process must not
+		// hold the caller's open (a detached exec's caller would wait on
+		// them, as for a process of its own).
+		cmd.Stdin, cmd.Stdout = nil, nil
+		if *detach {
+			cmd.Stderr = nil
+		}
+	}
 	cmd.ExtraFiles = []*os.File{readyW, procR}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: *detach}
@@ -240,22 +250,27 @@ func runExecWait(g *globals, args []string) int {
 	defer c.Close()
 	req, _ := json.Marshal(oci.Message{Op: "exec", Exec: &ep})
 	rights := unix.UnixRights(0, 1, 2)
+	var winch chan os.Signal
+	var ttyFile *os.File
 	if ep.Terminal {
-		master, slave, err := oci.NewPty()
+		// This process leads the session the host pty controls: it hears
+		// of resizes and relays them (see sentry/console.go).
+		winch = make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		slave, err := openHostTerminal(*consoleSocket, ep.ConsoleSize)
 		if err != nil {
 			return failed(err)
 		}
-		err = oci.SendConsole(*consoleSocket, master)
-		master.Close()
-		if err != nil {
-			slave.Close()
-			return failed(err)
-		}
-		defer slave.Close()
-		fd := int(slave.Fd())
-		rights = unix.UnixRights(fd, fd, fd)
+		// Only the sentry may keep the slave open once it has its copy,
+		// so the client sees the workload's side end.
+		rights = unix.UnixRights(int(slave.Fd()))
+		ttyFile = slave
 	}
-	if _, _, err := c.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
+	_, _, err = c.WriteMsgUnix(append(req, '\n'), rights, nil)
+	if ttyFile != nil {
+		ttyFile.Close()
+	}
+	if err != nil {
 		return failed(fmt.Errorf("control socket: %w", err))
 	}
 	r := bufio.NewReader(c)
@@ -275,6 +290,9 @@ func runExecWait(g *globals, args []string) int {
 		return failed(errors.New(m.Error))
 	}
 	report(m)
+	if winch != nil {
+		go relayExecResizes(json.NewEncoder(c), winch)
+	}
 	m, err = next()
 	if err != nil || m.Event != "exited" {
 		// exo is gone, and with it the sandbox.

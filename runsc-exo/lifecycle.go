@@ -144,9 +144,31 @@ func runRun(g *globals, args []string) int {
 	if !*detach {
 		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	}
+	var lc *localConsole
+	if o.consoleSocket == "" && !*detach && wantsTerminal(o.bundle) {
+		// As runc: without a console socket, run serves the terminal
+		// on its own stdio.
+		var err error
+		if lc, o.consoleSocket, err = newLocalConsole(); err != nil {
+			return g.fail(err)
+		}
+	}
 	cmd, err := createContainer(g, &o, *detach)
 	if err != nil {
+		if lc != nil {
+			lc.abort()
+		}
 		return g.fail(err)
+	}
+	if lc != nil {
+		restore, err := lc.attach()
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return g.fail(err)
+		}
+		defer restore()
+		defer lc.drain()
 	}
 	store := oci.Store{Root: g.root}
 	if err := startContainer(g, o.id); err != nil {

@@ -3,6 +3,7 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -27,6 +28,11 @@ type ExecSpec struct {
 	// Stdio names the file capabilities exo granted for fds 0-2 ("":
 	// closed).
 	Stdio [3]string
+	// Console, for exec --tty, names the host pty slave exo granted: the
+	// process gets a library OS terminal bridged to it (console.go),
+	// which Resize(ID) finds.
+	Console string
+	ID      int
 }
 
 // Exec starts spec's process with a parent outside the sandbox (the
@@ -40,7 +46,12 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		return 0, fmt.Errorf("receive the process's stdio: %w", err)
 	}
 	var stdio [3]vfs.File
+	var host *os.File
 	for _, g := range grants {
+		if spec.Console != "" && g.Name == spec.Console && g.Kind == caps.KindFile && host == nil {
+			host = g.File
+			continue
+		}
 		for i, name := range spec.Stdio {
 			if name != "" && g.Name == name && g.Kind == caps.KindFile && stdio[i] == nil {
 				// The file system owns a raw fd; the granted *os.File
@@ -63,6 +74,21 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 			return 0, fmt.Errorf("exo granted no capability %q for fd %d", name, i)
 		}
 	}
+	var cons *console
+	if spec.Console != "" {
+		for _, f := range stdio {
+			if f != nil {
+				f.Close()
+			}
+		}
+		stdio = [3]vfs.File{}
+		if host == nil {
+			return 0, fmt.Errorf("exo granted no capability %q for the terminal", spec.Console)
+		}
+		if cons, err = s.terms.newConsole(spec.ID, host); err != nil {
+			return 0, err
+		}
+	}
 	var rlimits map[int]kernel.Rlimit
 	if len(spec.Rlimits) > 0 {
 		rlimits = make(map[int]kernel.Rlimit, len(spec.Rlimits))
@@ -70,16 +96,28 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
 		}
 	}
-	t, err := s.kernel.Spawn(kernel.SpawnSpec{
-		Argv:    spec.Argv,
-		Env:     spec.Env,
-		Cwd:     spec.Cwd,
-		Creds:   creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
+	ss := kernel.SpawnSpec{
+		Argv:  spec.Argv,
+		Env:   spec.Env,
+		Cwd:   spec.Cwd,
+		Creds: creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
 		Rlimits: rlimits,
 		Stdio:   stdio,
 		Exited:  exited,
-	})
+	}
+	if cons != nil {
+		ss.TTY = cons.tty
+		ss.Exited = func(st kernel.ExitStatus) {
+			cons.processExited()
+			exited(st)
+		}
+	}
+	t, err := s.kernel.Spawn(ss)
 	if err != nil {
+		if cons != nil {
+			cons.closeHost()
+			cons.closeMaster()
+		}
 		return 0, err
 	}
 	s.startTask(t)

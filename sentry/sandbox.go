@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -90,6 +91,9 @@ type Config struct {
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 	// OOMScoreAdj is init's /proc/self/oom_score_adj.
 	OOMScoreAdj int32 `json:"oomScoreAdj,omitempty"`
+	// Terminal gives init a library OS terminal bridged to the host pty
+	// slave exo granted as "console" (console.go).
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // Device is one node of linux.devices, directly in /dev.
@@ -208,6 +212,8 @@ type Sandbox struct {
 	// client asks exo for capabilities granted after boot (an exec's
 	// stdio).
 	client *caps.Client
+	// terms are the sandbox's terminals bridged to host ptys.
+	terms *terminals
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -283,7 +289,15 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if !ok || root.Kind != caps.KindDir {
 		return nil, errors.New("exo granted no rootfs capability")
 	}
-	mounts, dev, err := buildMounts(cfg, root, byName, mem, log)
+	terms := &terminals{log: log}
+	if cfg.Terminal {
+		g, ok := byName["console"]
+		if !ok || g.Kind != caps.KindFile {
+			return nil, errors.New("process.terminal: exo granted no console capability")
+		}
+		terms.initHost = g.File
+	}
+	mounts, dev, err := buildMounts(cfg, root, byName, mem, log, terms)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +323,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client, terms: terms}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:     mem,
 		Mounts:     mounts,
@@ -376,6 +390,7 @@ func (s *Sandbox) Load() error {
 		Creds:       creds(s.cfg.UID, s.cfg.GID, s.cfg.Groups, s.cfg.Caps, s.cfg.NoNewPrivileges),
 		Rlimits:     rlimits,
 		OOMScoreAdj: s.cfg.OOMScoreAdj,
+		TTY:         s.terms.initTTY(),
 	})
 	if err != nil {
 		return err
@@ -415,6 +430,9 @@ func (s *Sandbox) Run() (kernel.ExitStatus, error) {
 // init ended.
 func (s *Sandbox) Wait() kernel.ExitStatus {
 	<-s.kernel.Done()
+	// A client that does not read holds the output back; it does not
+	// hold the sandbox's end back for long.
+	s.terms.drain(5 * time.Second)
 	return s.kernel.InitStatus()
 }
 
@@ -437,7 +455,7 @@ func ExitCode(err error) int {
 // tmpfs in the sandbox's memory (unless cfg.ReadOnlyRoot), so the
 // workload can change its root file system while the host's stays as it
 // was.
-func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger) (*vfs.MountTable, *devfs.FS, error) {
+func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger, terms *terminals) (*vfs.MountTable, *devfs.FS, error) {
 	writable := root.Rights&caps.RightWrite != 0
 	lower := dirfs.New(int(root.File.Fd()), writable)
 	lower.SetMemory(mem)
@@ -489,6 +507,9 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 	}
 	pts := devpts.New(unix.Mkdev(0, 24))
 	dev.SetPTS(pts)
+	if err := terms.attach(dev, pts); err != nil {
+		return nil, nil, err
+	}
 	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755", NoSuid: true}); err != nil {
 		// A read-only rootfs without /dev (a bare directory of test
 		// programs) simply has none.

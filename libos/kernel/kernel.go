@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
 	unixsock "exokernelul.dev/exo/libos/net/unix"
@@ -254,6 +255,10 @@ type InitSpec struct {
 	Rlimits map[int]Rlimit
 	// OOMScoreAdj is init's /proc/self/oom_score_adj (-1000..1000).
 	OOMScoreAdj int32
+	// TTY, if set, is init's terminal (process.terminal): its slave is
+	// fds 0-2 instead of the sandbox's stdio, and its controlling
+	// terminal.
+	TTY *devpts.Terminal
 }
 
 // NewInitTask creates pid 1 with fds 0-2 on the sandbox's stdio and loads
@@ -306,8 +311,13 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 	k.running = 1
 	k.mu.Unlock()
 
+	if spec.TTY != nil {
+		if err := t.installTTY(spec.TTY); err != nil {
+			return nil, err
+		}
+	}
 	for i, f := range k.stdio {
-		if f == nil {
+		if f == nil || spec.TTY != nil {
 			continue
 		}
 		// The sandbox's stdio belongs to the kernel; each description only

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
@@ -26,6 +27,9 @@ type SpawnSpec struct {
 	Stdio [3]vfs.File
 	// Exited is told, once, how the process ended.
 	Exited func(ExitStatus)
+	// TTY, if set, is the process's terminal (exec --tty): its slave is
+	// fds 0-2 (Stdio must be empty) and its controlling terminal.
+	TTY *devpts.Terminal
 }
 
 // outsideLocked is the stand-in parent of spawned processes: the runtime,
@@ -128,6 +132,11 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 		k.running--
 		k.mu.Unlock()
 		return nil, err
+	}
+	if spec.TTY != nil {
+		if err := t.installTTY(spec.TTY); err != nil {
+			return fail(err)
+		}
 	}
 	for i, f := range spec.Stdio {
 		if f == nil {

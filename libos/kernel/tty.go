@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"golang.org/x/sys/unix"
 
@@ -421,3 +422,34 @@ func (a ttyAlias) Stat() (unix.Stat_t, error) {
 // Unwrap implements vfs.Unwrapper, so the terminal is found and polled
 // through the alias.
 func (a ttyAlias) Unwrap() vfs.File { return a.File }
+
+// installTTY makes tty's slave the new process's fds 0-2, one description
+// open for reading and writing as a runtime's dup2 of the slave leaves
+// them, and the controlling terminal of its session, which the process
+// leads (as runc's init does with setsid and TIOCSCTTY).
+func (t *Task) installTTY(tty *devpts.Terminal) error {
+	f, err := tty.OpenSlave()
+	if err != nil {
+		return fmt.Errorf("open terminal %s: %w", tty.Path(), err)
+	}
+	d := vfs.NewDescription(f, tty.Path(), unix.O_RDWR)
+	// Name the slave's node so ttyname and /proc/PID/fd find it.
+	if dent, st, err := t.LookupStat(unix.AT_FDCWD, tty.Path(), 0); err == nil && st.Rdev == tty.Rdev() {
+		d.Dentry = dent
+	}
+	defer d.DecRef()
+	for i := range 3 {
+		d.IncRef()
+		if _, err := t.FDs.Install(d, i, false, i+1); err != nil {
+			d.DecRef()
+			return fmt.Errorf("install terminal as fd %d: %w", i, err)
+		}
+	}
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if s := t.tg.pgrp.session; s.sid == t.tg.tgid && s.tty == nil && ownerLocked(tty) == nil {
+		k.setTTYLocked(t.tg, tty)
+	}
+	return nil
+}

@@ -832,6 +832,8 @@ func consoleSocket(t *testing.T, path string) <-chan *os.File {
 		cmsgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
 		for _, cm := range cmsgs {
 			if fds, err := unix.ParseUnixRights(&cm); err == nil && len(fds) == 1 {
+				// Non-blocking, so reads can have deadlines.
+				unix.SetNonblock(fds[0], true)
 				ch <- os.NewFile(uintptr(fds[0]), "master")
 				return
 			}

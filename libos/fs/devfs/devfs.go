@@ -59,6 +59,8 @@ type FS struct {
 	pts *devpts.FS
 	// console opens /dev/console; without it the node is ENXIO.
 	console func() (vfs.File, error)
+	// consoleStat, if set, describes /dev/console (SetConsoleTerminal).
+	consoleStat func() unix.Stat_t
 	// extraDirs are more empty directories that serve as mount points
 	// (mqueue for an OCI container's mounts).
 	extraDirs []string
@@ -79,6 +81,15 @@ func (fs *FS) SetPTS(pts *devpts.FS) { fs.pts = pts }
 // hands the workload (a pty slave) as the console. Without one, opening
 // /dev/console fails with ENXIO, as on a Linux without a console.
 func (fs *FS) SetConsole(open func() (vfs.File, error)) { fs.console = open }
+
+// SetConsoleTerminal makes t's slave /dev/console, as runc bind-mounts
+// a container's pty slave there: opening it opens the slave, and stat
+// shows the slave's node (136:N, its owner and mode), so ttyname of the
+// console finds it.
+func (fs *FS) SetConsoleTerminal(t *devpts.Terminal) {
+	fs.console = t.OpenSlave
+	fs.consoleStat = t.SlaveStat
+}
 
 // New returns a devfs; mountPoints name more empty directories in it for
 // other file systems to be mounted on.

@@ -21,6 +21,9 @@ type ttyNode struct {
 // Stat implements vfs.Inode: tty and ptmx are open to all (0666), the
 // console to root (0600).
 func (n *ttyNode) Stat() (unix.Stat_t, error) {
+	if n.minor == 1 && n.fs.consoleStat != nil {
+		return n.fs.consoleStat(), nil
+	}
 	mode := uint32(0o666)
 	if n.minor == 1 {
 		mode = 0o600

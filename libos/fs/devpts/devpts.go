@@ -239,6 +239,9 @@ func (s *slave) Setattr(a vfs.Attr) error {
 	return nil
 }
 
+// SlaveStat describes the slave's node, /dev/pts/N.
+func (t *Terminal) SlaveStat() unix.Stat_t { return t.fs.slaveStat(t) }
+
 // SetOwner makes uid the owner of the slave node, as devpts gives a new
 // slave to the fsuid of the process that opened ptmx.
 func (t *Terminal) SetOwner(uid uint32) {

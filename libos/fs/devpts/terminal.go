@@ -100,6 +100,26 @@ func (t *Terminal) Controller() Controller {
 	return t.ctrl
 }
 
+// SetWinsize sets the window size, as TIOCSWINSZ on either side does:
+// a change sends SIGWINCH to the foreground process group.
+func (t *Terminal) SetWinsize(ws unix.Winsize) {
+	t.mu.Lock()
+	changed := ws != t.winsize
+	t.winsize = ws
+	ctrl := t.ctrl
+	t.mu.Unlock()
+	if changed && ctrl != nil {
+		ctrl.SignalForeground(int(unix.SIGWINCH))
+	}
+}
+
+// Winsize is the window size TIOCGWINSZ reports.
+func (t *Terminal) Winsize() unix.Winsize {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.winsize
+}
+
 // TOSTOP reports whether background writes stop the writer (SIGTTOU).
 func (t *Terminal) TOSTOP() bool {
 	t.mu.Lock()
@@ -483,14 +503,7 @@ func (f *File) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 			Xpixel: binary.LittleEndian.Uint16(b[4:]),
 			Ypixel: binary.LittleEndian.Uint16(b[6:]),
 		}
-		t.mu.Lock()
-		changed := ws != t.winsize
-		t.winsize = ws
-		ctrl := t.ctrl
-		t.mu.Unlock()
-		if changed && ctrl != nil {
-			ctrl.SignalForeground(int(unix.SIGWINCH))
-		}
+		t.SetWinsize(ws)
 		return 0, nil
 	case fionread:
 		t.mu.Lock()
