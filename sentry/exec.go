@@ -97,10 +97,10 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		}
 	}
 	ss := kernel.SpawnSpec{
-		Argv:  spec.Argv,
-		Env:   spec.Env,
-		Cwd:   spec.Cwd,
-		Creds: creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
+		Argv:    spec.Argv,
+		Env:     spec.Env,
+		Cwd:     spec.Cwd,
+		Creds:   creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
 		Rlimits: rlimits,
 		Stdio:   stdio,
 		Exited:  exited,
