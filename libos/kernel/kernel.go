@@ -94,7 +94,9 @@ type Kernel struct {
 	// done is closed when the init process has exited and every task is
 	// gone.
 	done    chan struct{}
-	running int // tasks whose goroutine has not finished
+	// initExited is closed when init begins to exit.
+	initExited chan struct{}
+	running    int // tasks whose goroutine has not finished
 	cloning int // clones between the pids check and registration
 	futexes futexTable
 	fifos   fifoTable
@@ -126,6 +128,7 @@ func New(c Config) *Kernel {
 		tasks:           make(map[int32]*Task),
 		asUsers:         make(map[*mm.MemoryManager]int),
 		done:            make(chan struct{}),
+		initExited:      make(chan struct{}),
 	}
 	k.futexes.init()
 	if k.Mounts != nil {
