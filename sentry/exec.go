@@ -24,6 +24,9 @@ type ExecSpec struct {
 	// Stdio names the file capabilities exo granted for fds 0-2 ("":
 	// closed).
 	Stdio [3]string
+	// Container names the pod container to start the process in (""
+	// the sandbox's own).
+	Container string
 }
 
 // Exec starts spec's process with a parent outside the sandbox (the
@@ -31,6 +34,14 @@ type ExecSpec struct {
 func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, error) {
 	if s.client == nil {
 		return 0, errors.New("no capability client")
+	}
+	var ctr *kernel.Container
+	if spec.Container != "" {
+		pc, err := s.container(spec.Container)
+		if err != nil {
+			return 0, err
+		}
+		ctr = pc.c
 	}
 	grants, err := s.client.Grants()
 	if err != nil {
@@ -76,9 +87,10 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 			GID: spec.GID, EGID: spec.GID, SGID: spec.GID, FSGID: spec.GID,
 			Groups: spec.Groups,
 		},
-		Rlimits: rlimits,
-		Stdio:   stdio,
-		Exited:  exited,
+		Rlimits:   rlimits,
+		Stdio:     stdio,
+		Exited:    exited,
+		Container: ctr,
 	})
 	if err != nil {
 		return 0, err

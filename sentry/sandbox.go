@@ -111,6 +111,11 @@ type Sandbox struct {
 	// client asks exo for capabilities granted after boot (an exec's
 	// stdio).
 	client *caps.Client
+	// host and sysFS are kept for the /proc and /sys of the pod's other
+	// containers (pod.go); pod holds those containers.
+	host  HostState
+	sysFS vfs.FS
+	pod   pod
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -212,7 +217,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client, host: host}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:   mem,
 		Mounts:   mounts,
@@ -236,6 +241,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
+	s.sysFS = sysFS
 	if err := attachMaking(mounts, "/sys", sysFS, vfs.MountOptions{ReadOnly: true, Source: "sysfs", Options: "nosuid,nodev,noexec"}); err != nil {
 		log.Debug("no /sys in the rootfs: sysfs not mounted", "err", err)
 	}
@@ -302,6 +308,11 @@ func (s *Sandbox) Signal(sig int, all bool) {
 	s.kernel.SignalFromHost(sig, all)
 	if sig == int(unix.SIGKILL) && s.init != nil {
 		s.Start()
+		if all {
+			// The pod's containers still held at create must run to
+			// die.
+			s.startHeldContainers()
+		}
 	}
 }
 
