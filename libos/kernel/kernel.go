@@ -93,13 +93,13 @@ type Kernel struct {
 	outside *ThreadGroup
 	// done is closed when the init process has exited and every task is
 	// gone.
-	done    chan struct{}
+	done chan struct{}
 	// initExited is closed when init begins to exit.
 	initExited chan struct{}
 	running    int // tasks whose goroutine has not finished
-	cloning int // clones between the pids check and registration
-	futexes futexTable
-	fifos   fifoTable
+	cloning    int // clones between the pids check and registration
+	futexes    futexTable
+	fifos      fifoTable
 	// asUsers counts the tasks using each address space.
 	asUsers map[*mm.MemoryManager]int
 

@@ -1,0 +1,233 @@
+package oci
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"exokernelul.dev/exo/test/internal/harness"
+)
+
+// podBundles are the configs the CRI gives a pod (see
+// shared/integration/samples/config.cri-*.json): a sandbox running a
+// pause-like init, and containers that name it by the annotations and
+// join its namespaces by path.
+type pod struct {
+	e       *env
+	sandbox *created
+	// shm is the host directory both bind on /dev/shm, as containerd
+	// shares a pod's /dev/shm.
+	shm string
+}
+
+const pauseScript = `echo pause-up; while :; do sleep 1; done`
+
+func newPod(t *testing.T, e *env, id string) *pod {
+	t.Helper()
+	shm, err := os.MkdirTemp(suite.Dir, "shm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shm, 0o1777)
+	p := &pod{e: e, shm: shm}
+	b := e.bundle([]string{"sh", "-c", pauseScript}, func(s *specs.Spec) {
+		s.Hostname = "pod-host"
+		s.Annotations = map[string]string{
+			"io.kubernetes.cri.container-type": "sandbox",
+			"io.kubernetes.cri.sandbox-id":     id,
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: shm, Options: []string{"rbind", "rw"}})
+	})
+	os.WriteFile(filepath.Join(b, "rootfs", "etc", "sandbox-only"), []byte("pause\n"), 0o644)
+	p.sandbox = e.create(b, id)
+	e.must("start", id)
+	e.waitOutput(p.sandbox, "pause-up")
+	return p
+}
+
+// containerBundle is a busybox container of the pod running args.
+func (p *pod) containerBundle(args []string, edit func(*specs.Spec)) string {
+	e := p.e
+	sb := e.state(p.sandbox.id)
+	b := e.bundle(args, func(s *specs.Spec) {
+		s.Hostname = ""
+		s.Annotations = map[string]string{
+			"io.kubernetes.cri.container-type": "container",
+			"io.kubernetes.cri.sandbox-id":     p.sandbox.id,
+		}
+		var ns []specs.LinuxNamespace
+		for _, n := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace} {
+			ns = append(ns, specs.LinuxNamespace{Type: n, Path: fmt.Sprintf("/proc/%d/ns/%s", sb.Pid, nsFile(n))})
+		}
+		s.Linux.Namespaces = append(ns, specs.LinuxNamespace{Type: specs.MountNamespace})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/shm", Type: "bind", Source: p.shm, Options: []string{"rbind", "rw"}})
+		if edit != nil {
+			edit(s)
+		}
+	})
+	os.WriteFile(filepath.Join(b, "rootfs", "etc", "app-only"), []byte("app\n"), 0o644)
+	return b
+}
+
+func nsFile(t specs.LinuxNamespaceType) string {
+	if t == specs.NetworkNamespace {
+		return "net"
+	}
+	return string(t)
+}
+
+// children are the host processes whose parent is pid.
+func children(pid int) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == fmt.Sprint(pid) {
+			cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// TestPodContainer: a container with the CRI annotations runs in its
+// pod's sandbox (no sentry of its own; the pod's hostname and /dev/shm),
+// in its own rootfs and mount tree, sees only its own processes in /proc,
+// and its pid-file process ends with its init's status; the sandbox
+// outlives it.
+func TestPodContainer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newPod(t, e, "pod-sb")
+	cg := cgroupParent(t, "pod") + "/app"
+	b := p.containerBundle([]string{"sh", "-c", `echo "app-up $(hostname)"; ` + loopScript}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = cg
+	})
+	c := e.create(b, "pod-app")
+	if st := e.state(c.id); st.Status != specs.StateCreated || st.Pid != c.pid {
+		t.Errorf("state after create = %s pid %d, want created pid %d", st.Status, st.Pid, c.pid)
+	}
+	if kids := children(c.pid); len(kids) != 0 {
+		t.Errorf("the container's host process has children %q: a sandbox of its own?", kids)
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.pid)); err == nil && !strings.Contains(string(data), cg) {
+		t.Errorf("the pid-file process is in cgroups %q, want %s", data, cg)
+	}
+	e.must("start", c.id)
+	e.waitOutput(c, "started")
+	if out := c.out(t); !strings.Contains(out, "app-up pod-host\n") {
+		t.Errorf("the container printed %q, want the pod's hostname pod-host", out)
+	}
+	if st := e.state(c.id); st.Status != specs.StateRunning {
+		t.Errorf("state after start = %s", st.Status)
+	}
+
+	// Its own rootfs and mount tree.
+	r := e.must("exec", c.id, "sh", "-c", `cat /etc/app-only; test -e /etc/sandbox-only && echo sees-sandbox; grep -q ' /dev/shm ' /proc/mounts && echo has-shm`)
+	if got := string(r.Stdout); got != "app\nhas-shm\n" {
+		t.Errorf("exec in the container printed %q, want its own /etc and a /dev/shm mount", got)
+	}
+	r = e.must("exec", p.sandbox.id, "sh", "-c", `cat /etc/sandbox-only; test -e /etc/app-only && echo sees-app; true`)
+	if got := string(r.Stdout); got != "pause\n" {
+		t.Errorf("exec in the sandbox printed %q, want only its own /etc", got)
+	}
+	// One IPC: the pod's /dev/shm.
+	e.must("exec", c.id, "sh", "-c", "echo shared > /dev/shm/pod-file")
+	if r := e.must("exec", p.sandbox.id, "cat", "/dev/shm/pod-file"); string(r.Stdout) != "shared\n" {
+		t.Errorf("the sandbox reads %q from /dev/shm/pod-file, want the container's", r.Stdout)
+	}
+	// Its own processes in /proc: the pod's init (pid 1) is not there,
+	// its own init is.
+	r = e.must("exec", c.id, "sh", "-c", `test -e /proc/1 && echo "pid1""-visible"; cat /proc/$PPID/comm 2>/dev/null; for p in /proc/[0-9]*; do cat $p/cmdline | tr '\0' ' '; echo; done`)
+	if strings.Contains(string(r.Stdout), "pid1-visible") || strings.Contains(string(r.Stdout), "pause-up") {
+		t.Errorf("the container sees the sandbox's processes:\n%s", r.Stdout)
+	}
+	if !strings.Contains(string(r.Stdout), "app-up") {
+		t.Errorf("the container does not see its init in /proc:\n%s", r.Stdout)
+	}
+
+	e.must("kill", c.id, "TERM")
+	if ws := reap(t, c.pid); !ws.Exited() || ws.ExitStatus() != 7 {
+		t.Errorf("the container's pid-file process ended with %#x, want exit status 7", int(ws))
+	}
+	e.waitStatus(c.id, specs.StateStopped)
+	e.must("delete", c.id)
+	if st := e.state(p.sandbox.id); st.Status != specs.StateRunning {
+		t.Errorf("the sandbox is %s after its container's delete, want running", st.Status)
+	}
+	// The same id again: the sandbox forgot the first.
+	c2 := e.create(b, "pod-app")
+	e.must("start", c2.id)
+	e.waitOutput(c2, "started")
+	e.must("delete", "--force", c2.id)
+	if ws := reap(t, c2.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the forcibly deleted container's pid-file process ended with %#x, want SIGKILL", int(ws))
+	}
+	e.must("delete", "--force", p.sandbox.id)
+	reap(t, p.sandbox.pid)
+}
+
+// TestPodSandboxDeleteEndsContainers: the pod is gone with its sandbox:
+// a started and a created container end (their pid-file processes with
+// SIGKILL) and show as stopped.
+func TestPodSandboxDeleteEndsContainers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newPod(t, e, "pod-sb2")
+	run := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-run")
+	e.must("start", run.id)
+	e.waitOutput(run, "started")
+	held := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-held")
+
+	e.must("delete", "--force", p.sandbox.id)
+	reap(t, p.sandbox.pid)
+	for _, c := range []*created{run, held} {
+		if ws := reap(t, c.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Errorf("%s: pid-file process ended with %#x, want SIGKILL", c.id, int(ws))
+		}
+		e.waitStatus(c.id, specs.StateStopped)
+		e.must("delete", c.id)
+	}
+}
+
+// TestPodContainerWithoutSandbox: a container naming a sandbox that is
+// not there fails to create, saying so, and leaves nothing behind.
+func TestPodContainerWithoutSandbox(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{
+			"io.kubernetes.cri.container-type": "container",
+			"io.kubernetes.cri.sandbox-id":     "no-such-pod",
+		}
+	})
+	e.fails(`pod sandbox "no-such-pod"`, "create", "--bundle", b, "orphan")
+	e.fails("does not exist", "state", "orphan")
+	// A stopped sandbox is no better.
+	sb := e.create(e.bundle([]string{"true"}, nil), "stopped-pod")
+	e.must("start", sb.id)
+	reap(t, sb.pid)
+	e.waitStatus(sb.id, specs.StateStopped)
+	b2 := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Annotations = map[string]string{
+			"io.kubernetes.cri.container-type": "container",
+			"io.kubernetes.cri.sandbox-id":     sb.id,
+		}
+	})
+	e.fails("not running", "create", "--bundle", b2, "orphan2")
+	_ = harness.Timeout
+}
