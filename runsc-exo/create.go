@@ -271,6 +271,11 @@ type exoProc struct {
 	// podCtrs are the pod's other containers in this sandbox, told of
 	// their end (pod.go).
 	podCtrs map[string]chan oci.Message
+	// podMem are the memory limits of the pod's containers, podQuota
+	// the library OS's quota they made (0: not set yet); see
+	// setPodMemory.
+	podMem   map[string]int64
+	podQuota int64
 }
 
 // runExo is the internal `exo` command: the container's host process,
@@ -888,6 +893,12 @@ func (e *exoProc) handle(req oci.Message) error {
 	case "kill":
 		return e.callSentry(req)
 	case "update":
+		if req.Container != "" {
+			if req.Resources == nil || req.Resources.Memory == nil || req.Resources.Memory.Limit == nil {
+				return nil
+			}
+			return e.setPodMemory(req.Container, *req.Resources.Memory.Limit, true)
+		}
 		return e.update(req.Resources)
 	}
 	return fmt.Errorf("unknown request %q", req.Op)

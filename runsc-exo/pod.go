@@ -165,6 +165,10 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		e.exo.Revoke(g)
 	}
 	grants = nil
+	if err := e.setPodMemory(id, sbx.MemoryLimit, true); err != nil {
+		slog.Warn("pod memory limit not applied", "id", id, "err", err)
+	}
+	defer e.setPodMemory(id, 0, false)
 	enc.Encode(oci.Message{Event: "created", Pid: pid})
 	// The container's exo process says nothing more; its end is the
 	// container's.
@@ -191,6 +195,51 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		}
 	}
 	enc.Encode(oci.Message{Event: "exited", Code: end.Code, ExitSignal: end.ExitSignal})
+}
+
+// setPodMemory records the memory limit of pod container id (limit <= 0:
+// none; present false: the container is gone) and sets the library OS's
+// memory quota to the pod's: the sum of its containers' limits when each
+// has one, as Kubernetes sizes a pod's cgroup (the sandbox's own pause
+// process adds nothing), within the sandbox's own limit; else the
+// sandbox's own limit.
+func (e *exoProc) setPodMemory(id string, limit int64, present bool) error {
+	updateMu.Lock()
+	defer updateMu.Unlock()
+	e.mu.Lock()
+	if e.podMem == nil {
+		e.podMem = map[string]int64{}
+	}
+	if present {
+		e.podMem[id] = limit
+	} else {
+		delete(e.podMem, id)
+	}
+	sum, each := int64(0), len(e.podMem) > 0
+	for _, l := range e.podMem {
+		if l <= 0 {
+			each = false
+		}
+		sum += l
+	}
+	e.mu.Unlock()
+	own := int64(-1)
+	if r := e.spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil && *r.Resources.Memory.Limit > 0 {
+		own = *r.Resources.Memory.Limit
+	}
+	want := own
+	if each && (own <= 0 || sum < own) {
+		want = sum
+	}
+	if want == e.podQuota {
+		return nil
+	}
+	if _, err := e.callSentryMsg(oci.Message{Op: "update", Limits: &oci.Limits{Memory: &want}}); err != nil {
+		return err
+	}
+	e.podQuota = want
+	setAuditedLimit(want)
+	return nil
 }
 
 // podExo is the host process of a container of a pod: what the exo
@@ -420,12 +469,20 @@ func (e *podExo) handle(req oci.Message, resp *oci.Message) error {
 		resp.Stats = m.Stats
 		return err
 	case "update":
-		// The container's share is its host cgroup; the library OS's
-		// limits are the pod's.
+		// The container's host cgroup, and its share of the pod's
+		// memory quota in the library OS.
 		if req.Resources == nil {
 			return errors.New("update: no resources")
 		}
-		return oci.SetResources(e.cgroups, req.Resources)
+		if err := oci.SetResources(e.cgroups, req.Resources); err != nil {
+			return err
+		}
+		if m := req.Resources.Memory; m != nil && m.Limit != nil && *m.Limit != 0 {
+			if _, err := oci.Call(e.sandboxDir(), oci.Message{Op: "update", Container: e.id, Resources: req.Resources}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown request %q", req.Op)
 }

@@ -114,8 +114,10 @@ func TestPodContainer(t *testing.T) {
 	e := newEnv(t)
 	p := newPod(t, e, "pod-sb")
 	cg := cgroupParent(t, "pod") + "/app"
+	limit := int64(64 << 20)
 	b := p.containerBundle([]string{"sh", "-c", `echo "app-up $(hostname)"; ` + loopScript}, func(s *specs.Spec) {
 		s.Linux.CgroupsPath = cg
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
 	})
 	c := e.create(b, "pod-app")
 	if st := e.state(c.id); st.Status != specs.StateCreated || st.Pid != c.pid {
@@ -158,6 +160,19 @@ func TestPodContainer(t *testing.T) {
 	}
 	if !strings.Contains(string(r.Stdout), "app-up") {
 		t.Errorf("the container does not see its init in /proc:\n%s", r.Stdout)
+	}
+
+	// The library OS's memory is the pod's: its containers' limits
+	// (the pause container adds none), as a pod's cgroup has it.
+	meminfo := func() string {
+		return string(e.must("exec", c.id, "sh", "-c", `grep MemTotal /proc/meminfo | tr -s " "`).Stdout)
+	}
+	if got := meminfo(); got != "MemTotal: 65536 kB\n" {
+		t.Errorf("the container's /proc/meminfo says %q, want its limit of 64 MiB", got)
+	}
+	e.must("update", "--memory", "100000000", c.id)
+	if got := meminfo(); got != "MemTotal: 97656 kB\n" {
+		t.Errorf("after update, the container's /proc/meminfo says %q, want 97656 kB", got)
 	}
 
 	e.must("kill", c.id, "TERM")
