@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,7 +99,11 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		return
 	}
 	for _, w := range sbx.Warnings {
-		slog.Warn(w, "id", id)
+		// The pause process's namespaces it names are this sandbox's:
+		// joining them is what this does.
+		if !strings.HasPrefix(w, "linux.namespaces") {
+			slog.Warn(w, "id", id)
+		}
 	}
 	prefix := sentry.ContainerGrants(id)
 	var grants []caps.ID
