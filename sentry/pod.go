@@ -32,6 +32,9 @@ type pod struct {
 	containers map[string]*podContainer
 	// watching says the sandbox's init is watched for held inits.
 	watching bool
+	// retired are the gone containers' dir capabilities, kept so their
+	// fd numbers stay taken (retireGrants).
+	retired []caps.Grant
 }
 
 type podContainer struct {
@@ -81,7 +84,7 @@ func (s *Sandbox) CreateContainer(id string, cfg Config, exited func(kernel.Exit
 	}
 	pid, err := s.createContainer(pc, id, cfg, exited)
 	if err != nil {
-		closeGrants(pc.grants)
+		s.retireGrants(pc.grants)
 		forget()
 		return 0, fmt.Errorf("container %q: %w", id, err)
 	}
@@ -127,7 +130,7 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		s.pod.mu.Lock()
 		delete(s.pod.containers, id)
 		s.pod.mu.Unlock()
-		closeGrants(pc.grants)
+		s.retireGrants(pc.grants)
 		exited(st)
 	})
 	// The container's /proc shows its own processes; /sys is the
@@ -169,9 +172,30 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	return t.TID, nil
 }
 
-func closeGrants(gs []caps.Grant) {
+// retireGrants lets go of a gone container's capabilities. Its file
+// systems use the dir capabilities' raw fds, and a dentry of them may
+// still be reachable (an fd passed to another container), so such an fd
+// is not closed, whose number the next grant could take: an eventfd
+// takes its place, where every path lookup fails (ENOTDIR), and the
+// directory is let go.
+func (s *Sandbox) retireGrants(gs []caps.Grant) {
 	for _, g := range gs {
-		g.File.Close()
+		if g.Kind != caps.KindDir {
+			g.File.Close()
+			continue
+		}
+		efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+		if err != nil {
+			s.pod.mu.Lock()
+			s.pod.retired = append(s.pod.retired, g)
+			s.pod.mu.Unlock()
+			continue
+		}
+		unix.Dup3(efd, int(g.File.Fd()), unix.O_CLOEXEC)
+		unix.Close(efd)
+		s.pod.mu.Lock()
+		s.pod.retired = append(s.pod.retired, g)
+		s.pod.mu.Unlock()
 	}
 }
 
