@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/test/internal/harness"
 )
@@ -246,4 +247,43 @@ func TestPodContainerWithoutSandbox(t *testing.T) {
 	})
 	e.fails("not running", "create", "--bundle", b2, "orphan2")
 	_ = harness.Timeout
+}
+
+// TestPodContainerTerminal: a pod container's init on a terminal (its
+// master over --console-socket, as crictl run -t gets it), and exec --tty
+// into it.
+func TestPodContainerTerminal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newPod(t, e, "pod-tty")
+	script := `if [ -t 0 ] && [ -t 1 ]; then echo is-a-tty; fi; stty size; echo done; sleep 100`
+	b := p.containerBundle([]string{"sh", "-c", script}, func(s *specs.Spec) { s.Process.Terminal = true })
+	sock := filepath.Join(e.root, "console.sock")
+	masters := consoleSocket(t, sock)
+	c := e.create(b, "pod-tty-app", "--console-socket", sock)
+	master, ok := <-masters
+	if !ok {
+		t.Fatal("no pty master came over the console socket")
+	}
+	defer master.Close()
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	e.must("start", c.id)
+	if out := strings.ReplaceAll(readAll(t, master, "done"), "\r\n", "\n"); out != "is-a-tty\n30 100\ndone\n" {
+		t.Errorf("on its terminal the container printed %q, want is-a-tty, 30 100, done", out)
+	}
+	sock2 := filepath.Join(e.root, "console2.sock")
+	masters = consoleSocket(t, sock2)
+	e.must("exec", "--tty", "--detach", "--console-socket", sock2, c.id, "sh", "-c", `test -t 1 && echo exec-tty; cat /etc/app-only`)
+	m2, ok := <-masters
+	if !ok {
+		t.Fatal("no pty master came over the console socket for exec")
+	}
+	defer m2.Close()
+	if out := strings.ReplaceAll(readAll(t, m2, "app\r\n"), "\r\n", "\n"); out != "exec-tty\napp\n" {
+		t.Errorf("exec --tty in the pod container printed %q", out)
+	}
+	e.must("kill", c.id, "KILL")
+	if ws := reap(t, c.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("pid-file process ended with %#x, want SIGKILL", int(ws))
+	}
 }
