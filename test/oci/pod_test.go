@@ -164,6 +164,11 @@ func TestPodContainer(t *testing.T) {
 	}
 
 	e.fails("pause or resume the sandbox", "pause", c.id)
+	// ps lists the container's host process.
+	r = e.must("ps", "--format", "json", c.id)
+	if !strings.Contains(string(r.Stdout), fmt.Sprint(c.pid)) {
+		t.Errorf("ps --format json = %s lacks the container's host process %d", r.Stdout, c.pid)
+	}
 	// The library OS's memory is the pod's: its containers' limits
 	// (the pause container adds none), as a pod's cgroup has it.
 	meminfo := func() string {
@@ -194,6 +199,16 @@ func TestPodContainer(t *testing.T) {
 	if ws := reap(t, c2.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("the forcibly deleted container's pid-file process ended with %#x, want SIGKILL", int(ws))
 	}
+	// Killed before it starts: its init never runs.
+	c3 := e.create(p.containerBundle([]string{"sh", "-c", "echo ran"}, nil), "pod-never")
+	e.must("kill", c3.id, "KILL")
+	if ws := reap(t, c3.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the container killed before start ended with %#x, want SIGKILL", int(ws))
+	}
+	if out := c3.out(t); out != "" {
+		t.Errorf("the container killed before start printed %q", out)
+	}
+	e.must("delete", c3.id)
 	e.must("delete", "--force", p.sandbox.id)
 	reap(t, p.sandbox.pid)
 }
