@@ -169,6 +169,10 @@ func TestPodContainer(t *testing.T) {
 	if !strings.Contains(string(r.Stdout), fmt.Sprint(c.pid)) {
 		t.Errorf("ps --format json = %s lacks the container's host process %d", r.Stdout, c.pid)
 	}
+	// events: the pod's library OS accounting.
+	if r := e.must("events", "--stats", c.id); !strings.Contains(string(r.Stdout), `"type":"stats"`) {
+		t.Errorf("events --stats printed %q", r.Stdout)
+	}
 	// The library OS's memory is the pod's: its containers' limits
 	// (the pause container adds none), as a pod's cgroup has it.
 	meminfo := func() string {
