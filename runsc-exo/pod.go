@@ -54,6 +54,22 @@ func podSandbox(store oci.Store, id, sandbox string) error {
 	return nil
 }
 
+// joinsPIDNamespace reports whether spec joins an existing pid namespace
+// (the pause process's: the CRI's pid mode POD, Kubernetes'
+// shareProcessNamespace) rather than making its own.
+func joinsPIDNamespace(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path != ""
+		}
+	}
+	// No pid namespace in the list: the runtime's own, shared.
+	return true
+}
+
 // createPodContainer is the sandbox exo's side of "create-container": it
 // grants the container's rootfs, mounts and stdio (the fds sent with the
 // request), has the sentry build and load it, answers "created", and
@@ -141,6 +157,7 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 	}
 	cfg := e.sentryConfig(sbx)
 	cfg.Mounts = mounts
+	cfg.SharePIDs = joinsPIDNamespace(spec)
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		fail(err)

@@ -133,8 +133,10 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		s.retireGrants(pc.grants)
 		exited(st)
 	})
-	// The container's /proc shows its own processes; /sys is the
-	// sandbox's (one kernel, one machine).
+	c.SharePIDs = cfg.SharePIDs
+	// The container's /proc shows its own processes (or the pod's, if
+	// it shares the pod's pid namespace); /sys is the sandbox's (one
+	// kernel, one machine).
 	procFS := proc.New(s.kernel.ContainerProcSource(c), proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
 	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
 		s.log.Debug("no /proc in the container's rootfs: proc not mounted", "id", id, "err", err)

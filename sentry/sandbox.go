@@ -62,6 +62,9 @@ type Config struct {
 	Groups []uint32 `json:"groups,omitempty"`
 	// Rlimits override init's default resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// SharePIDs, for a container of a pod (CreateContainer), says it
+	// shares the pod's pid namespace (kernel.Container.SharePIDs).
+	SharePIDs bool `json:"sharePids,omitempty"`
 }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.

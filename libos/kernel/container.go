@@ -18,6 +18,14 @@ import (
 type Container struct {
 	ID     string
 	Mounts *vfs.MountTable
+	// SharePIDs says the container shares the pod's pid namespace (the
+	// CRI gives it the pause process's, as for shareProcessNamespace):
+	// it sees every process of the sandbox, the pod's init as pid 1.
+	// Without it the container has a pid namespace of its own as far
+	// as the library OS's one pid space allows: its /proc lists, and
+	// kill reaches, only its own processes, and its init reaps its
+	// orphans. Set before its init is made.
+	SharePIDs bool
 
 	// Guarded by the kernel's mu.
 	init *ThreadGroup
@@ -89,7 +97,7 @@ func (k *Kernel) containerExitedLocked(tg *ThreadGroup) {
 // lives (it reaps its container's orphans, as a pid namespace's init
 // does), else the sandbox's init.
 func (k *Kernel) reaperLocked(tg *ThreadGroup) *ThreadGroup {
-	if c := tg.ctr; c != nil && c.init != nil && c.init != tg && !c.init.zombie && !c.init.exiting {
+	if c := tg.ctr; c != nil && !c.SharePIDs && c.init != nil && c.init != tg && !c.init.zombie && !c.init.exiting {
 		return c.init
 	}
 	return k.init
@@ -121,13 +129,29 @@ func (k *Kernel) SignalContainer(c *Container, sig int, all bool) {
 // end takes every process, those of every container, with it).
 func (k *Kernel) InitExited() <-chan struct{} { return k.initExited }
 
-// ContainerProcSource is /proc as c's processes see it: only c's
-// processes are listed and reachable, the way a container with a pid
-// namespace of its own sees only its processes (their ids stay the
-// sandbox's: the library OS has one pid space).
+// ContainerProcSource is /proc as c's processes see it: with a pid
+// namespace of its own (not SharePIDs), only c's processes are listed and
+// reachable (their ids stay the sandbox's: the library OS has one pid
+// space).
 func (k *Kernel) ContainerProcSource(c *Container) proc.Source { return procSource{k: k, ctr: c} }
 
 // visibleLocked reports whether the /proc of s shows process tg.
 func (s procSource) visibleLocked(tg *ThreadGroup) bool {
-	return s.ctr == nil || tg.ctr == s.ctr
+	return s.ctr == nil || s.ctr.SharePIDs || tg.ctr == s.ctr
+}
+
+// seesLocked reports whether process tg is in t's pid namespace: every
+// process is, but for a task of a container with a pid namespace of its
+// own (see Container.SharePIDs), which sees its container's only.
+func (t *Task) seesLocked(tg *ThreadGroup) bool {
+	c := t.tg.ctr
+	return c == nil || c.SharePIDs || tg.ctr == c
+}
+
+// isNSInitLocked reports whether tg is the init of t's own pid namespace
+// (kill(-1) spares it): a container's init for a task of a container with
+// its own.
+func (t *Task) isNSInitLocked(tg *ThreadGroup) bool {
+	c := t.tg.ctr
+	return c != nil && !c.SharePIDs && tg == c.init
 }

@@ -75,6 +75,17 @@ func (p *pod) containerBundle(args []string, edit func(*specs.Spec)) string {
 	return b
 }
 
+// ownPIDNamespace gives the container a pid namespace of its own, as the
+// kubelet does (CRI pid mode CONTAINER) unless the pod sets
+// shareProcessNamespace; crictl's default (POD) joins the pause's.
+func ownPIDNamespace(s *specs.Spec) {
+	for i, n := range s.Linux.Namespaces {
+		if n.Type == specs.PIDNamespace {
+			s.Linux.Namespaces[i].Path = ""
+		}
+	}
+}
+
 func nsFile(t specs.LinuxNamespaceType) string {
 	if t == specs.NetworkNamespace {
 		return "net"
@@ -119,6 +130,7 @@ func TestPodContainer(t *testing.T) {
 	b := p.containerBundle([]string{"sh", "-c", `echo "app-up $(hostname)"; ` + loopScript}, func(s *specs.Spec) {
 		s.Linux.CgroupsPath = cg
 		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+		ownPIDNamespace(s)
 	})
 	c := e.create(b, "pod-app")
 	if st := e.state(c.id); st.Status != specs.StateCreated || st.Pid != c.pid {
@@ -153,10 +165,11 @@ func TestPodContainer(t *testing.T) {
 	if r := e.must("exec", p.sandbox.id, "cat", "/dev/shm/pod-file"); string(r.Stdout) != "shared\n" {
 		t.Errorf("the sandbox reads %q from /dev/shm/pod-file, want the container's", r.Stdout)
 	}
-	// Its own processes in /proc: the pod's init (pid 1) is not there,
-	// its own init is.
-	r = e.must("exec", c.id, "sh", "-c", `test -e /proc/1 && echo "pid1""-visible"; cat /proc/$PPID/comm 2>/dev/null; for p in /proc/[0-9]*; do cat $p/cmdline | tr '\0' ' '; echo; done`)
-	if strings.Contains(string(r.Stdout), "pid1-visible") || strings.Contains(string(r.Stdout), "pause-up") {
+	// A pid namespace of its own: its own processes in /proc (the pod's
+	// init, pid 1, is not there; its own init is), and kill cannot reach
+	// the others.
+	r = e.must("exec", c.id, "sh", "-c", `test -e /proc/1 && echo "pid1""-visible"; kill -0 1 2>/dev/null && echo "can""-signal-1"; for p in /proc/[0-9]*; do cat $p/cmdline | tr '\0' ' '; echo; done`)
+	if strings.Contains(string(r.Stdout), "pid1-visible") || strings.Contains(string(r.Stdout), "can-signal-1") || strings.Contains(string(r.Stdout), "pause-up") {
 		t.Errorf("the container sees the sandbox's processes:\n%s", r.Stdout)
 	}
 	if !strings.Contains(string(r.Stdout), "app-up") {
@@ -218,7 +231,8 @@ func TestPodContainer(t *testing.T) {
 }
 
 // TestPodSandboxDeleteEndsContainers: the pod is gone with its sandbox:
-// a started and a created container end (their pid-file processes with
+// a started (sharing the pod's pid namespace: it sees the pause as pid 1)
+// and a created container end (their pid-file processes with
 // SIGKILL) and show as stopped.
 func TestPodSandboxDeleteEndsContainers(t *testing.T) {
 	t.Parallel()
@@ -227,6 +241,11 @@ func TestPodSandboxDeleteEndsContainers(t *testing.T) {
 	run := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-run")
 	e.must("start", run.id)
 	e.waitOutput(run, "started")
+	// It shares the pod's pid namespace (crictl's default): pid 1 is the
+	// pause.
+	if r := e.must("exec", run.id, "sh", "-c", `tr '\0' ' ' </proc/1/cmdline; kill -0 1 && echo can-signal-1`); !strings.Contains(string(r.Stdout), "pause-up") || !strings.Contains(string(r.Stdout), "can-signal-1") {
+		t.Errorf("in a container sharing the pod's pid namespace, pid 1 is %q, want the pause", r.Stdout)
+	}
 	held := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-held")
 
 	e.must("delete", "--force", p.sandbox.id)
