@@ -59,7 +59,7 @@ func podSandbox(store oci.Store, id, sandbox string) error {
 // shareProcessNamespace) rather than making its own.
 func joinsPIDNamespace(spec *specs.Spec) bool {
 	if spec.Linux == nil {
-		return false
+		return true
 	}
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.PIDNamespace {
