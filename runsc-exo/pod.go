@@ -54,15 +54,16 @@ func podSandbox(store oci.Store, id, sandbox string) error {
 	return nil
 }
 
-// joinsPIDNamespace reports whether spec joins an existing pid namespace
-// (the pause process's: the CRI's pid mode POD, Kubernetes'
-// shareProcessNamespace) rather than making its own.
-func joinsPIDNamespace(spec *specs.Spec) bool {
+// joinsNamespace reports whether spec joins an existing namespace of type
+// typ (the pause process's: for pids, the CRI's pid mode POD, Kubernetes'
+// shareProcessNamespace; the CRI always joins the pod's IPC) rather than
+// making its own.
+func joinsNamespace(spec *specs.Spec, typ specs.LinuxNamespaceType) bool {
 	if spec.Linux == nil {
 		return true
 	}
 	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace {
+		if ns.Type == typ {
 			return ns.Path != ""
 		}
 	}
@@ -157,7 +158,8 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 	}
 	cfg := e.sentryConfig(sbx)
 	cfg.Mounts = mounts
-	cfg.SharePIDs = joinsPIDNamespace(spec)
+	cfg.SharePIDs = joinsNamespace(spec, specs.PIDNamespace)
+	cfg.ShareIPC = joinsNamespace(spec, specs.IPCNamespace)
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		fail(err)

@@ -24,7 +24,7 @@ func TestPodSandboxOf(t *testing.T) {
 	}
 }
 
-func TestJoinsPIDNamespace(t *testing.T) {
+func TestJoinsNamespace(t *testing.T) {
 	ns := func(n ...specs.LinuxNamespace) *specs.Spec { return &specs.Spec{Linux: &specs.Linux{Namespaces: n}} }
 	for _, c := range []struct {
 		spec *specs.Spec
@@ -35,8 +35,8 @@ func TestJoinsPIDNamespace(t *testing.T) {
 		{ns(specs.LinuxNamespace{Type: specs.MountNamespace}), true},
 		{&specs.Spec{}, true},
 	} {
-		if got := joinsPIDNamespace(c.spec); got != c.want {
-			t.Errorf("joinsPIDNamespace(%+v) = %v, want %v", c.spec.Linux, got, c.want)
+		if got := joinsNamespace(c.spec, specs.PIDNamespace); got != c.want {
+			t.Errorf("joinsNamespace(pid)(%+v) = %v, want %v", c.spec.Linux, got, c.want)
 		}
 	}
 }

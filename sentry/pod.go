@@ -3,6 +3,7 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 
@@ -115,6 +116,9 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	if err != nil {
 		return 0, err
 	}
+	if cfg.ShareIPC {
+		s.sharePodShm(cfg, mounts)
+	}
 	var stdio [3]vfs.File
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
 		if g, ok := byName[name]; ok && g.Kind == caps.KindFile {
@@ -198,6 +202,27 @@ func (s *Sandbox) retireGrants(gs []caps.Grant) {
 		s.pod.mu.Lock()
 		s.pod.retired = append(s.pod.retired, g)
 		s.pod.mu.Unlock()
+	}
+}
+
+// sharePodShm mounts the sandbox's /dev/shm on the container's, unless
+// the container mounts one itself (the CRI binds the pod's shm directory
+// into each container): POSIX shared memory and named semaphores live
+// there, so a pod's IPC namespace is that file system.
+func (s *Sandbox) sharePodShm(cfg Config, mounts *vfs.MountTable) {
+	for _, m := range cfg.Mounts {
+		if path.Clean(m.Destination) == "/dev/shm" {
+			return
+		}
+	}
+	root := s.kernel.Mounts.Root()
+	d, err := s.kernel.Mounts.Lookup(&vfs.Context{Root: root, Start: root}, "/dev/shm", vfs.LookupFollow|vfs.LookupDirectory)
+	if err != nil || !d.IsMountRoot() {
+		return
+	}
+	m := d.Mount()
+	if err := attachMaking(mounts, "/dev/shm", m.FS(), m.Options()); err != nil {
+		s.log.Debug("the pod's /dev/shm not mounted in the container", "err", err)
 	}
 }
 

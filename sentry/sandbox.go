@@ -65,6 +65,10 @@ type Config struct {
 	// SharePIDs, for a container of a pod (CreateContainer), says it
 	// shares the pod's pid namespace (kernel.Container.SharePIDs).
 	SharePIDs bool `json:"sharePids,omitempty"`
+	// ShareIPC, for a container of a pod, says it joins the pod's IPC
+	// namespace: without a /dev/shm mount of its own it gets the
+	// sandbox's.
+	ShareIPC bool `json:"shareIpc,omitempty"`
 }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.

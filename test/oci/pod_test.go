@@ -238,13 +238,27 @@ func TestPodSandboxDeleteEndsContainers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := newPod(t, e, "pod-sb2")
-	run := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-run")
+	// Without the CRI's /dev/shm bind: it gets the pod's /dev/shm, as it
+	// joins the pod's IPC namespace.
+	run := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, func(s *specs.Spec) {
+		var keep []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/dev/shm" {
+				keep = append(keep, m)
+			}
+		}
+		s.Mounts = keep
+	}), "pod-run")
 	e.must("start", run.id)
 	e.waitOutput(run, "started")
 	// It shares the pod's pid namespace (crictl's default): pid 1 is the
 	// pause.
 	if r := e.must("exec", run.id, "sh", "-c", `tr '\0' ' ' </proc/1/cmdline; kill -0 1 && echo can-signal-1`); !strings.Contains(string(r.Stdout), "pause-up") || !strings.Contains(string(r.Stdout), "can-signal-1") {
 		t.Errorf("in a container sharing the pod's pid namespace, pid 1 is %q, want the pause", r.Stdout)
+	}
+	e.must("exec", run.id, "sh", "-c", "echo via-ipc > /dev/shm/ipc-file")
+	if r := e.must("exec", p.sandbox.id, "cat", "/dev/shm/ipc-file"); string(r.Stdout) != "via-ipc\n" {
+		t.Errorf("the sandbox reads %q from /dev/shm/ipc-file, want the container's", r.Stdout)
 	}
 	held := e.create(p.containerBundle([]string{"sh", "-c", loopScript}, nil), "pod-held")
 
