@@ -58,6 +58,17 @@ type Message struct {
 	Limits    *Limits               `json:"limits,omitempty"`
 	// Stats answers "stats": the library OS's own accounting.
 	Stats *LibOSStats `json:"stats,omitempty"`
+
+	// Container names a container of the pod whose sandbox this exo
+	// runs (see State.Sandbox): "start", "kill" and "exec" act on it
+	// alone. "create-container" (from the container's own exo process,
+	// with its fds 0-2) adds it to the sandbox: the answer is "created"
+	// with Pid, then "exited" when the container's init has ended and
+	// its processes are gone; the sentry reports that as
+	// "containerExited". Config is the container as the sentry builds
+	// it (exo to sentry only).
+	Container string          `json:"container,omitempty"`
+	Config    json.RawMessage `json:"config,omitempty"`
 }
 
 // Limits are the library OS's limits an "update" changes (nil: as it

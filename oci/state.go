@@ -43,6 +43,26 @@ type State struct {
 	// Cgroups are the cgroup directories made for the container
 	// (JoinCgroups), removed with it.
 	Cgroups []string `json:"cgroups,omitempty"`
+	// Sandbox is, for a container of a pod (the CRI annotations), the
+	// id of the pod's sandbox container it runs in: its processes are
+	// that sandbox's library OS's, reached through its exo process.
+	Sandbox string `json:"sandbox,omitempty"`
+}
+
+// The CRI annotations that put a container in a pod's sandbox.
+const (
+	AnnotationContainerType = "io.kubernetes.cri.container-type"
+	AnnotationSandboxID     = "io.kubernetes.cri.sandbox-id"
+)
+
+// PodSandboxOf returns the id of the pod sandbox a container with these
+// annotations joins: set for container-type "container" with a
+// sandbox-id, "" for a pod's sandbox or a container on its own.
+func PodSandboxOf(annotations map[string]string) string {
+	if annotations[AnnotationContainerType] != "container" {
+		return ""
+	}
+	return annotations[AnnotationSandboxID]
 }
 
 // OCI is the state as the spec shows it (the `state` command's output and

@@ -46,7 +46,28 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 			reply := oci.Message{Event: "reply"}
 			switch req.Op {
 			case "start":
+				if req.Container != "" {
+					if err := sb.StartContainer(req.Container); err != nil {
+						reply.Error = err.Error()
+					}
+					break
+				}
 				sb.Start()
+			case "create-container":
+				var cfg sentry.Config
+				if err := json.Unmarshal(req.Config, &cfg); err != nil {
+					reply.Error = "create-container: config: " + err.Error()
+					break
+				}
+				ctr := req.Container
+				pid, err := sb.CreateContainer(ctr, cfg, func(st kernel.ExitStatus) {
+					send(oci.Message{Event: "containerExited", Container: ctr, Code: st.Code, ExitSignal: st.Signal})
+				})
+				if err != nil {
+					reply.Error = err.Error()
+					break
+				}
+				reply.Pid = int(pid)
 			case "exec":
 				if req.Exec == nil {
 					reply.Error = "exec: no process"
@@ -55,6 +76,7 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 				id := req.ExecID
 				spec := execSpec(req.Exec)
 				spec.ID = id
+				spec.Container = req.Container
 				pid, err := sb.Exec(spec, func(st kernel.ExitStatus) {
 					send(oci.Message{Event: "execExited", ExecID: id, Code: st.Code, ExitSignal: st.Signal})
 				})
@@ -70,6 +92,12 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 			case "kill":
 				if req.Signal <= 0 || req.Signal > 64 {
 					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
+					break
+				}
+				if req.Container != "" {
+					if err := sb.SignalContainer(req.Container, req.Signal, req.All); err != nil {
+						reply.Error = err.Error()
+					}
 					break
 				}
 				sb.Signal(req.Signal, req.All)

@@ -112,6 +112,14 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 		}
 	}
 	store := oci.Store{Root: g.root}
+	// A container of a pod joins its sandbox's library OS: the sandbox
+	// must be there (containerd shows this error).
+	sandbox := oci.PodSandboxOf(spec.Annotations)
+	if sandbox != "" {
+		if err := podSandbox(store, o.id, sandbox); err != nil {
+			return nil, err
+		}
+	}
 	l, err := store.Create(o.id)
 	if err != nil {
 		return nil, err
@@ -137,6 +145,7 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 		},
 		Rootfs:  sbx.Rootfs,
 		Created: timeNow(),
+		Sandbox: sandbox,
 	}
 	if err := l.Write(st); err != nil {
 		return fail(err)
@@ -156,6 +165,9 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	exoArgs := append(g.args(), "exo", "--ready-fd", "3")
 	if consoleSocket != "" {
 		exoArgs = append(exoArgs, "--console-socket", consoleSocket)
+	}
+	if sandbox != "" {
+		exoArgs = append(exoArgs, "--sandbox", sandbox)
 	}
 	cmd := exec.Command(self, append(exoArgs, o.id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -278,6 +290,14 @@ type exoProc struct {
 	nextExec int
 	// waiters are the host processes of running execs.
 	waiters map[int]bool
+	// podCtrs are the pod's other containers in this sandbox, told of
+	// their end (pod.go).
+	podCtrs map[string]chan oci.Message
+	// podMem are the memory limits of the pod's containers, podQuota
+	// the library OS's quota they made (0: not set yet); see
+	// setPodMemory.
+	podMem   map[string]int64
+	podQuota int64
 }
 
 // runExo is the internal `exo` command: the container's host process,
@@ -286,6 +306,7 @@ func runExo(g *globals, args []string) int {
 	fs := flag.NewFlagSet("exo", flag.ContinueOnError)
 	readyFD := fs.Int("ready-fd", -1, "fd to report the created sandbox (or its failure) on")
 	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (process.terminal)")
+	sandbox := fs.String("sandbox", "", "the pod sandbox container to run this container in (its host process only, see pod.go)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return 125
 	}
@@ -299,14 +320,22 @@ func runExo(g *globals, args []string) int {
 			ready = nil
 		}
 	}
-	e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
 	stopWatch := watchCreator(*readyFD)
-	code, sig, err := e.run(func(m oci.Message) {
+	created := func(m oci.Message) {
 		stopWatch()
 		report(m)
-	})
+	}
+	var code, sig int
+	var err error
+	if *sandbox != "" {
+		pe := &podExo{g: g, id: fs.Arg(0), sandbox: *sandbox, store: oci.Store{Root: g.root}, consoleSocket: *consoleSocket}
+		code, sig, err = pe.run(created)
+	} else {
+		e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
+		code, sig, err = e.run(created)
+	}
 	if err != nil {
-		slog.Debug("create failed", "id", e.id, "err", err)
+		slog.Debug("create failed", "id", fs.Arg(0), "err", err)
 		report(oci.Message{Event: "failed", Error: err.Error()})
 		return 125
 	}
@@ -452,69 +481,12 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 	if _, err := exo.GrantDir("rootfs", sbx.Rootfs, rootRights); err != nil {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
-	cfg := sentry.Config{
-		Argv:          sbx.Args,
-		Env:           sbx.Env,
-		Cwd:           sbx.Cwd,
-		UID:           sbx.UID,
-		GID:           sbx.GID,
-		Groups:        sbx.Groups,
-		Hostname:      sbx.Hostname,
-		Platform:      e.g.platform,
-		Strace:        e.g.strace,
-		PidsLimit:     sbx.PidsLimit,
-		MemoryLimit:   sbx.MemoryLimit,
-		ReadOnlyRoot:  sbx.ReadOnlyRoot,
-		MaskedPaths:   sbx.MaskedPaths,
-		ReadonlyPaths: sbx.ReadonlyPaths,
-		Sysctl:        sbx.Sysctl,
-		Domainname:    sbx.Domainname,
-
-		Caps:            sentryCaps(sbx.Caps),
-		NoNewPrivileges: sbx.NoNewPrivileges,
-		OOMScoreAdj:     int32(sbx.OOMScoreAdj),
-		Cgroup: sentry.CgroupConfig{
-			V1:        !oci.HostCgroupV2(),
-			Memory:    sbx.MemoryLimit,
-			CPUQuota:  sbx.CPUQuota,
-			CPUPeriod: sbx.CPUPeriod,
-			CPUShares: sbx.CPUShares,
-		},
+	cfg := e.sentryConfig(sbx)
+	mounts, _, err := grantMounts(exo, "", sbx)
+	if err != nil {
+		return err
 	}
-	for _, d := range sbx.Devices {
-		cfg.Devices = append(cfg.Devices, sentry.Device{Name: d.Name, Mode: d.Mode, Major: d.Major, Minor: d.Minor, UID: d.UID, GID: d.GID})
-	}
-	for _, r := range sbx.DeviceRules {
-		cfg.DeviceRules = append(cfg.DeviceRules, sentry.DeviceRule{Allow: r.Allow, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: r.Access})
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname = e.id
-		if len(cfg.Hostname) > 64 {
-			cfg.Hostname = cfg.Hostname[:12]
-		}
-	}
-	for _, r := range sbx.Rlimits {
-		cfg.Rlimits = append(cfg.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
-	}
-	for _, m := range sbx.Mounts {
-		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode,
-			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
-		if m.Type == "bind" {
-			sm.Grant = sentry.BindGrant(m.Destination)
-			rights := caps.RightRead
-			if !m.ReadOnly {
-				rights |= caps.RightWrite
-			}
-			grant := exo.GrantDir
-			if m.File {
-				grant = exo.GrantHostFile
-			}
-			if _, err := grant(sm.Grant, m.Source, rights); err != nil {
-				return fmt.Errorf("mount %s: source %q: %w", m.Destination, m.Source, err)
-			}
-		}
-		cfg.Mounts = append(cfg.Mounts, sm)
-	}
+	cfg.Mounts = mounts
 	if sbx.Terminal {
 		slave, err := e.hostTerminal(sbx)
 		if err != nil {
@@ -612,6 +584,86 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 	return nil
 }
 
+// sentryConfig is what the sentry runs for the container sbx, but its
+// mounts (grantMounts).
+func (e *exoProc) sentryConfig(sbx *oci.Sandbox) sentry.Config {
+	cfg := sentry.Config{
+		Argv:          sbx.Args,
+		Env:           sbx.Env,
+		Cwd:           sbx.Cwd,
+		UID:           sbx.UID,
+		GID:           sbx.GID,
+		Groups:        sbx.Groups,
+		Hostname:      sbx.Hostname,
+		Platform:      e.g.platform,
+		Strace:        e.g.strace,
+		PidsLimit:     sbx.PidsLimit,
+		MemoryLimit:   sbx.MemoryLimit,
+		ReadOnlyRoot:  sbx.ReadOnlyRoot,
+		MaskedPaths:   sbx.MaskedPaths,
+		ReadonlyPaths: sbx.ReadonlyPaths,
+		Sysctl:        sbx.Sysctl,
+		Domainname:    sbx.Domainname,
+
+		Caps:            sentryCaps(sbx.Caps),
+		NoNewPrivileges: sbx.NoNewPrivileges,
+		OOMScoreAdj:     int32(sbx.OOMScoreAdj),
+		Cgroup: sentry.CgroupConfig{
+			V1:        !oci.HostCgroupV2(),
+			Memory:    sbx.MemoryLimit,
+			CPUQuota:  sbx.CPUQuota,
+			CPUPeriod: sbx.CPUPeriod,
+			CPUShares: sbx.CPUShares,
+		},
+	}
+	for _, d := range sbx.Devices {
+		cfg.Devices = append(cfg.Devices, sentry.Device{Name: d.Name, Mode: d.Mode, Major: d.Major, Minor: d.Minor, UID: d.UID, GID: d.GID})
+	}
+	for _, r := range sbx.DeviceRules {
+		cfg.DeviceRules = append(cfg.DeviceRules, sentry.DeviceRule{Allow: r.Allow, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: r.Access})
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = e.id
+		if len(cfg.Hostname) > 64 {
+			cfg.Hostname = cfg.Hostname[:12]
+		}
+	}
+	for _, r := range sbx.Rlimits {
+		cfg.Rlimits = append(cfg.Rlimits, sentry.Rlimit{Resource: r.Resource, Soft: r.Soft, Hard: r.Hard})
+	}
+	return cfg
+}
+
+// grantMounts grants the sources of sbx's bind mounts as dir (or, for a
+// file, file) capabilities named prefix+sentry.BindGrant(destination) and
+// returns the sentry's mounts and the handles granted.
+func grantMounts(exo *caps.Exo, prefix string, sbx *oci.Sandbox) ([]sentry.Mount, []caps.ID, error) {
+	var out []sentry.Mount
+	var ids []caps.ID
+	for _, m := range sbx.Mounts {
+		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode,
+			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
+		if m.Type == "bind" {
+			sm.Grant = sentry.BindGrant(m.Destination)
+			rights := caps.RightRead
+			if !m.ReadOnly {
+				rights |= caps.RightWrite
+			}
+			grant := exo.GrantDir
+			if m.File {
+				grant = exo.GrantHostFile
+			}
+			id, err := grant(prefix+sm.Grant, m.Source, rights)
+			if err != nil {
+				return nil, ids, fmt.Errorf("mount %s: source %q: %w", m.Destination, m.Source, err)
+			}
+			ids = append(ids, id)
+		}
+		out = append(out, sm)
+	}
+	return out, ids, nil
+}
+
 // readSentry routes the sentry's messages: init's end is recorded, the
 // rest are answers.
 func (e *exoProc) readSentry() {
@@ -629,6 +681,15 @@ func (e *exoProc) readSentry() {
 			e.mu.Lock()
 			e.exit = &m
 			e.mu.Unlock()
+			continue
+		case "containerExited":
+			e.mu.Lock()
+			ch := e.podCtrs[m.Container]
+			delete(e.podCtrs, m.Container)
+			e.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
 			continue
 		case "execExited":
 			e.mu.Lock()
@@ -703,6 +764,10 @@ func (e *exoProc) serveConn(c *net.UnixConn) {
 	req, fds, err := readRequest(c)
 	if err == nil && req.Op == "exec" {
 		e.exec(c, req, fds)
+		return
+	}
+	if err == nil && req.Op == "create-container" {
+		e.createPodContainer(c, req, fds)
 		return
 	}
 	for _, f := range fds {
@@ -905,6 +970,9 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 func (e *exoProc) handle(req oci.Message) error {
 	switch req.Op {
 	case "start":
+		if req.Container != "" {
+			return e.callSentry(oci.Message{Op: "start", Container: req.Container})
+		}
 		e.startMu.Lock()
 		defer e.startMu.Unlock()
 		e.mu.Lock()
@@ -934,6 +1002,12 @@ func (e *exoProc) handle(req oci.Message) error {
 	case "kill":
 		return e.callSentry(req)
 	case "update":
+		if req.Container != "" {
+			if req.Resources == nil || req.Resources.Memory == nil || req.Resources.Memory.Limit == nil {
+				return nil
+			}
+			return e.setPodMemory(req.Container, *req.Resources.Memory.Limit, true)
+		}
 		return e.update(req.Resources)
 	}
 	return fmt.Errorf("unknown request %q", req.Op)

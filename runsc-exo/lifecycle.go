@@ -358,6 +358,12 @@ func pauseResume(g *globals, fs *flag.FlagSet, args []string, thaw bool) int {
 	if err != nil {
 		return g.fail(err)
 	}
+	if st.Sandbox != "" {
+		// Its processes are the sandbox's library OS's, in the
+		// sandbox's cgroup: freezing its own would stop only its host
+		// process.
+		return g.fail(fmt.Errorf("container %q runs in pod sandbox %q: pause or resume the sandbox", id, st.Sandbox))
+	}
 	from, to := oci.StatusRunning, oci.StatusPaused
 	if thaw {
 		from, to = oci.StatusPaused, oci.StatusRunning

@@ -33,6 +33,9 @@ type ExecSpec struct {
 	// which Resize(ID) finds.
 	Console string
 	ID      int
+	// Container names the pod container to start the process in (""
+	// the sandbox's own).
+	Container string
 }
 
 // Exec starts spec's process with a parent outside the sandbox (the
@@ -40,6 +43,14 @@ type ExecSpec struct {
 func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, error) {
 	if s.client == nil {
 		return 0, errors.New("no capability client")
+	}
+	var ctr *kernel.Container
+	if spec.Container != "" {
+		pc, err := s.container(spec.Container)
+		if err != nil {
+			return 0, err
+		}
+		ctr = pc.c
 	}
 	grants, err := s.client.Grants()
 	if err != nil {
@@ -97,13 +108,14 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		}
 	}
 	ss := kernel.SpawnSpec{
-		Argv:    spec.Argv,
-		Env:     spec.Env,
-		Cwd:     spec.Cwd,
-		Creds:   creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
-		Rlimits: rlimits,
-		Stdio:   stdio,
-		Exited:  exited,
+		Argv:      spec.Argv,
+		Env:       spec.Env,
+		Cwd:       spec.Cwd,
+		Creds:     creds(spec.UID, spec.GID, spec.Groups, spec.Caps, spec.NoNewPrivileges),
+		Rlimits:   rlimits,
+		Stdio:     stdio,
+		Exited:    exited,
+		Container: ctr,
 	}
 	if cons != nil {
 		ss.TTY = cons.tty

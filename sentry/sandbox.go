@@ -94,6 +94,13 @@ type Config struct {
 	// Terminal gives init a library OS terminal bridged to the host pty
 	// slave exo granted as "console" (console.go).
 	Terminal bool `json:"terminal,omitempty"`
+	// SharePIDs, for a container of a pod (CreateContainer), says it
+	// shares the pod's pid namespace (kernel.Container.SharePIDs).
+	SharePIDs bool `json:"sharePids,omitempty"`
+	// ShareIPC, for a container of a pod, says it joins the pod's IPC
+	// namespace: without a /dev/shm mount of its own it gets the
+	// sandbox's.
+	ShareIPC bool `json:"shareIpc,omitempty"`
 }
 
 // Device is one node of linux.devices, directly in /dev.
@@ -214,6 +221,10 @@ type Sandbox struct {
 	client *caps.Client
 	// terms are the sandbox's terminals bridged to host ptys.
 	terms *terminals
+	// host is kept for the /proc of the pod's other containers (pod.go);
+	// pod holds those containers.
+	host HostState
+	pod  pod
 }
 
 // HostState is what the sentry reads from the host before it confines
@@ -323,7 +334,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client, terms: terms}
+	s := &Sandbox{cfg: cfg, log: log, platform: plat, mem: mem, grants: grants, client: client, terms: terms, host: host}
 	s.kernel = kernel.New(kernel.Config{
 		Memory:     mem,
 		Mounts:     mounts,
@@ -412,6 +423,11 @@ func (s *Sandbox) Signal(sig int, all bool) {
 	s.kernel.SignalFromHost(sig, all)
 	if sig == int(unix.SIGKILL) && s.init != nil {
 		s.Start()
+		if all {
+			// The pod's containers still held at create must run to
+			// die.
+			s.startHeldContainers()
+		}
 	}
 }
 

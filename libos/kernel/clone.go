@@ -164,6 +164,10 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 			oomAdj:   t.tg.oomAdj,
 			waitCh:   make(chan struct{}),
 			termSig:  a.ExitSignal,
+			ctr:      t.tg.ctr,
+		}
+		if tg.ctr != nil {
+			tg.ctr.live++
 		}
 		tg.pgrp.members++
 		parent.children[tg] = struct{}{}

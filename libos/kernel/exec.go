@@ -45,7 +45,7 @@ func (t *Task) ExecAt(dirfd int, file string, flags int, argv, envv []string) er
 			return unix.EACCES
 		}
 		ctx := &vfs.Context{Root: t.FS.Root(), Start: dent, Cred: t.Cred(), Caller: t}
-		if d, err = t.K.Mounts.OpenDentry(ctx, dent, vfs.OpenOptions{Flags: unix.O_RDONLY, Exec: true}); err != nil {
+		if d, err = t.Mounts().OpenDentry(ctx, dent, vfs.OpenOptions{Flags: unix.O_RDONLY, Exec: true}); err != nil {
 			return err
 		}
 		name = p

@@ -93,17 +93,20 @@ func (t *Task) exitThread() {
 	}
 	tg.zombie = true
 	tg.timers.stopAll()
-	// Orphans go to init (or are reaped there if already dead).
+	// Orphans go to init (or are reaped there if already dead): their
+	// container's, or the sandbox's.
 	if tg != k.init {
+		reaper := k.reaperLocked(tg)
 		for c := range tg.children {
-			c.parent = k.init
-			k.init.children[c] = struct{}{}
+			c.parent = reaper
+			reaper.children[c] = struct{}{}
 			if c.zombie {
-				k.init.wakeWaitersLocked()
+				reaper.wakeWaitersLocked()
 			}
 		}
 		tg.children = nil
 	}
+	k.containerExitedLocked(tg)
 	k.sessionLeaderExitLocked(tg)
 	if tg.pgrp != nil {
 		tg.pgrp.members--
@@ -111,6 +114,7 @@ func (t *Task) exitThread() {
 	if tg == k.init {
 		// The container's init is gone: like a pid namespace's init, it
 		// takes every other process with it.
+		close(k.initExited)
 		for _, o := range k.tasks {
 			if o.tg != tg {
 				k.groupExitLocked(o.tg, ExitStatus{Signal: int(unix.SIGKILL)})

@@ -65,7 +65,7 @@ func (t *Task) Lookup(dirfd int, p string, flags vfs.LookupFlags) (*vfs.Dentry, 
 	if err != nil {
 		return nil, err
 	}
-	return t.K.Mounts.Lookup(ctx, p, flags)
+	return t.Mounts().Lookup(ctx, p, flags)
 }
 
 // LookupStat is Lookup that also returns the attributes of the file
@@ -75,7 +75,7 @@ func (t *Task) LookupStat(dirfd int, p string, flags vfs.LookupFlags) (*vfs.Dent
 	if err != nil {
 		return nil, unix.Stat_t{}, err
 	}
-	return t.K.Mounts.LookupStat(ctx, p, flags)
+	return t.Mounts().LookupStat(ctx, p, flags)
 }
 
 // Open opens p relative to dirfd and returns a new description; mode is
@@ -93,7 +93,7 @@ func (t *Task) Openat2(dirfd int, p string, flags int, mode uint32, resolve uint
 	if err != nil {
 		return nil, err
 	}
-	d, err := t.K.Mounts.Open(ctx, p, vfs.OpenOptions{Flags: flags, Mode: mode &^ t.FS.Umask()})
+	d, err := t.Mounts().Open(ctx, p, vfs.OpenOptions{Flags: flags, Mode: mode &^ t.FS.Umask()})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (t *Task) OpenExec(dirfd int, p string, follow bool) (*vfs.FileDescription,
 	if !follow {
 		flags |= unix.O_NOFOLLOW
 	}
-	return t.K.Mounts.Open(ctx, p, vfs.OpenOptions{Flags: flags, Exec: true})
+	return t.Mounts().Open(ctx, p, vfs.OpenOptions{Flags: flags, Exec: true})
 }
 
 // Stat stats p relative to dirfd.
@@ -131,11 +131,11 @@ func (t *Task) Readlink(dirfd int, p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, err := t.K.Mounts.Lookup(ctx, p, vfs.LookupEmptyPath)
+	d, err := t.Mounts().Lookup(ctx, p, vfs.LookupEmptyPath)
 	if err != nil {
 		return "", err
 	}
-	target, err := t.K.Mounts.Readlink(ctx, d)
+	target, err := t.Mounts().Readlink(ctx, d)
 	if p == "" && err == unix.EINVAL {
 		// readlinkat(fd, "") of an fd that is not an O_PATH symlink.
 		return "", unix.ENOENT
@@ -235,11 +235,11 @@ func (t *Task) Access(dirfd int, p string, mode uint32, flags int) error {
 		c := t.Creds()
 		ctx.Cred = vfs.Cred{UID: c.UID, GID: c.GID, Groups: c.Groups}
 	}
-	d, err := t.K.Mounts.Lookup(ctx, p, lf)
+	d, err := t.Mounts().Lookup(ctx, p, lf)
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Access(ctx, d, mode)
+	return t.Mounts().Access(ctx, d, mode)
 }
 
 // Statfs reports the file system holding p.
@@ -258,7 +258,7 @@ func (t *Task) Mkdir(dirfd int, p string, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Mkdir(ctx, p, mode&^t.FS.Umask())
+	return t.Mounts().Mkdir(ctx, p, mode&^t.FS.Umask())
 }
 
 // Mknod makes a FIFO, socket or regular file p relative to dirfd; the
@@ -268,7 +268,7 @@ func (t *Task) Mknod(dirfd int, p string, mode uint32, dev uint64) error {
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Mknod(ctx, p, mode&^t.FS.Umask(), dev)
+	return t.Mounts().Mknod(ctx, p, mode&^t.FS.Umask(), dev)
 }
 
 // Symlink makes p (relative to dirfd) a symlink to target.
@@ -277,7 +277,7 @@ func (t *Task) Symlink(target string, dirfd int, p string) error {
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Symlink(ctx, target, p)
+	return t.Mounts().Symlink(ctx, target, p)
 }
 
 // Link makes newp a hard link to oldp, linkat(2)'s way: flags may hold
@@ -299,7 +299,7 @@ func (t *Task) Link(olddirfd int, oldp string, newdirfd int, newp string, flags 
 	if err != nil {
 		return err
 	}
-	old, err := t.K.Mounts.Lookup(octx, oldp, lf)
+	old, err := t.Mounts().Lookup(octx, oldp, lf)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (t *Task) Link(olddirfd int, oldp string, newdirfd int, newp string, flags 
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Link(nctx, old, newp)
+	return t.Mounts().Link(nctx, old, newp)
 }
 
 // Unlink removes the non-directory p relative to dirfd.
@@ -316,7 +316,7 @@ func (t *Task) Unlink(dirfd int, p string) error {
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Unlink(ctx, p)
+	return t.Mounts().Unlink(ctx, p)
 }
 
 // Rmdir removes the empty directory p relative to dirfd.
@@ -325,7 +325,7 @@ func (t *Task) Rmdir(dirfd int, p string) error {
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Rmdir(ctx, p)
+	return t.Mounts().Rmdir(ctx, p)
 }
 
 // Rename is renameat2(2).
@@ -338,7 +338,7 @@ func (t *Task) Rename(olddirfd int, oldp string, newdirfd int, newp string, flag
 	if err != nil {
 		return err
 	}
-	return t.K.Mounts.Rename(octx, oldp, nctx, newp, flags)
+	return t.Mounts().Rename(octx, oldp, nctx, newp, flags)
 }
 
 // VFSContext is the task's resolution context for a file it already has

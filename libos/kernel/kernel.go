@@ -98,11 +98,13 @@ type Kernel struct {
 	outside *ThreadGroup
 	// done is closed when the init process has exited and every task is
 	// gone.
-	done    chan struct{}
-	running int // tasks whose goroutine has not finished
-	cloning int // clones between the pids check and registration
-	futexes futexTable
-	fifos   fifoTable
+	done chan struct{}
+	// initExited is closed when init begins to exit.
+	initExited chan struct{}
+	running    int // tasks whose goroutine has not finished
+	cloning    int // clones between the pids check and registration
+	futexes    futexTable
+	fifos      fifoTable
 	// asUsers counts the tasks using each address space.
 	asUsers map[*mm.MemoryManager]int
 
@@ -132,6 +134,7 @@ func New(c Config) *Kernel {
 		tasks:           make(map[int32]*Task),
 		asUsers:         make(map[*mm.MemoryManager]int),
 		done:            make(chan struct{}),
+		initExited:      make(chan struct{}),
 	}
 	k.futexes.init()
 	if k.Mounts != nil {

@@ -21,9 +21,14 @@ import (
 // processes, their files, memory and mounts, and the machine's figures.
 // Figures the kernel does not keep (page faults, context switches, I/O
 // counts) read as zero.
-func (k *Kernel) ProcSource() proc.Source { return procSource{k} }
+func (k *Kernel) ProcSource() proc.Source { return procSource{k: k} }
 
-type procSource struct{ k *Kernel }
+// procSource is /proc for the whole sandbox, or (ctr set) for one
+// container of it.
+type procSource struct {
+	k   *Kernel
+	ctr *Container
+}
 
 // Caller implements proc.Source.
 func (s procSource) Caller(caller any) (int32, int32) {
@@ -44,7 +49,7 @@ func (s procSource) Processes() []int32 {
 	seen := make(map[int32]bool)
 	var out []int32
 	for _, t := range k.tasks {
-		if id := t.tg.tgid; !seen[id] {
+		if id := t.tg.tgid; !seen[id] && s.visibleLocked(t.tg) {
 			seen[id] = true
 			out = append(out, id)
 		}
@@ -59,10 +64,20 @@ func (s procSource) ThreadGroupOf(tid int32) (int32, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	t, ok := k.tasks[tid]
-	if !ok {
+	if !ok || !s.visibleLocked(t.tg) {
 		return 0, false
 	}
 	return t.tg.tgid, true
+}
+
+// groupLocked finds the process tgid, live or zombie, if this /proc
+// shows it.
+func (s procSource) groupLocked(tgid int32) *ThreadGroup {
+	tg := s.k.groupLocked(tgid)
+	if tg == nil || !s.visibleLocked(tg) {
+		return nil
+	}
+	return tg
 }
 
 // groupLocked finds the process tgid, live or zombie.
@@ -88,7 +103,7 @@ func taskState(t *Task, tg *ThreadGroup) byte {
 func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 	k := s.k
 	k.mu.Lock()
-	tg := k.groupLocked(tgid)
+	tg := s.groupLocked(tgid)
 	if tg == nil {
 		k.mu.Unlock()
 		return nil, false
@@ -191,7 +206,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 	k := s.k
 	k.mu.Lock()
-	tg := k.groupLocked(tgid)
+	tg := s.groupLocked(tgid)
 	if tg == nil {
 		k.mu.Unlock()
 		return nil, false
@@ -268,7 +283,7 @@ func anonTarget(f vfs.File, st *unix.Stat_t) string {
 func (s procSource) Maps(tgid int32) ([]proc.Mapping, bool) {
 	k := s.k
 	k.mu.Lock()
-	tg := k.groupLocked(tgid)
+	tg := s.groupLocked(tgid)
 	if tg == nil {
 		k.mu.Unlock()
 		return nil, false
@@ -303,24 +318,29 @@ func (s procSource) Maps(tgid int32) ([]proc.Mapping, bool) {
 	return out, true
 }
 
-// Mounts implements proc.Source: the container's one mount table, with
+// Mounts implements proc.Source: the mount table of the process's
+// container (the sandbox's, or its own in a pod; see Container), with
 // mount points as process tgid's root shows them.
 func (s procSource) Mounts(tgid int32) ([]proc.Mount, bool) {
 	k := s.k
 	k.mu.Lock()
-	tg := k.groupLocked(tgid)
+	tg := s.groupLocked(tgid)
 	if tg == nil {
 		k.mu.Unlock()
 		return nil, false
 	}
 	fsc := tg.leader.FS
+	table := k.Mounts
+	if tg.ctr != nil {
+		table = tg.ctr.Mounts
+	}
 	k.mu.Unlock()
-	root := k.Mounts.Root()
+	root := table.Root()
 	if fsc != nil {
 		root = fsc.Root()
 	}
 	var out []proc.Mount
-	for _, m := range k.Mounts.Mounts() {
+	for _, m := range table.Mounts() {
 		pm := proc.Mount{ID: int32(m.ID()), Root: "/", FSType: m.FS().Name()}
 		opts := m.Options()
 		pm.Source = opts.Source

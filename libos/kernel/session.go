@@ -170,13 +170,13 @@ func (t *Task) Kill(pid int32, sig int) error {
 	switch {
 	case pid > 0:
 		o := k.tasks[pid]
-		if o == nil {
+		if o == nil || !t.seesLocked(o.tg) {
 			return unix.ESRCH
 		}
 		targets = append(targets, o.tg)
 	case pid == -1:
 		for _, o := range k.tasks {
-			if o.tg.leader == o && o.tg != k.init && o.tg != t.tg {
+			if o.tg.leader == o && o.tg != k.init && o.tg != t.tg && t.seesLocked(o.tg) && !t.isNSInitLocked(o.tg) {
 				targets = append(targets, o.tg)
 			}
 		}
@@ -186,7 +186,7 @@ func (t *Task) Kill(pid int32, sig int) error {
 			id = t.tg.pgrp.id
 		}
 		for _, o := range k.tasks {
-			if o.tg.leader == o && o.tg.pgrp != nil && o.tg.pgrp.id == id {
+			if o.tg.leader == o && o.tg.pgrp != nil && o.tg.pgrp.id == id && t.seesLocked(o.tg) {
 				targets = append(targets, o.tg)
 			}
 		}
@@ -229,7 +229,7 @@ func (t *Task) Tgkill(tgid, tid int32, sig int, code int32, value uint64) error 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	o := k.tasks[tid]
-	if o == nil || o.exited || (tgid >= 0 && o.tg.tgid != tgid) {
+	if o == nil || o.exited || (tgid >= 0 && o.tg.tgid != tgid) || !t.seesLocked(o.tg) {
 		return unix.ESRCH
 	}
 	if !t.canSignalLocked(o.tg, sig) {
@@ -256,7 +256,7 @@ func (t *Task) Sigqueue(pid int32, sig int, info *arch.SignalInfo) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	o := k.tasks[pid]
-	if o == nil {
+	if o == nil || !t.seesLocked(o.tg) {
 		return unix.ESRCH
 	}
 	if !t.canSignalLocked(o.tg, sig) {

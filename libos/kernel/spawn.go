@@ -30,6 +30,13 @@ type SpawnSpec struct {
 	// TTY, if set, is the process's terminal (exec --tty): its slave is
 	// fds 0-2 (Stdio must be empty) and its controlling terminal.
 	TTY *devpts.Terminal
+	// Container, if set, is the pod container the process joins: its
+	// mount tree, its processes (see Container).
+	Container *Container
+
+	// containerInit makes the process Container's init
+	// (SpawnContainerInit).
+	containerInit bool
 }
 
 // outsideLocked is the stand-in parent of spawned processes: the runtime,
@@ -65,11 +72,15 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	root := k.Mounts.Root()
+	mounts := k.Mounts
+	if c := spec.Container; c != nil {
+		mounts = c.Mounts
+	}
+	root := mounts.Root()
 	fs := NewFSContext(root, root, 0o022)
 	if spec.Cwd != "" {
 		ctx := &vfs.Context{Root: root, Start: root, Cred: vfs.Cred{UID: spec.Creds.FSUID, GID: spec.Creds.FSGID, Groups: spec.Creds.Groups}}
-		cwd, err := k.Mounts.Lookup(ctx, path.Clean("/"+spec.Cwd), vfs.LookupFollow|vfs.LookupDirectory)
+		cwd, err := mounts.Lookup(ctx, path.Clean("/"+spec.Cwd), vfs.LookupFollow|vfs.LookupDirectory)
 		if err != nil {
 			return nil, fmt.Errorf("working directory %q: %w", spec.Cwd, err)
 		}
@@ -79,6 +90,14 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 	if k.init == nil || k.init.exiting || k.init.zombie {
 		k.mu.Unlock()
 		return nil, errors.New("the container's init has ended")
+	}
+	if c := spec.Container; c != nil && !spec.containerInit && (c.init == nil || c.init.exiting || c.init.zombie) {
+		k.mu.Unlock()
+		return nil, errors.New("the container's init has ended")
+	}
+	if c := spec.Container; c != nil && spec.containerInit && c.init != nil {
+		k.mu.Unlock()
+		return nil, errors.New("the container already has an init")
 	}
 	if k.pidsLimit > 0 && k.liveTasksLocked()+k.cloning >= k.pidsLimit {
 		k.mu.Unlock()
@@ -100,6 +119,13 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 		waitCh:   make(chan struct{}),
 		termSig:  int(unix.SIGCHLD),
 		onExit:   spec.Exited,
+		ctr:      spec.Container,
+	}
+	if c := spec.Container; c != nil {
+		c.live++
+		if spec.containerInit {
+			c.init = tg
+		}
 	}
 	t := &Task{
 		K:         k,
@@ -130,6 +156,12 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 		delete(k.tasks, pid)
 		delete(parent.children, tg)
 		k.running--
+		if c := spec.Container; c != nil {
+			c.live--
+			if c.init == tg {
+				c.init = nil
+			}
+		}
 		k.mu.Unlock()
 		return nil, err
 	}

@@ -114,6 +114,9 @@ type ThreadGroup struct {
 	// onExit, for a process the runtime spawned (Spawn), is told how it
 	// ended, in place of a parent inside the sandbox.
 	onExit func(ExitStatus)
+	// ctr is the pod container the process belongs to (nil: the
+	// sandbox's own); clone passes it on. Guarded by K.mu.
+	ctr *Container
 }
 
 // ProcessGroup is a job.

@@ -62,6 +62,20 @@ ctr=$($CRI create "$pod" "$E2E/cri/ctr.json" "$E2E/cri/pod.json")
 $CRI start "$ctr" >/dev/null
 for i in $(seq 1 50); do [[ -s $E2E/cri/logs/hello.log ]] && break; sleep 0.1; done
 expect_contains "crictl logs" "hello-from-cri" "$($CRI logs "$ctr" 2>&1)"
+# The container runs in its pod's sandbox: one sentry (runsc-exo boot)
+# under the pod's host process, none under the container's, and the
+# container's own rootfs (the busybox image, not the pause image).
+if [[ $HANDLER == exo ]]; then
+	spid=$($CRI inspectp -o go-template --template '{{.info.pid}}' "$pod")
+	cpid=$($CRI inspect -o go-template --template '{{.info.pid}}' "$ctr")
+	sentries() { pgrep -P "$1" -f "$EXO .*boot" | wc -l; }
+	expect "the pod's sandbox has one sentry" 1 "$(sentries "$spid")"
+	expect "the container has no sentry of its own" 0 "$(sentries "$cpid")"
+	expect "the container's rootfs is its image's" "busybox-rootfs" "$($CRI exec -s "$ctr" sh -c 'test -e /pause && echo pause-rootfs || echo busybox-rootfs' 2>&1)"
+	# crictl's default pid mode is POD: the pause is the container's pid 1,
+	# as with runc.
+	expect "the container shares the pod's pid namespace" "/pause" "$($CRI exec -s "$ctr" sh -c "tr '\\0' ' ' </proc/1/cmdline" 2>&1 | tr -d ' ')"
+fi
 expect "crictl exec -s" "exec-sync-ok" "$($CRI exec -s "$ctr" sh -c 'echo exec-sync-ok' 2>&1)"
 expect "crictl exec (streaming)" "exec-stream-ok" "$($CRI exec "$ctr" sh -c 'echo exec-stream-ok' 2>&1)"
 # crictl itself exits 1 and names the command's status.
