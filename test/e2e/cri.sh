@@ -78,6 +78,8 @@ if [[ $HANDLER == exo ]]; then
 fi
 expect "crictl exec -s" "exec-sync-ok" "$($CRI exec -s "$ctr" sh -c 'echo exec-sync-ok' 2>&1)"
 expect "crictl exec (streaming)" "exec-stream-ok" "$($CRI exec "$ctr" sh -c 'echo exec-stream-ok' 2>&1)"
+out=$(script -qec "$CRI exec -it $ctr tty" /dev/null </dev/null 2>&1 | tr -d '\r') || true
+expect_contains "crictl exec -it: a terminal" "/dev/pts/" "$out"
 # crictl itself exits 1 and names the command's status.
 rc=0; out=$($CRI exec -s "$ctr" sh -c 'exit 6' 2>&1) || rc=$?
 expect "crictl exec of a failing command fails" 1 "$rc"
