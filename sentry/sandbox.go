@@ -30,6 +30,7 @@ import (
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/net/inet"
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/sentry/platform"
 	"exokernelul.dev/exo/sentry/platform/ptrace"
@@ -218,6 +219,9 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		StartTask: s.startTask,
 		PidsLimit: cfg.PidsLimit,
 	})
+	if s.kernel.Net, err = inet.NewStack(); err != nil {
+		return nil, fmt.Errorf("network stack: %w", err)
+	}
 	// /proc shows the kernel, so it is mounted once the kernel exists.
 	procFS := proc.New(s.kernel.ProcSource(), proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
 	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", Options: "nosuid,nodev,noexec"}); err != nil {
