@@ -360,21 +360,22 @@ func (s *Socket) setTCPOpt(name int, v []byte) error {
 }
 
 // GetSockOpt returns option name at level; the caller truncates it to
-// the length asked for.
+// the length asked for. A level the socket does not have is EOPNOTSUPP
+// here where setsockopt says ENOPROTOOPT, as on Linux.
 func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 	switch level {
 	case unix.SOL_SOCKET:
 		return s.getSocketOpt(name)
 	case unix.IPPROTO_TCP:
 		if s.typ != unix.SOCK_STREAM {
-			return nil, unix.ENOPROTOOPT
+			return nil, unix.EOPNOTSUPP
 		}
 		return s.getTCPOpt(name)
 	case unix.IPPROTO_IP:
 		return s.getStored(level, name)
 	case unix.IPPROTO_IPV6:
 		if s.family != unix.AF_INET6 {
-			return nil, unix.ENOPROTOOPT
+			return nil, unix.EOPNOTSUPP
 		}
 		if name == unix.IPV6_V6ONLY {
 			return putInt(b2i(s.ep.SocketOptions().GetV6Only())), nil
@@ -382,11 +383,12 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 		return s.getStored(level, name)
 	case unix.IPPROTO_UDP:
 		if s.typ != unix.SOCK_DGRAM {
-			return nil, unix.ENOPROTOOPT
+			return nil, unix.EOPNOTSUPP
 		}
 		return s.getStored(level, name)
 	}
-	return nil, unix.ENOPROTOOPT
+	// Linux's ip_getsockopt answers a level it does not know so.
+	return nil, unix.EOPNOTSUPP
 }
 
 // TakeError returns and clears the pending error, as SO_ERROR does.

@@ -105,9 +105,10 @@ func (st *Stack) wrap(family, typ, proto int, ep tcpip.Endpoint, wq *gwaiter.Que
 		s.q.Notify(linuxEvents(m))
 	})
 	wq.EventRegister(&s.bridge)
-	// Linux's defaults that netstack's differ from.
+	// Linux's default that netstack's differs from: Nagle's algorithm
+	// on.
 	if typ == unix.SOCK_STREAM {
-		ep.SocketOptions().SetDelayOption(false)
+		ep.SocketOptions().SetDelayOption(true)
 	}
 	return s
 }

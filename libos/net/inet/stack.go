@@ -62,6 +62,8 @@ func NewStack() (*Stack, error) {
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
+	cc := tcpip.CongestionControlOption("cubic")
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &cc)
 	st := &Stack{s: s, nextIndex: LoopbackIndex + 1, extra: make(map[tcpip.NICID]*nicExtra)}
 	if err := s.CreateNICWithOptions(LoopbackIndex, loopback.New(), stack.NICOptions{Name: "lo"}); err != nil {
 		return nil, fmt.Errorf("inet: loopback interface: %s", err)
