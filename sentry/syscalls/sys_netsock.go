@@ -8,6 +8,8 @@ import (
 
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/net/inet"
+	"exokernelul.dev/exo/libos/net/netlink"
+	unixsock "exokernelul.dev/exo/libos/net/unix"
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/libos/waiter"
 )
@@ -41,7 +43,10 @@ type netSocket interface {
 	GetSockOpt(level, name int) ([]byte, error)
 }
 
-var _ netSocket = (*inet.Socket)(nil)
+var (
+	_ netSocket = (*inet.Socket)(nil)
+	_ netSocket = (*netlink.Socket)(nil)
+)
 
 // maxSockaddr bounds the address a caller passes (sizeof(struct
 // sockaddr_storage)).
@@ -89,6 +94,11 @@ func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
 			return nil, unix.EAFNOSUPPORT
 		}
 		return t.K.Net.NewSocket(domain, typ, proto)
+	case unix.AF_NETLINK:
+		if t.K.Net == nil {
+			return nil, unix.EAFNOSUPPORT
+		}
+		return netlink.New(t.K.Net, typ, proto)
 	}
 	t.K.WarnOnce("socket:family", "socket family not implemented: EAFNOSUPPORT", "family", domain)
 	return nil, unix.EAFNOSUPPORT
@@ -562,4 +572,22 @@ func netGetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EFAULT
 	}
 	return 0, nil
+}
+
+// ifaceIoctl serves the interface queries (SIOCGIFINDEX, SIOCGIFCONF, ...)
+// on an AF_UNIX socket: Linux answers them on a socket of any family, and
+// glibc's if_nametoindex asks an AF_UNIX one.
+func ifaceIoctl(t *kernel.Task, d *vfs.FileDescription, req, arg uint64) (uint64, bool, error) {
+	const sockIoctlFirst, sockIoctlLast = 0x8900, 0x89ff
+	if req < sockIoctlFirst || req > sockIoctlLast || t.K.Net == nil {
+		return 0, false, nil
+	}
+	if _, ok := vfs.Underlying(d.File).(*unixsock.Socket); !ok {
+		return 0, false, nil
+	}
+	r, err := t.K.Net.InterfaceIoctl(req, arg, t.MM)
+	if err == unix.ENOTTY {
+		return 0, false, nil
+	}
+	return r, true, err
 }
