@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path"
@@ -59,7 +60,14 @@ type Config struct {
 	Groups []uint32 `json:"groups,omitempty"`
 	// Rlimits override init's default resource limits.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// NICs are the network interfaces exo granted (NICGrant names each
+	// one's capability), with the configuration exo read from the netns.
+	// None: the sandbox has only loopback (--network=none).
+	NICs []caps.NICConfig `json:"nics,omitempty"`
 }
+
+// NICGrant is the name exo gives the capability of interface name.
+func NICGrant(name string) string { return "nic:" + name }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
 type Rlimit struct {
@@ -221,6 +229,11 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	})
 	if s.kernel.Net, err = inet.NewStack(); err != nil {
 		return nil, fmt.Errorf("network stack: %w", err)
+	}
+	for _, nc := range cfg.NICs {
+		if err := addNIC(s.kernel.Net, nc, byName); err != nil {
+			return nil, err
+		}
 	}
 	// /proc shows the kernel, so it is mounted once the kernel exists.
 	procFS := proc.New(s.kernel.ProcSource(), proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version})
@@ -499,6 +512,26 @@ func mkdirAll(mounts *vfs.MountTable, ctx *vfs.Context, p string) error {
 		if err := mounts.Mkdir(ctx, cur, 0o755); err != nil && err != unix.EEXIST {
 			return err
 		}
+	}
+	return nil
+}
+
+// addNIC gives the stack the interface exo granted as nc.
+func addNIC(st *inet.Stack, nc caps.NICConfig, byName map[string]caps.Grant) error {
+	g, ok := byName[NICGrant(nc.Name)]
+	if !ok || g.Kind != caps.KindNIC {
+		return fmt.Errorf("network interface %q: no capability granted", nc.Name)
+	}
+	mac, err := net.ParseMAC(nc.MAC)
+	if err != nil {
+		return fmt.Errorf("network interface %q: %w", nc.Name, err)
+	}
+	c := inet.NICConfig{FD: int(g.File.Fd()), Name: nc.Name, MAC: mac, MTU: uint32(nc.MTU), Addrs: nc.Addrs}
+	for _, r := range nc.Routes {
+		c.Routes = append(c.Routes, inet.Route{Dst: r.Dst, Gateway: r.Gateway})
+	}
+	if err := st.AddNIC(c); err != nil {
+		return fmt.Errorf("network interface %q: %w", nc.Name, err)
 	}
 	return nil
 }
