@@ -111,11 +111,11 @@ func ReadNICConfig(name string) (NICConfig, error) {
 	return cfg, nil
 }
 
-// readRoutes parses /proc/net/route and /proc/net/ipv6_route for the
+// readRoutes parses the calling thread's netns's /proc/net/route and ipv6_route for the
 // interface's routes.
 func readRoutes(name string) ([]NICRoute, error) {
 	var out []NICRoute
-	f, err := os.Open("/proc/net/route")
+	f, err := os.Open("/proc/thread-self/net/route")
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func readRoutes(name string) ([]NICRoute, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	f6, err := os.Open("/proc/net/ipv6_route")
+	f6, err := os.Open("/proc/thread-self/net/ipv6_route")
 	if err != nil {
 		return out, nil // no IPv6 in this kernel
 	}
