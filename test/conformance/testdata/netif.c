@@ -8,12 +8,56 @@
 #include "check.h"
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+
+/*
+ * The netlink ABI, spelled out here: musl's headers have no <linux/...>.
+ */
+struct nlmsghdr {
+	unsigned int nlmsg_len;
+	unsigned short nlmsg_type, nlmsg_flags;
+	unsigned int nlmsg_seq, nlmsg_pid;
+};
+struct nlmsgerr {
+	int error;
+	struct nlmsghdr msg;
+};
+struct sockaddr_nl {
+	unsigned short nl_family, nl_pad;
+	unsigned int nl_pid, nl_groups;
+};
+struct ifinfomsg {
+	unsigned char ifi_family, ifi_pad;
+	unsigned short ifi_type;
+	int ifi_index;
+	unsigned int ifi_flags, ifi_change;
+};
+struct rtattr {
+	unsigned short rta_len, rta_type;
+};
+#define NETLINK_ROUTE 0
+#define NLM_F_REQUEST 0x1
+#define NLM_F_MULTI 0x2
+#define NLM_F_DUMP 0x300
+#define NLMSG_ERROR 0x2
+#define NLMSG_DONE 0x3
+#define RTM_NEWLINK 16
+#define RTM_GETLINK 18
+#define IFLA_IFNAME 3
+#define ALIGN4(n) (((n) + 3) & ~3u)
+#define NLMSG_HDRLEN ((int)ALIGN4(sizeof(struct nlmsghdr)))
+#define NLMSG_LENGTH(n) ((n) + NLMSG_HDRLEN)
+#define NLMSG_DATA(h) ((void *)((char *)(h) + NLMSG_HDRLEN))
+#define NLMSG_OK(h, n) ((n) >= (int)sizeof(struct nlmsghdr) && (h)->nlmsg_len >= sizeof(struct nlmsghdr) && (h)->nlmsg_len <= (unsigned)(n))
+#define NLMSG_NEXT(h, n) ((n) -= ALIGN4((h)->nlmsg_len), (struct nlmsghdr *)((char *)(h) + ALIGN4((h)->nlmsg_len)))
+#define IFLA_RTA(i) ((struct rtattr *)((char *)(i) + ALIGN4(sizeof(struct ifinfomsg))))
+#define IFLA_PAYLOAD(h) ((int)((h)->nlmsg_len - NLMSG_LENGTH(ALIGN4(sizeof(struct ifinfomsg)))))
+#define RTA_OK(a, n) ((n) >= (int)sizeof(struct rtattr) && (a)->rta_len >= sizeof(struct rtattr) && (a)->rta_len <= (unsigned)(n))
+#define RTA_NEXT(a, n) ((n) -= ALIGN4((a)->rta_len), (struct rtattr *)((char *)(a) + ALIGN4((a)->rta_len)))
+#define RTA_DATA(a) ((void *)((char *)(a) + ALIGN4(sizeof(struct rtattr))))
 
 static void addrs(void)
 {
