@@ -76,11 +76,8 @@ func encodeAddr(fam int, a tcpip.FullAddress) []byte {
 	binary.LittleEndian.PutUint16(b, unix.AF_INET6)
 	binary.BigEndian.PutUint16(b[2:], a.Port)
 	if ip.IsValid() {
-		v := netip.AddrFrom16(ip.As16())
-		if ip.Is4() {
-			v = netip.AddrFrom16(ip.As16()) // As16 of an IPv4 address is v4-mapped
-		}
-		x := v.As16()
+		// As16 of an IPv4 address is its v4-mapped form.
+		x := ip.As16()
 		copy(b[8:], x[:])
 		if ip.Is6() && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
 			binary.LittleEndian.PutUint32(b[24:], uint32(a.NIC))
