@@ -42,7 +42,8 @@ import (
 //
 // The interface's addresses are taken off it on the host, so the host's
 // stack in that netns neither answers ARP/NDP for them nor sees their TCP
-// and UDP traffic: the library OS's stack owns them.
+// and UDP traffic: the library OS's stack owns them. NIC.Close puts them
+// back.
 
 // NICRoute is one route of the interface.
 type NICRoute struct {
@@ -272,36 +273,30 @@ func ingressFilter(mac net.HardwareAddr) []unix.SockFilter {
 	}
 }
 
-// delAddr removes p from interface index through rtnetlink.
-func delAddr(index int, p netip.Prefix) error {
+// rtattr encodes one rtnetlink attribute.
+func rtattr(typ uint16, v []byte) []byte {
+	h := make([]byte, 4, 4+len(v)+3)
+	binary.LittleEndian.PutUint16(h, uint16(4+len(v)))
+	binary.LittleEndian.PutUint16(h[2:], typ)
+	h = append(h, v...)
+	for len(h)%4 != 0 {
+		h = append(h, 0)
+	}
+	return h
+}
+
+// rtnl sends one rtnetlink request with an acknowledgement asked for and
+// returns the kernel's answer.
+func rtnl(typ, flags uint16, body []byte) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	fam := byte(unix.AF_INET)
-	if p.Addr().Is6() {
-		fam = unix.AF_INET6
-	}
-	a := p.Addr().AsSlice()
-	attr := func(typ uint16, v []byte) []byte {
-		h := make([]byte, 4, 4+len(v)+3)
-		binary.LittleEndian.PutUint16(h, uint16(4+len(v)))
-		binary.LittleEndian.PutUint16(h[2:], typ)
-		h = append(h, v...)
-		for len(h)%4 != 0 {
-			h = append(h, 0)
-		}
-		return h
-	}
-	body := []byte{fam, byte(p.Bits()), 0, 0, 0, 0, 0, 0}
-	binary.LittleEndian.PutUint32(body[4:], uint32(index))
-	body = append(body, attr(unix.IFA_LOCAL, a)...)
-	body = append(body, attr(unix.IFA_ADDRESS, a)...)
 	msg := make([]byte, 16, 16+len(body))
 	binary.LittleEndian.PutUint32(msg, uint32(16+len(body)))
-	binary.LittleEndian.PutUint16(msg[4:], unix.RTM_DELADDR)
-	binary.LittleEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.LittleEndian.PutUint16(msg[4:], typ)
+	binary.LittleEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|flags)
 	binary.LittleEndian.PutUint32(msg[8:], 1)
 	msg = append(msg, body...)
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
@@ -316,10 +311,66 @@ func delAddr(index int, p netip.Prefix) error {
 		return errors.New("unexpected rtnetlink answer")
 	}
 	if e := int32(binary.LittleEndian.Uint32(buf[16:])); e != 0 {
-		if unix.Errno(-e) == unix.EADDRNOTAVAIL {
-			return nil // gone already (an IPv6 address can vanish with its peer)
-		}
 		return unix.Errno(-e)
+	}
+	return nil
+}
+
+func family(a netip.Addr) byte {
+	if a.Is6() {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
+}
+
+// addrMsg is an ifaddrmsg for p on interface index.
+func addrMsg(index int, p netip.Prefix) []byte {
+	body := []byte{family(p.Addr()), byte(p.Bits()), 0, 0, 0, 0, 0, 0}
+	binary.LittleEndian.PutUint32(body[4:], uint32(index))
+	a := p.Addr().AsSlice()
+	body = append(body, rtattr(unix.IFA_LOCAL, a)...)
+	return append(body, rtattr(unix.IFA_ADDRESS, a)...)
+}
+
+// delAddr removes p from interface index.
+func delAddr(index int, p netip.Prefix) error {
+	err := rtnl(unix.RTM_DELADDR, 0, addrMsg(index, p))
+	if err == unix.EADDRNOTAVAIL {
+		return nil // gone already (an IPv6 address can vanish with its peer)
+	}
+	return err
+}
+
+// Close stops using the interface and gives the host back what OpenNIC
+// took: the addresses and the routes through a gateway (the kernel makes
+// the on-link ones again with the addresses). The relay, if any, ends when
+// the sentry closes its end.
+func (n *NIC) Close() error {
+	var errs []error
+	for _, p := range n.Config.Addrs {
+		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+			continue // the kernel made it; it comes back with the link
+		}
+		if err := rtnl(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, addrMsg(n.index, p)); err != nil && err != unix.EEXIST {
+			errs = append(errs, fmt.Errorf("restore %s: %w", p, err))
+		}
+	}
+	for _, r := range n.Config.Routes {
+		if !r.Gateway.IsValid() {
+			continue
+		}
+		body := []byte{family(r.Dst.Addr()), byte(r.Dst.Bits()), 0, 0, unix.RT_TABLE_MAIN, unix.RTPROT_BOOT, unix.RT_SCOPE_UNIVERSE, unix.RTN_UNICAST, 0, 0, 0, 0}
+		if r.Dst.Bits() > 0 {
+			body = append(body, rtattr(unix.RTA_DST, r.Dst.Addr().AsSlice())...)
+		}
+		body = append(body, rtattr(unix.RTA_GATEWAY, r.Gateway.AsSlice())...)
+		body = append(body, rtattr(unix.RTA_OIF, binary.LittleEndian.AppendUint32(nil, uint32(n.index)))...)
+		if err := rtnl(unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body); err != nil && err != unix.EEXIST {
+			errs = append(errs, fmt.Errorf("restore route %s via %s: %w", r.Dst, r.Gateway, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("caps: nic %q: %w", n.Config.Name, err)
 	}
 	return nil
 }

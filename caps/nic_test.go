@@ -219,6 +219,22 @@ func TestNICFiltersFrames(t *testing.T) {
 	if got["NOT-FOR-SANDBOX"] {
 		t.Errorf("a frame to another MAC reached the sandbox")
 	}
+
+	// Close gives the host its address back.
+	inNetns(t, a, func() {
+		if err := nic.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		ifc, _ := net.InterfaceByName("exo-nica")
+		addrs, _ := ifc.Addrs()
+		back := false
+		for _, ha := range addrs {
+			back = back || ha.String() == "10.214.0.1/24"
+		}
+		if !back {
+			t.Errorf("after Close the host interface has %v, want 10.214.0.1/24 back", addrs)
+		}
+	})
 }
 
 func TestCheckEgressARP(t *testing.T) {

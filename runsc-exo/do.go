@@ -95,10 +95,11 @@ func runDo(g *globals, args []string) int {
 func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64, mounts mountFlags, nf networkFlags) (int, error) {
 	exo := caps.NewExo(slog.Default())
 	defer exo.Close()
-	nics, err := grantNetwork(exo, nf)
+	nics, restore, err := grantNetwork(exo, nf)
 	if err != nil {
 		return 0, err
 	}
+	defer restore()
 	cfg.NICs = nics
 	if _, err := exo.GrantMemory("memory", quota); err != nil {
 		return 0, err

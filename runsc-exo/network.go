@@ -17,16 +17,17 @@ type networkFlags struct {
 }
 
 // grantNetwork opens the interface --network=sandbox asks for as a NIC
-// capability and returns its configuration for the sentry.
-func grantNetwork(exo *caps.Exo, nf networkFlags) ([]caps.NICConfig, error) {
+// capability and returns its configuration for the sentry, and what gives
+// the host the interface's addresses back when the sandbox is done.
+func grantNetwork(exo *caps.Exo, nf networkFlags) ([]caps.NICConfig, func(), error) {
 	if nf.mode != "sandbox" {
-		return nil, nil
+		return nil, func() {}, nil
 	}
 	name := nf.iface
 	if name == "" {
 		ifs, err := net.Interfaces()
 		if err != nil {
-			return nil, fmt.Errorf("--network=sandbox: %w", err)
+			return nil, nil, fmt.Errorf("--network=sandbox: %w", err)
 		}
 		var cands []string
 		for _, i := range ifs {
@@ -35,16 +36,22 @@ func grantNetwork(exo *caps.Exo, nf networkFlags) ([]caps.NICConfig, error) {
 			}
 		}
 		if len(cands) != 1 {
-			return nil, fmt.Errorf("--network=sandbox: the netns has %d non-loopback interfaces %v: pick one with --network-interface", len(cands), cands)
+			return nil, nil, fmt.Errorf("--network=sandbox: the netns has %d non-loopback interfaces %v: pick one with --network-interface", len(cands), cands)
 		}
 		name = cands[0]
 	}
 	nic, err := caps.OpenNIC(name, caps.NICOptions{RateBytes: nf.rate}, slog.Default())
 	if err != nil {
-		return nil, fmt.Errorf("--network=sandbox: %w", err)
+		return nil, nil, fmt.Errorf("--network=sandbox: %w", err)
+	}
+	restore := func() {
+		if err := nic.Close(); err != nil {
+			slog.Warn("network interface not fully restored", "err", err)
+		}
 	}
 	if _, err := exo.GrantNIC(sentry.NICGrant(name), nic); err != nil {
-		return nil, fmt.Errorf("--network=sandbox: %w", err)
+		restore()
+		return nil, nil, fmt.Errorf("--network=sandbox: %w", err)
 	}
-	return []caps.NICConfig{nic.Config}, nil
+	return []caps.NICConfig{nic.Config}, restore, nil
 }

@@ -243,14 +243,25 @@ func TestPythonHTTPServer(t *testing.T) {
 }
 
 // TestIPAddrInSandbox: the sandbox's ip addr shows the interface with its
-// address, which the host side no longer holds.
+// address, which the host side does not hold while the sandbox runs and
+// gets back when it ends; a second sandbox then gets the interface again.
 func TestIPAddrInSandbox(t *testing.T) {
 	p := newPair(t)
-	r := runFor(t, p.sandboxed(t, "ip", "addr"))
+	hostHas := func() bool {
+		host := runFor(t, []string{"ip", "-n", p.sandbox, "addr", "show", "eth0"})
+		return strings.Contains(string(host.out), "inet "+p.sandboxIP+"/24")
+	}
+	r := runFor(t, p.sandboxed(t, "/bin/sh", "-c", "ip addr; ip route"))
 	expectBody(t, "ip addr", r, "inet "+p.sandboxIP+"/24")
 	expectBody(t, "ip addr", r, "inet 127.0.0.1/8 scope host lo")
-	host := runFor(t, []string{"ip", "-n", p.sandbox, "addr", "show", "eth0"})
-	if strings.Contains(string(host.out), p.sandboxIP) {
-		t.Errorf("the host side still has %s after the sandbox took it:\n%s", p.sandboxIP, host)
+	expectBody(t, "ip route", r, p.sandboxIP[:strings.LastIndex(p.sandboxIP, ".")]+".0/24 dev eth0")
+	if !hostHas() {
+		t.Errorf("the host side did not get %s back after the sandbox ended", p.sandboxIP)
+	}
+	tool := nettool(t)
+	background(t, p.sandboxed(t, tool, "serve", ":8083", "second-sandbox"))
+	expectBody(t, "second sandbox on the same interface", runFor(t, in(p.peer, tool, "get", "http://"+p.sandboxIP+":8083/")), "second-sandbox from /")
+	if hostHas() {
+		t.Errorf("the host side holds %s while a sandbox has the interface", p.sandboxIP)
 	}
 }
