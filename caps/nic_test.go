@@ -69,6 +69,7 @@ func vethPair(t *testing.T) (a, b string) {
 	sh(t, "ip", "-n", b, "addr", "add", "10.214.0.2/24", "dev", "exo-nicb")
 	sh(t, "ip", "-n", a, "link", "set", "exo-nica", "up")
 	sh(t, "ip", "-n", b, "link", "set", "exo-nicb", "up")
+	sh(t, "ip", "-n", a, "route", "add", "default", "via", "10.214.0.254")
 	return a, b
 }
 
@@ -142,6 +143,14 @@ func TestNICFiltersFrames(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("config addrs %v lack %v", nic.Config.Addrs, want)
+	}
+	defRoute := NICRoute{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gateway: netip.MustParseAddr("10.214.0.254")}
+	found = false
+	for _, r := range nic.Config.Routes {
+		found = found || r == defRoute
+	}
+	if !found {
+		t.Errorf("config routes %v lack the default route", nic.Config.Routes)
 	}
 	for _, ha := range hostAddrs {
 		if ipn, ok := ha.(*net.IPNet); ok && ipn.IP.To4() != nil {
@@ -233,6 +242,14 @@ func TestNICFiltersFrames(t *testing.T) {
 		}
 		if !back {
 			t.Errorf("after Close the host interface has %v, want 10.214.0.1/24 back", addrs)
+		}
+		routes, err := readRoutes("exo-nica")
+		back = false
+		for _, r := range routes {
+			back = back || r == defRoute
+		}
+		if err != nil || !back {
+			t.Errorf("after Close the routes are %v (%v), want the default route back", routes, err)
 		}
 	})
 }
