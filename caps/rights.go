@@ -14,12 +14,14 @@ const (
 	KindMemory Kind = iota + 1 // a sealed memfd: the sentry's whole memory quota
 	KindDir                    // an O_PATH directory fd: a file tree
 	KindFile                   // an ordinary open file, e.g. a dup of host stdio
+	KindNIC                    // a SOCK_SEQPACKET end exo relays to a network interface, one frame per record
 )
 
 var kindNames = map[Kind]string{
 	KindMemory: "memory",
 	KindDir:    "dir",
 	KindFile:   "file",
+	KindNIC:    "nic",
 }
 
 func (k Kind) String() string {

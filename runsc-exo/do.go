@@ -35,6 +35,10 @@ func runDo(g *globals, args []string) int {
 	hostname := fs.String("hostname", "runsc-exo", "host name the workload sees")
 	pidsLimit := fs.Int("pids-limit", 0, "most tasks (processes and threads) the sandbox may have; 0 for no limit")
 	var mounts mountFlags
+	var nf networkFlags
+	fs.StringVar(&nf.mode, "network", "none", "network of the sandbox: none (loopback only) or sandbox (the library OS's TCP/IP on an interface of runsc-exo's netns, whose addresses are taken off the host: use it in a netns made for the sandbox)")
+	fs.StringVar(&nf.iface, "network-interface", "", "with --network=sandbox, the interface to take (default: the netns's only non-loopback interface)")
+	fs.Int64Var(&nf.rate, "network-rate", 0, "with --network=sandbox, most bytes per second the sandbox may send (0: no limit)")
 	fs.Var(&mounts, "mount", "mount `SPEC` in the sandbox (repeatable): type=bind,src=HOSTDIR,dst=PATH[,ro] or type=tmpfs,dst=PATH[,size=64M][,mode=1777]")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: runsc-exo do [flags] [--] CMD [ARGS...]\n\n")
@@ -75,7 +79,11 @@ func runDo(g *globals, args []string) int {
 	for _, m := range mounts {
 		cfg.Mounts = append(cfg.Mounts, m.Mount)
 	}
-	code, err := doSandbox(g, cfg, *rootfs, quota, mounts)
+	if nf.mode != "none" && nf.mode != "sandbox" {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: --network %q: want none or sandbox\n", nf.mode)
+		return 2
+	}
+	code, err := doSandbox(g, cfg, *rootfs, quota, mounts, nf)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc-exo do: %v\n", err)
 		return 125
@@ -84,9 +92,15 @@ func runDo(g *globals, args []string) int {
 }
 
 // doSandbox sets up exo's grants, starts the sentry and waits for it.
-func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64, mounts mountFlags) (int, error) {
+func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64, mounts mountFlags, nf networkFlags) (int, error) {
 	exo := caps.NewExo(slog.Default())
 	defer exo.Close()
+	nics, restore, err := grantNetwork(exo, nf)
+	if err != nil {
+		return 0, err
+	}
+	defer restore()
+	cfg.NICs = nics
 	if _, err := exo.GrantMemory("memory", quota); err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path"
@@ -32,6 +33,7 @@ import (
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/net/inet"
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/sentry/platform"
 	"exokernelul.dev/exo/sentry/platform/ptrace"
@@ -101,6 +103,10 @@ type Config struct {
 	// namespace: without a /dev/shm mount of its own it gets the
 	// sandbox's.
 	ShareIPC bool `json:"shareIpc,omitempty"`
+	// NICs are the network interfaces exo granted (NICGrant names each
+	// one's capability), with the configuration exo read from the netns.
+	// None: the sandbox has only loopback (--network=none).
+	NICs []caps.NICConfig `json:"nics,omitempty"`
 }
 
 // Device is one node of linux.devices, directly in /dev.
@@ -164,6 +170,9 @@ func creds(uid, gid uint32, groups []uint32, c *CapSets, noNewPrivs bool) kernel
 	}
 	return cr
 }
+
+// NICGrant is the name exo gives the capability of interface name.
+func NICGrant(name string) string { return "nic:" + name }
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
 type Rlimit struct {
@@ -350,6 +359,14 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		StartTask: s.startTask,
 		PidsLimit: cfg.PidsLimit,
 	})
+	if s.kernel.Net, err = inet.NewStack(); err != nil {
+		return nil, fmt.Errorf("network stack: %w", err)
+	}
+	for _, nc := range cfg.NICs {
+		if err := addNIC(s.kernel.Net, nc, byName); err != nil {
+			return nil, err
+		}
+	}
 	// /proc shows the kernel, so it is mounted once the kernel exists.
 	popts := proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
 	if cfg.Cgroup.V1 {
@@ -846,6 +863,26 @@ func mkdirAll(mounts *vfs.MountTable, ctx *vfs.Context, p string) error {
 		if err := mounts.Mkdir(ctx, cur, 0o755); err != nil && err != unix.EEXIST {
 			return err
 		}
+	}
+	return nil
+}
+
+// addNIC gives the stack the interface exo granted as nc.
+func addNIC(st *inet.Stack, nc caps.NICConfig, byName map[string]caps.Grant) error {
+	g, ok := byName[NICGrant(nc.Name)]
+	if !ok || g.Kind != caps.KindNIC {
+		return fmt.Errorf("network interface %q: no capability granted", nc.Name)
+	}
+	mac, err := net.ParseMAC(nc.MAC)
+	if err != nil {
+		return fmt.Errorf("network interface %q: %w", nc.Name, err)
+	}
+	c := inet.NICConfig{FD: int(g.File.Fd()), Name: nc.Name, MAC: mac, MTU: uint32(nc.MTU), Addrs: nc.Addrs}
+	for _, r := range nc.Routes {
+		c.Routes = append(c.Routes, inet.Route{Dst: r.Dst, Gateway: r.Gateway})
+	}
+	if err := st.AddNIC(c); err != nil {
+		return fmt.Errorf("network interface %q: %w", nc.Name, err)
 	}
 	return nil
 }

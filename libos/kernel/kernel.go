@@ -24,6 +24,7 @@ import (
 	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/net/inet"
 	unixsock "exokernelul.dev/exo/libos/net/unix"
 	"exokernelul.dev/exo/libos/vfs"
 )
@@ -83,6 +84,9 @@ type Kernel struct {
 	Boot       time.Time
 	// UnixSockets holds the sandbox's AF_UNIX sockets and their names.
 	UnixSockets *unixsock.Namespace
+	// Net is the sandbox's TCP/IP stack; nil leaves AF_INET and
+	// AF_INET6 unsupported.
+	Net *inet.Stack
 
 	stdio           [3]vfs.File
 	newAddressSpace func(name string) (HostAddressSpace, error)

@@ -676,6 +676,9 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if r, handled, err := t.TerminalIoctl(d, uint64(req), a[2]); handled || err != nil {
 			return r, err
 		}
+		if r, handled, err := ifaceIoctl(t, d, uint64(req), a[2]); handled {
+			return r, err
+		}
 		return d.File.Ioctl(uint64(req), a[2], t.MM)
 	}
 }

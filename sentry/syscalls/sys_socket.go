@@ -13,28 +13,36 @@ import (
 	"exokernelul.dev/exo/libos/waiter"
 )
 
-// The socket calls. Only AF_UNIX exists so far (libos/net/unix); the
-// other families fail as a kernel without them would.
+// The socket calls on AF_UNIX sockets (libos/net/unix); calls on the
+// other families' sockets go to sys_netsock.go.
 
 func init() {
 	register(SysSocket, sysSocket)
 	register(SysSocketpair, sysSocketpair)
-	register(SysBind, sysBind)
-	register(SysListen, sysListen)
-	register(SysConnect, sysConnect)
-	register(SysAccept, func(t *kernel.Task, a [6]uint64) (uint64, error) { return accept4(t, a, 0) })
-	register(SysAccept4, func(t *kernel.Task, a [6]uint64) (uint64, error) { return accept4(t, a, intArg(a[3])) })
-	register(SysGetsockname, func(t *kernel.Task, a [6]uint64) (uint64, error) { return sockName(t, a, false) })
-	register(SysGetpeername, func(t *kernel.Task, a [6]uint64) (uint64, error) { return sockName(t, a, true) })
-	register(SysShutdown, sysShutdown)
-	register(SysSendto, sysSendto)
-	register(SysRecvfrom, sysRecvfrom)
-	register(SysSendmsg, sysSendmsg)
-	register(SysRecvmsg, sysRecvmsg)
-	register(SysSendmmsg, sysSendmmsg)
-	register(SysRecvmmsg, sysRecvmmsg)
-	register(SysSetsockopt, sysSetsockopt)
-	register(SysGetsockopt, sysGetsockopt)
+	register(SysBind, onFamily(sysBind, netBind))
+	register(SysListen, onFamily(sysListen, netListen))
+	register(SysConnect, onFamily(sysConnect, netConnect))
+	register(SysAccept, onFamily(
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return accept4(t, a, 0) },
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return netAccept4(t, a, 0) }))
+	register(SysAccept4, onFamily(
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return accept4(t, a, intArg(a[3])) },
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return netAccept4(t, a, intArg(a[3])) }))
+	register(SysGetsockname, onFamily(
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return sockName(t, a, false) },
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return netSockName(t, a, false) }))
+	register(SysGetpeername, onFamily(
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return sockName(t, a, true) },
+		func(t *kernel.Task, a [6]uint64) (uint64, error) { return netSockName(t, a, true) }))
+	register(SysShutdown, onFamily(sysShutdown, netShutdown))
+	register(SysSendto, onFamily(sysSendto, netSendto))
+	register(SysRecvfrom, onFamily(sysRecvfrom, netRecvfrom))
+	register(SysSendmsg, onFamily(sysSendmsg, netSendmsgCall))
+	register(SysRecvmsg, onFamily(sysRecvmsg, netRecvmsgCall))
+	register(SysSendmmsg, onFamily(sysSendmmsg, netSendmmsg))
+	register(SysRecvmmsg, onFamily(sysRecvmmsg, netRecvmmsg))
+	register(SysSetsockopt, onFamily(sysSetsockopt, netSetsockopt))
+	register(SysGetsockopt, onFamily(sysGetsockopt, netGetsockopt))
 }
 
 const (
@@ -72,6 +80,13 @@ func sysSocket(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
 		return 0, unix.EINVAL
 	}
+	if domain != unix.AF_UNIX && domain >= 0 && domain < afMax && typ&sockTypeMask < sockMax {
+		f, err := newNetSocket(t, domain, typ&sockTypeMask, proto)
+		if err != nil {
+			return 0, err
+		}
+		return installNetSocket(t, f, flags)
+	}
 	st, err := unixType(t, domain, typ&sockTypeMask, proto)
 	if err != nil {
 		return 0, err
@@ -91,8 +106,8 @@ func unixType(t *kernel.Task, domain, typ, proto int) (unixsock.Type, error) {
 	switch domain {
 	case unix.AF_UNIX:
 	case unix.AF_INET, unix.AF_INET6:
-		t.K.WarnOnce("socket:inet", "AF_INET/AF_INET6 sockets are not implemented yet (no network stack): EAFNOSUPPORT")
-		return 0, unix.EAFNOSUPPORT
+		// Linux has no socketpair for TCP/IP.
+		return 0, unix.EOPNOTSUPP
 	default:
 		t.K.WarnOnce("socket:family", "socket family not implemented: EAFNOSUPPORT", "family", domain)
 		return 0, unix.EAFNOSUPPORT
@@ -425,6 +440,9 @@ func blockErr(err error, timeout time.Duration) error {
 // SIGPIPE: it does for pipes and stream sockets, not for datagram or
 // seqpacket sockets.
 func raisesSIGPIPE(f vfs.File) bool {
+	if ns, ok := vfs.Underlying(f).(netSocket); ok {
+		return ns.Type() == unix.SOCK_STREAM
+	}
 	s, ok := vfs.Underlying(f).(*unixsock.Socket)
 	return !ok || s.Type() == unixsock.Stream
 }
@@ -432,6 +450,13 @@ func raisesSIGPIPE(f vfs.File) bool {
 // emptyWrite is a write of nothing: a no-op, except on a datagram or
 // seqpacket socket, where it sends an empty message.
 func emptyWrite(d *vfs.FileDescription, write func([]byte) (int, error)) error {
+	if ns, ok := vfs.Underlying(d.File).(netSocket); ok {
+		if ns.Type() == unix.SOCK_STREAM {
+			return nil
+		}
+		_, err := write(nil)
+		return err
+	}
 	s, ok := vfs.Underlying(d.File).(*unixsock.Socket)
 	if !ok || s.Type() == unixsock.Stream {
 		return nil
@@ -443,6 +468,16 @@ func emptyWrite(d *vfs.FileDescription, write func([]byte) (int, error)) error {
 // ioDeadline is when a blocking read or write of f gives up: a socket's
 // SO_RCVTIMEO or SO_SNDTIMEO; zero for other files.
 func ioDeadline(f vfs.File, write bool) time.Time {
+	if ns, ok := vfs.Underlying(f).(netSocket); ok {
+		rcv, snd := ns.Timeouts()
+		if write {
+			rcv = snd
+		}
+		if rcv <= 0 {
+			return kernel.NoDeadline()
+		}
+		return time.Now().Add(rcv)
+	}
 	s, ok := vfs.Underlying(f).(*unixsock.Socket)
 	if !ok {
 		return kernel.NoDeadline()

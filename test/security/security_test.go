@@ -337,8 +337,9 @@ func TestOpenOutsideRootfs(t *testing.T) {
 	}
 }
 
-// TestSocket: socket() fails until the library OS has networking, and
-// nothing reaches a listener on the host's loopback.
+// TestSocket: the sandbox's loopback is the library OS's own: a connect
+// to a listener on the host's 127.0.0.1 reaches nothing, and AF_PACKET
+// sockets do not exist in the sandbox.
 func TestSocket(t *testing.T) {
 	t.Parallel()
 	rt, bin := setup(t, "socket")

@@ -86,6 +86,8 @@ static inline const char *errname(int e)
 	case ECONNRESET: return "ECONNRESET";
 	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
 	case EINPROGRESS: return "EINPROGRESS";
+	case EALREADY: return "EALREADY";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
 	case ENOBUFS: return "ENOBUFS";
 	case EDOM: return "EDOM";
 	}

@@ -1,0 +1,68 @@
+package inet
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// NICConfig describes an interface exo granted: its frames come and go
+// one per record on FD (a SOCK_SEQPACKET socket exo relays and checks).
+type NICConfig struct {
+	FD     int
+	Name   string
+	MAC    net.HardwareAddr
+	MTU    uint32
+	Addrs  []netip.Prefix
+	Routes []Route // Index is ignored: the routes are this interface's
+}
+
+// AddNIC adds the granted interface with its addresses and routes.
+func (st *Stack) AddNIC(c NICConfig) error {
+	if len(c.MAC) != 6 {
+		return fmt.Errorf("inet: nic %q: MAC %v is not Ethernet's", c.Name, c.MAC)
+	}
+	ep, err := fdbased.New(&fdbased.Options{
+		FDs:            []int{c.FD},
+		MTU:            c.MTU,
+		EthernetHeader: true,
+		Address:        tcpip.LinkAddress(c.MAC),
+		// Frames from a veth peer carry checksums the host's stack left
+		// to be filled in (CHECKSUM_PARTIAL); the host validated what
+		// came from a real wire.
+		RXChecksumOffload:  true,
+		PacketDispatchMode: fdbased.Readv,
+	})
+	if err != nil {
+		return fmt.Errorf("inet: nic %q: %v", c.Name, err)
+	}
+	st.mu.Lock()
+	id := st.nextIndex
+	st.nextIndex++
+	st.extra[id] = &nicExtra{mtu: c.MTU}
+	st.mu.Unlock()
+	if err := st.s.CreateNICWithOptions(id, ep, stack.NICOptions{Name: c.Name}); err != nil {
+		return fmt.Errorf("inet: nic %q: %s", c.Name, err)
+	}
+	for _, p := range c.Addrs {
+		if err := st.addAddress(id, p); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Routes {
+		sn, err := subnetOf(r.Dst)
+		if err != nil {
+			return fmt.Errorf("inet: nic %q: route %s: %v", c.Name, r.Dst, err)
+		}
+		rt := tcpip.Route{Destination: sn, NIC: id}
+		if r.Gateway.IsValid() {
+			rt.Gateway = tcpip.AddrFromSlice(r.Gateway.AsSlice())
+		}
+		st.s.AddRoute(rt)
+	}
+	return nil
+}

@@ -1,0 +1,593 @@
+package syscalls
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/libos/kernel"
+	"exokernelul.dev/exo/libos/net/inet"
+	"exokernelul.dev/exo/libos/net/netlink"
+	unixsock "exokernelul.dev/exo/libos/net/unix"
+	"exokernelul.dev/exo/libos/vfs"
+	"exokernelul.dev/exo/libos/waiter"
+)
+
+// The socket calls on sockets of the families other than AF_UNIX
+// (AF_INET and AF_INET6 on netstack, AF_NETLINK): the socket serves
+// each call without blocking, and this layer waits for readiness.
+
+// netSocket is a socket of libos/net/inet or libos/net/netlink.
+type netSocket interface {
+	vfs.File
+	waiter.Waitable
+	Family() int
+	Type() int
+	Protocol() int
+	Timeouts() (rcv, snd time.Duration)
+	Bind(sa []byte) error
+	Listen(backlog int) error
+	// Connect may return EINPROGRESS: Connecting then says whether it
+	// still is, and ConnectResult how it ended.
+	Connect(sa []byte) error
+	Connecting() bool
+	ConnectResult() error
+	Accept() (vfs.File, []byte, error)
+	Name() []byte
+	PeerName() ([]byte, error)
+	Shutdown(how int) error
+	Send(data, to []byte, flags int) (int, error)
+	Recv(b []byte, flags int) (inet.RecvResult, error)
+	SetSockOpt(level, name int, v []byte) error
+	GetSockOpt(level, name int) ([]byte, error)
+}
+
+var (
+	_ netSocket = (*inet.Socket)(nil)
+	_ netSocket = (*netlink.Socket)(nil)
+)
+
+// maxSockaddr bounds the address a caller passes (sizeof(struct
+// sockaddr_storage)).
+const maxSockaddr = 128
+
+// onFamily routes a call on a socket fd to netFn when the socket is not
+// an AF_UNIX one.
+func onFamily(unixFn, netFn Handler) Handler {
+	return func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		d, err := t.FDs.Get(fdArg(a[0]))
+		if err != nil {
+			return 0, err
+		}
+		_, isNet := vfs.Underlying(d.File).(netSocket)
+		d.DecRef()
+		if isNet {
+			return netFn(t, a)
+		}
+		return unixFn(t, a)
+	}
+}
+
+// netSocketFor is the socket behind fd; the caller DecRefs d.
+func netSocketFor(t *kernel.Task, fd int) (*vfs.FileDescription, netSocket, error) {
+	d, err := t.FDs.Get(fd)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := vfs.Underlying(d.File).(netSocket)
+	if !ok || d.Flags()&unix.O_PATH != 0 {
+		d.DecRef()
+		if !ok {
+			return nil, nil, unix.ENOTSOCK
+		}
+		return nil, nil, unix.EBADF
+	}
+	return d, s, nil
+}
+
+// newNetSocket makes a socket of a family other than AF_UNIX.
+func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
+	switch domain {
+	case unix.AF_INET, unix.AF_INET6:
+		if t.K.Net == nil {
+			return nil, unix.EAFNOSUPPORT
+		}
+		return t.K.Net.NewSocket(domain, typ, proto)
+	case unix.AF_NETLINK:
+		if t.K.Net == nil {
+			return nil, unix.EAFNOSUPPORT
+		}
+		return netlink.New(t.K.Net, typ, proto)
+	}
+	t.K.WarnOnce("socket:family", "socket family not implemented: EAFNOSUPPORT", "family", domain)
+	return nil, unix.EAFNOSUPPORT
+}
+
+func installNetSocket(t *kernel.Task, f vfs.File, flags int) (uint64, error) {
+	d := vfs.NewDescription(f, "", unix.O_RDWR|flags&unix.SOCK_NONBLOCK)
+	return install(t, d, 0, flags&unix.SOCK_CLOEXEC != 0)
+}
+
+// copyInSockaddr reads the address a caller passes.
+func copyInSockaddr(t *kernel.Task, addr uint64, n int) ([]byte, error) {
+	if n < 0 || n > maxSockaddr {
+		return nil, unix.EINVAL
+	}
+	b := make([]byte, n)
+	if _, err := t.MM.CopyIn(addr, b); err != nil {
+		return nil, unix.EFAULT
+	}
+	return b, nil
+}
+
+func netBind(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	sa, err := copyInSockaddr(t, a[1], intArg(a[2]))
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.Bind(sa)
+}
+
+func netListen(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	return 0, s.Listen(intArg(a[1]))
+}
+
+func netConnect(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	sa, err := copyInSockaddr(t, a[1], intArg(a[2]))
+	if err != nil {
+		return 0, err
+	}
+	err = s.Connect(sa)
+	if err != unix.EINPROGRESS || nonblocking(d) {
+		return 0, err
+	}
+	_, snd := s.Timeouts()
+	err = waitReady(t, []waiter.Waitable{s}, waiter.EventOut, false, snd, func() error {
+		if s.Connecting() {
+			return unix.EAGAIN
+		}
+		return nil
+	})
+	if err == unix.EAGAIN {
+		// SO_SNDTIMEO ran out; the connection goes on.
+		return 0, unix.EINPROGRESS
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 0, s.ConnectResult()
+}
+
+func netAccept4(t *kernel.Task, a [6]uint64, flags int) (uint64, error) {
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		return 0, unix.EINVAL
+	}
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	rcv, _ := s.Timeouts()
+	var c vfs.File
+	var peer []byte
+	err = waitReady(t, []waiter.Waitable{s}, waiter.EventIn, nonblocking(d), rcv,
+		func() (err error) { c, peer, err = s.Accept(); return err })
+	if err != nil {
+		return 0, err
+	}
+	if err := copyOutAddr(t, a[1], a[2], peer); err != nil {
+		c.Close()
+		return 0, err
+	}
+	return installNetSocket(t, c, flags)
+}
+
+func netSockName(t *kernel.Task, a [6]uint64, peer bool) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	sa := s.Name()
+	if peer {
+		if sa, err = s.PeerName(); err != nil {
+			return 0, err
+		}
+	}
+	if a[1] == 0 {
+		return 0, unix.EFAULT
+	}
+	return 0, copyOutAddr(t, a[1], a[2], sa)
+}
+
+func netShutdown(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	return 0, s.Shutdown(intArg(a[1]))
+}
+
+// netSendOne sends data on s, waiting for room unless non-blocking; a
+// stream send goes on until all is sent or a signal comes.
+func netSendOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, data, to []byte, flags int) (int, error) {
+	stream := s.Type() == unix.SOCK_STREAM
+	nonblock := sockNonblocking(d, flags)
+	_, snd := s.Timeouts()
+	done := 0
+	err := waitReady(t, []waiter.Waitable{s}, waiter.EventOut, nonblock, snd, func() error {
+		n, err := s.Send(data[done:], to, flags)
+		done += n
+		if err == unix.EAGAIN && stream && done > 0 && nonblock {
+			return nil
+		}
+		if err == nil && stream && done < len(data) {
+			return unix.EAGAIN
+		}
+		return err
+	})
+	if err == unix.EPIPE && stream && flags&unix.MSG_NOSIGNAL == 0 {
+		sendSIGPIPE(t)
+	}
+	if done > 0 && (stream || err == nil) {
+		return done, nil
+	}
+	return 0, err
+}
+
+func netSendto(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	var to []byte
+	if a[4] != 0 {
+		if to, err = copyInSockaddr(t, a[4], intArg(a[5])); err != nil {
+			return 0, err
+		}
+	}
+	if int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	data := make([]byte, min(a[2], maxIO))
+	if got, _ := t.MM.CopyIn(a[1], data); got < len(data) {
+		return 0, unix.EFAULT
+	}
+	n, err := netSendOne(t, d, s, data, to, intArg(a[3]))
+	return uint64(n), err
+}
+
+// netSendmsg sends the message the msghdr at addr describes; control
+// messages are ignored (nothing here acts on IP_TOS or IP_PKTINFO yet).
+func netSendmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64, flags int) (int, error) {
+	m, err := copyInMsghdr(t, addr)
+	if err != nil {
+		return 0, err
+	}
+	var to []byte
+	if m.name != 0 && m.namelen != 0 {
+		if to, err = copyInSockaddr(t, m.name, int(int32(m.namelen))); err != nil {
+			return 0, err
+		}
+	}
+	if m.iovlen > uioMaxIOV {
+		return 0, unix.EMSGSIZE
+	}
+	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	if err != nil {
+		return 0, err
+	}
+	var data []byte
+	for _, v := range iovs {
+		c := int(min(v.len, uint64(maxIO-len(data))))
+		chunk := make([]byte, c)
+		if got, _ := t.MM.CopyIn(v.base, chunk); got < c {
+			return 0, unix.EFAULT
+		}
+		data = append(data, chunk...)
+		if len(data) >= maxIO {
+			break
+		}
+	}
+	return netSendOne(t, d, s, data, to, flags)
+}
+
+func netSendmsgCall(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	n, err := netSendmsg(t, d, s, a[1], intArg(a[2]))
+	return uint64(n), err
+}
+
+func netSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	vlen := min(u32Arg(a[2]), uioMaxIOV)
+	var sent uint32
+	for ; sent < vlen; sent++ {
+		addr := a[1] + uint64(sent)*mmsghdrLen
+		n, err := netSendmsg(t, d, s, addr, intArg(a[3]))
+		if err == nil {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], uint32(n))
+			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
+				err = unix.EFAULT
+			}
+		}
+		if err != nil {
+			if sent > 0 {
+				return uint64(sent), nil
+			}
+			return 0, err
+		}
+	}
+	return uint64(sent), nil
+}
+
+// netRecvOne receives up to n bytes, waiting unless non-blocking;
+// MSG_WAITALL on a stream reads until n bytes, end of file or a signal.
+func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, n, flags int) ([]byte, inet.RecvResult, error) {
+	if flags&msgErrQueue != 0 {
+		return nil, inet.RecvResult{}, unix.EAGAIN
+	}
+	buf := make([]byte, n)
+	stream := s.Type() == unix.SOCK_STREAM
+	target := 1
+	if stream && flags&unix.MSG_WAITALL != 0 && flags&unix.MSG_PEEK == 0 {
+		target = n
+	}
+	rcv, _ := s.Timeouts()
+	var res inet.RecvResult
+	total := 0
+	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, sockNonblocking(d, flags), rcv, func() error {
+		r, err := s.Recv(buf[total:], flags)
+		if err != nil {
+			if total > 0 {
+				return nil
+			}
+			return err
+		}
+		if total == 0 {
+			res = r
+		}
+		total += r.N
+		if !stream || r.N == 0 || total >= target {
+			return nil
+		}
+		return unix.EAGAIN
+	})
+	if err != nil && total > 0 && stream {
+		err = nil
+	}
+	if err != nil {
+		return nil, res, err
+	}
+	res.N = total
+	if stream {
+		res.Len = total
+	}
+	return buf[:total], res, nil
+}
+
+func netRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	if int64(a[2]) < 0 {
+		return 0, unix.EINVAL
+	}
+	flags := intArg(a[3])
+	buf, r, err := netRecvOne(t, d, s, int(min(a[2], maxIO)), flags)
+	if err != nil {
+		return 0, err
+	}
+	if len(buf) > 0 {
+		if _, err := t.MM.CopyOut(a[1], buf); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if a[4] != 0 && r.From != nil {
+		if err := copyOutAddr(t, a[4], a[5], r.From); err != nil {
+			return 0, err
+		}
+	}
+	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {
+		return uint64(r.Len), nil
+	}
+	return uint64(len(buf)), nil
+}
+
+// netRecvmsg serves one recvmsg on the msghdr at addr.
+func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64, flags int) (int, error) {
+	m, err := copyInMsghdr(t, addr)
+	if err != nil {
+		return 0, err
+	}
+	if m.iovlen > uioMaxIOV {
+		return 0, unix.EMSGSIZE
+	}
+	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	if err != nil {
+		return 0, err
+	}
+	var total uint64
+	for _, v := range iovs {
+		total += v.len
+	}
+	buf, r, err := netRecvOne(t, d, s, int(min(total, maxIO)), flags)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, v := range iovs {
+		if done == len(buf) {
+			break
+		}
+		c := min(int(v.len), len(buf)-done)
+		if _, err := t.MM.CopyOut(v.base, buf[done:done+c]); err != nil {
+			return 0, unix.EFAULT
+		}
+		done += c
+	}
+	le := binary.LittleEndian
+	var hdr [8]byte
+	if m.name != 0 {
+		sa := r.From
+		n := min(max(int(int32(m.namelen)), 0), len(sa))
+		if n > 0 {
+			t.MM.CopyOut(m.name, sa[:n])
+		}
+		le.PutUint32(hdr[:4], uint32(len(sa)))
+		t.MM.CopyOut(addr+8, hdr[:4])
+	}
+	// No control messages are delivered.
+	le.PutUint64(hdr[:], 0)
+	t.MM.CopyOut(addr+40, hdr[:])
+	var outFlags uint32
+	if s.Type() != unix.SOCK_STREAM && r.Len > r.N {
+		outFlags |= unix.MSG_TRUNC
+	}
+	le.PutUint32(hdr[:4], outFlags)
+	t.MM.CopyOut(addr+48, hdr[:4])
+	if flags&unix.MSG_TRUNC != 0 && s.Type() != unix.SOCK_STREAM {
+		return r.Len, nil
+	}
+	return len(buf), nil
+}
+
+func netRecvmsgCall(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	n, err := netRecvmsg(t, d, s, a[1], intArg(a[2]))
+	return uint64(n), err
+}
+
+func netRecvmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	vlen := min(u32Arg(a[2]), uioMaxIOV)
+	flags := intArg(a[3])
+	if a[4] != 0 {
+		t.K.WarnOnce("recvmmsg:timeout", "recvmmsg timeout is not honoured")
+	}
+	var got uint32
+	for ; got < vlen; got++ {
+		addr := a[1] + uint64(got)*mmsghdrLen
+		n, err := netRecvmsg(t, d, s, addr, flags)
+		if err == nil {
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], uint32(n))
+			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
+				err = unix.EFAULT
+			}
+		}
+		if err != nil {
+			if got > 0 {
+				return uint64(got), nil
+			}
+			return 0, err
+		}
+		if flags&msgWaitForOne != 0 {
+			flags |= unix.MSG_DONTWAIT
+		}
+	}
+	return uint64(got), nil
+}
+
+func netSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	optlen := intArg(a[4])
+	if optlen < 0 {
+		return 0, unix.EINVAL
+	}
+	b := make([]byte, min(optlen, 256))
+	if _, err := t.MM.CopyIn(a[3], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, s.SetSockOpt(intArg(a[1]), intArg(a[2]), b)
+}
+
+func netGetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
+	d, s, err := netSocketFor(t, fdArg(a[0]))
+	if err != nil {
+		return 0, err
+	}
+	defer d.DecRef()
+	var lb [4]byte
+	if _, err := t.MM.CopyIn(a[4], lb[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	optlen := int32(binary.LittleEndian.Uint32(lb[:]))
+	if optlen < 0 {
+		return 0, unix.EINVAL
+	}
+	v, err := s.GetSockOpt(intArg(a[1]), intArg(a[2]))
+	if err != nil {
+		return 0, err
+	}
+	n := min(int(optlen), len(v))
+	if n > 0 {
+		if _, err := t.MM.CopyOut(a[3], v[:n]); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	binary.LittleEndian.PutUint32(lb[:], uint32(n))
+	if _, err := t.MM.CopyOut(a[4], lb[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// ifaceIoctl serves the interface queries (SIOCGIFINDEX, SIOCGIFCONF, ...)
+// on an AF_UNIX socket: Linux answers them on a socket of any family, and
+// glibc's if_nametoindex asks an AF_UNIX one.
+func ifaceIoctl(t *kernel.Task, d *vfs.FileDescription, req, arg uint64) (uint64, bool, error) {
+	const sockIoctlFirst, sockIoctlLast = 0x8900, 0x89ff
+	if req < sockIoctlFirst || req > sockIoctlLast || t.K.Net == nil {
+		return 0, false, nil
+	}
+	if _, ok := vfs.Underlying(d.File).(*unixsock.Socket); !ok {
+		return 0, false, nil
+	}
+	r, err := t.K.Net.InterfaceIoctl(req, arg, t.MM)
+	if err == unix.ENOTTY {
+		return 0, false, nil
+	}
+	return r, true, err
+}
