@@ -326,26 +326,9 @@ func netSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	vlen := min(u32Arg(a[2]), uioMaxIOV)
-	var sent uint32
-	for ; sent < vlen; sent++ {
-		addr := a[1] + uint64(sent)*mmsghdrLen
-		n, err := netSendmsg(t, d, s, addr, intArg(a[3]))
-		if err == nil {
-			var b [4]byte
-			binary.LittleEndian.PutUint32(b[:], uint32(n))
-			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
-				err = unix.EFAULT
-			}
-		}
-		if err != nil {
-			if sent > 0 {
-				return uint64(sent), nil
-			}
-			return 0, err
-		}
-	}
-	return uint64(sent), nil
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, func(addr uint64, flags int) (int, error) {
+		return netSendmsg(t, d, s, addr, flags)
+	})
 }
 
 // netRecvOne receives up to n bytes, waiting unless non-blocking;
@@ -497,33 +480,12 @@ func netRecvmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	vlen := min(u32Arg(a[2]), uioMaxIOV)
-	flags := intArg(a[3])
 	if a[4] != 0 {
 		t.K.WarnOnce("recvmmsg:timeout", "recvmmsg timeout is not honoured")
 	}
-	var got uint32
-	for ; got < vlen; got++ {
-		addr := a[1] + uint64(got)*mmsghdrLen
-		n, err := netRecvmsg(t, d, s, addr, flags)
-		if err == nil {
-			var b [4]byte
-			binary.LittleEndian.PutUint32(b[:], uint32(n))
-			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
-				err = unix.EFAULT
-			}
-		}
-		if err != nil {
-			if got > 0 {
-				return uint64(got), nil
-			}
-			return 0, err
-		}
-		if flags&msgWaitForOne != 0 {
-			flags |= unix.MSG_DONTWAIT
-		}
-	}
-	return uint64(got), nil
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, func(addr uint64, flags int) (int, error) {
+		return netRecvmsg(t, d, s, addr, flags)
+	})
 }
 
 func netSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {

@@ -807,34 +807,49 @@ func sysSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	vlen := min(u32Arg(a[2]), uioMaxIOV)
-	flags := intArg(a[3])
-	var sent uint32
-	for ; sent < vlen; sent++ {
-		addr := a[1] + uint64(sent)*mmsghdrLen
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, func(addr uint64, flags int) (int, error) {
 		m, err := copyInMsghdr(t, addr)
+		if err != nil {
+			return 0, err
+		}
+		args, err := sendmsgArgs(t, m, flags)
+		if err != nil {
+			return 0, err
+		}
+		return sendOne(t, d, s, args)
+	})
+}
+
+// eachMmsghdr is sendmmsg's and recvmmsg's loop over the vector at base of
+// vlen mmsghdrs: one(addr of a msghdr, flags) sends or receives one
+// message and its count goes to msg_len. It stops at the first error,
+// which it returns only if no message went through (as Linux does).
+// For recvmmsg (recv), MSG_WAITFORONE makes every message after the first
+// non-blocking; sendmmsg has no such flag.
+func eachMmsghdr(t *kernel.Task, base uint64, vlen uint32, flags int, recv bool, one func(addr uint64, flags int) (int, error)) (uint64, error) {
+	vlen = min(vlen, uioMaxIOV)
+	var done uint32
+	for ; done < vlen; done++ {
+		addr := base + uint64(done)*mmsghdrLen
+		n, err := one(addr, flags)
 		if err == nil {
-			var args *sendArgs
-			if args, err = sendmsgArgs(t, m, flags); err == nil {
-				var n int
-				n, err = sendOne(t, d, s, args)
-				if err == nil {
-					var b [4]byte
-					binary.LittleEndian.PutUint32(b[:], uint32(n))
-					if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
-						err = unix.EFAULT
-					}
-				}
+			var b [4]byte
+			binary.LittleEndian.PutUint32(b[:], uint32(n))
+			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
+				err = unix.EFAULT
 			}
 		}
 		if err != nil {
-			if sent > 0 {
-				return uint64(sent), nil
+			if done > 0 {
+				return uint64(done), nil
 			}
 			return 0, err
 		}
+		if recv && flags&msgWaitForOne != 0 {
+			flags |= unix.MSG_DONTWAIT
+		}
 	}
-	return uint64(sent), nil
+	return uint64(done), nil
 }
 
 // recvOne receives into a buffer of size n with recv's flags, waiting
@@ -1087,33 +1102,12 @@ func sysRecvmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	vlen := min(u32Arg(a[2]), uioMaxIOV)
-	flags := intArg(a[3])
 	if a[4] != 0 {
 		t.K.WarnOnce("recvmmsg:timeout", "recvmmsg timeout is not honoured")
 	}
-	var got uint32
-	for ; got < vlen; got++ {
-		addr := a[1] + uint64(got)*mmsghdrLen
-		n, err := recvmsgAt(t, d, s, addr, flags)
-		if err == nil {
-			var b [4]byte
-			binary.LittleEndian.PutUint32(b[:], uint32(n))
-			if _, cerr := t.MM.CopyOut(addr+msghdrLen, b[:]); cerr != nil {
-				err = unix.EFAULT
-			}
-		}
-		if err != nil {
-			if got > 0 {
-				return uint64(got), nil
-			}
-			return 0, err
-		}
-		if flags&msgWaitForOne != 0 {
-			flags |= unix.MSG_DONTWAIT
-		}
-	}
-	return uint64(got), nil
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, func(addr uint64, flags int) (int, error) {
+		return recvmsgAt(t, d, s, addr, flags)
+	})
 }
 
 // Socket options (asm-generic/socket.h) x/sys does not name for x86-64
