@@ -23,7 +23,8 @@ const ControlSocket = "control.sock"
 // process (Op), which asks the sentry over its control fd; the sentry also
 // reports events (Event) to exo.
 type Message struct {
-	// Op is a request: "start", "kill" with Signal and All, "ps",
+	// Op is a request: "start", "kill" with Signal and All (or Pid: one
+	// exec'd process, exo to the sentry only), "ps",
 	// "exec", "update" (Resources from the CLI, Limits to the sentry) or
 	// "stats".
 	Op     string `json:"op,omitempty"`

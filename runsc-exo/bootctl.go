@@ -66,6 +66,12 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
 					break
 				}
+				if req.Pid > 0 {
+					if err := sb.SignalProcess(req.Pid, req.Signal); err != nil {
+						reply.Error = fmt.Sprintf("signal process %d: %v", req.Pid, err)
+					}
+					break
+				}
 				sb.Signal(req.Signal, req.All)
 			case "update":
 				if req.Limits == nil {
