@@ -23,10 +23,11 @@ const ControlSocket = "control.sock"
 // process (Op), which asks the sentry over its control fd; the sentry also
 // reports events (Event) to exo.
 type Message struct {
-	// Op is a request: "start", "kill" with Signal and All, "ps",
-	// "exec", "update" (Resources from the CLI, Limits to the sentry),
-	// "stats", or "resize" (the host pty of init's terminal, or of exec
-	// ExecID's, has a new window size).
+	// Op is a request: "start", "kill" with Signal and All (or Pid: one
+	// exec'd process, exo to the sentry only), "ps", "exec", "update"
+	// (Resources from the CLI, Limits to the sentry), "stats", or "resize"
+	// (the host pty of init's terminal, or of exec ExecID's, has a new
+	// window size).
 	Op     string `json:"op,omitempty"`
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`

@@ -94,6 +94,12 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					reply.Error = fmt.Sprintf("signal %d out of range", req.Signal)
 					break
 				}
+				if req.Pid > 0 {
+					if err := sb.SignalProcess(req.Pid, req.Signal); err != nil {
+						reply.Error = fmt.Sprintf("signal process %d: %v", req.Pid, err)
+					}
+					break
+				}
 				if req.Container != "" {
 					if err := sb.SignalContainer(req.Container, req.Signal, req.All); err != nil {
 						reply.Error = err.Error()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -954,14 +955,34 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.mu.Unlock()
 		}()
 	}
+	// The client sends nothing more: its connection ends when it does.
+	clientGone := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c)
+		close(clientGone)
+	}()
 	var end oci.Message
-	select {
-	case end = <-done:
-	case <-e.gone:
+wait:
+	for {
 		select {
 		case end = <-done:
-		default:
-			end = oci.Message{ExitSignal: int(unix.SIGKILL)}
+			break wait
+		case <-e.gone:
+			select {
+			case end = <-done:
+			default:
+				end = oci.Message{ExitSignal: int(unix.SIGKILL)}
+			}
+			break wait
+		case <-clientGone:
+			// The host process stands for the exec'd process (the shim
+			// has its pid): killed, as a shim's exec timeout SIGKILLs it,
+			// it takes the process along, which would otherwise keep the
+			// shim's stdio pipes open and its exec waiting forever.
+			clientGone = nil
+			if err := e.callSentry(oci.Message{Op: "kill", Signal: int(unix.SIGKILL), Pid: pid}); err != nil {
+				slog.Debug("exec: kill after its host process ended", "pid", pid, "err", err)
+			}
 		}
 	}
 	enc.Encode(oci.Message{Event: "exited", Code: end.Code, ExitSignal: end.ExitSignal})

@@ -165,7 +165,7 @@ func setupLogging(g *globals) error {
 	if g.debug {
 		level = slog.LevelDebug
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: runcLevel}
 	var h slog.Handler
 	switch g.logFormat {
 	case "text":
@@ -177,6 +177,30 @@ func setupLogging(g *globals) error {
 	}
 	slog.SetDefault(slog.New(h))
 	return nil
+}
+
+// runcLevel writes levels as runc's logrus does ("error", "warning"):
+// containerd's shim reports the last "error" entry of the --log file as the
+// reason a command failed, and finds slog's "ERROR" nowhere.
+func runcLevel(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 || a.Key != slog.LevelKey {
+		return a
+	}
+	l, ok := a.Value.Any().(slog.Level)
+	if !ok {
+		return a
+	}
+	switch {
+	case l >= slog.LevelError:
+		a.Value = slog.StringValue("error")
+	case l >= slog.LevelWarn:
+		a.Value = slog.StringValue("warning")
+	case l >= slog.LevelInfo:
+		a.Value = slog.StringValue("info")
+	default:
+		a.Value = slog.StringValue("debug")
+	}
+	return a
 }
 
 // globalArgs renders the global flags again for a child runsc-exo process.

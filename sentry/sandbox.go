@@ -448,6 +448,12 @@ func (s *Sandbox) Signal(sig int, all bool) {
 	}
 }
 
+// SignalProcess sends sig to the sandbox's process pid (one Exec
+// started).
+func (s *Sandbox) SignalProcess(pid int, sig int) error {
+	return s.kernel.SignalProcessFromHost(int32(pid), sig)
+}
+
 // Run starts the container's init (loading it first unless Load did) and
 // waits until it and every other task are gone. The boot error of a
 // program that cannot start is returned as err, with errno inside.

@@ -327,6 +327,20 @@ func (k *Kernel) SignalFromHost(sig int, all bool) {
 	}
 }
 
+// SignalProcessFromHost sends sig to the process whose pid is pid, as
+// the host's kill of a process the runtime started there (an exec) would
+// reach it; ESRCH if no such process is alive.
+func (k *Kernel) SignalProcessFromHost(pid int32, sig int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t := k.tasks[pid]
+	if t == nil || t.exited || t.tg.leader != t {
+		return unix.ESRCH
+	}
+	k.deliverLocked(t.tg, nil, &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser})
+	return nil
+}
+
 // SetContext attaches the task's platform context before it first runs.
 func (t *Task) SetContext(ctx Context) {
 	t.K.mu.Lock()

@@ -28,6 +28,9 @@ out=$(ctrrun --rm --env FOO=bar --cwd /tmp $IMG t4 sh -c 'echo $FOO $(pwd) $(id 
 expect "ctr run --env --cwd" "bar /tmp 0" "$out"
 out=$(ctrrun --rm --memory-limit $((64 << 20)) $IMG t6 sh -c 'echo started' 2>&1) || true
 expect "ctr run --memory-limit" "started" "$out"
+# The shim reports why create failed from the runtime's --log file.
+out=$(ctrrun --rm $IMG t7 /nosuchprogram 2>&1) || true
+expect_contains "a failed create's reason reaches ctr" "/nosuchprogram" "$out"
 
 # -t: the library OS's pty behind the host pty the shim gets (script gives
 # ctr a terminal).

@@ -102,7 +102,9 @@ build_debian_image() {
 }
 
 # start_containerd runs a containerd whose root, state, sockets and opt dir
-# live in $E2E, with CRI runtime handlers runc and exo.
+# live in $E2E, with CRI runtime handlers runc and exo. CONTAINERD_EXTRA_TOML,
+# if set, is appended to its config (whole tables with full names, e.g. the
+# CRI plugin's registry settings).
 start_containerd() {
 	local c=$E2E/containerd
 	# containerd 1.6 puts shim sockets and fifos under /run/containerd
@@ -143,6 +145,7 @@ TOML
 	# The runtime handler exactly as docs/containerd-exo.toml tells users.
 	sed -e "s|/usr/local/bin/runsc-exo|$EXO|" -e "s|/run/containerd/runsc-exo|$E2E/exo-root|" -e '/^version/d' \
 		"$REPO/docs/containerd-exo.toml" >>"$c/config.toml"
+	[[ -z "${CONTAINERD_EXTRA_TOML:-}" ]] || printf '%s\n' "$CONTAINERD_EXTRA_TOML" >>"$c/config.toml"
 	log "start containerd"
 	TMPDIR=$E2E/tmp containerd --config "$c/config.toml" >"$E2E/logs/containerd.log" 2>&1 &
 	echo $! >"$c/containerd.pid"

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -785,6 +786,35 @@ func TestExec(t *testing.T) {
 	if !found {
 		t.Errorf("ps --format json = %s lacks the exec's host process %d", r.Stdout, pid)
 	}
+
+	// SIGKILL of the pid-file process (a shim's exec timeout) ends the
+	// exec'd process too: its stdout, a pipe as the shim's, reaches EOF.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.bin, e.args("exec", "--detach", "--pid-file", pidFile+"2", c.id, "sleep", "100")[1:]...)
+	cmd.Stdout, cmd.Stderr = outW, outW
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exec --detach: %v", err)
+	}
+	outW.Close()
+	data, _ = os.ReadFile(pidFile + "2")
+	pid2, _ := strconv.Atoi(string(data))
+	syscall.Kill(pid2, syscall.SIGKILL)
+	reap(t, pid2)
+	eof := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(outR)
+		eof <- err
+	}()
+	select {
+	case <-eof:
+	case <-time.After(harness.Timeout()):
+		t.Errorf("the exec'd process outlived its killed pid-file process\n%s", e.run("exec", c.id, "ps").Stdout)
+	}
+	outR.Close()
+
 	e.must("kill", "--all", c.id, "KILL")
 	if ws := reap(t, pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("the exec's pid-file process ended with %#x, want SIGKILL", int(ws))
