@@ -515,7 +515,7 @@ func (e *podExo) handle(req oci.Message, resp *oci.Message) error {
 }
 
 // exec passes an exec on to the sandbox's exo, for this container, with
-// the client's stdio, and relays the answers.
+// the client's stdio (or terminal), and relays the conversation both ways.
 func (e *podExo) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 	defer func() {
 		for _, f := range fds {
@@ -563,7 +563,9 @@ func (e *podExo) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.mu.Unlock()
 		}()
 	}
-	// "started", then "exited": the exec's host process reads them as
-	// if from the sandbox's exo.
+	// The exec's host process talks to the sandbox's exo through this
+	// process: "started", then "exited" one way, an exec with a
+	// terminal's "resize" requests the other.
+	go io.Copy(sc, c)
 	io.Copy(c, sc)
 }

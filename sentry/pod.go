@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/fs/hostfd"
 	"exokernelul.dev/exo/libos/fs/proc"
 	"exokernelul.dev/exo/libos/fs/sysfs"
@@ -42,6 +43,9 @@ type pod struct {
 type podContainer struct {
 	c    *kernel.Container
 	init *kernel.Task
+	// pts is the devpts of the container's own /dev/pts: its execs'
+	// terminals are made there.
+	pts *devpts.FS
 	// start runs init once: at start, or to let a kill reach it.
 	start sync.Once
 	// grants are the container's capabilities, held for its life: its
@@ -113,9 +117,11 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	if !ok || root.Kind != caps.KindDir {
 		return 0, errors.New("exo granted no rootfs capability")
 	}
-	// A pod container's terminal is not the library OS's yet: no
-	// console is bridged for it (terminals{} has no host pty).
-	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, &terminals{log: s.log})
+	// The container's mount tree has a devpts of its own, as a runc
+	// container's has: its execs' terminals are made there (Exec). Its
+	// init's terminal, if any, is the host pty exo passed as its stdio.
+	terms := &terminals{log: s.log}
+	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, terms)
 	if err != nil {
 		return 0, err
 	}
@@ -173,7 +179,7 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		return 0, err
 	}
 	s.pod.mu.Lock()
-	pc.c, pc.init = c, t
+	pc.c, pc.init, pc.pts = c, t, terms.pts
 	s.pod.mu.Unlock()
 	return t.TID, nil
 }
