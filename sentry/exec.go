@@ -52,7 +52,7 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		if err != nil {
 			return 0, err
 		}
-		ctr, pts = pc.c, pc.pts
+		ctr, pts = pc.c, pc.terms.pts
 	}
 	grants, err := s.client.Grants()
 	if err != nil {

@@ -3,14 +3,15 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
-	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/fs/hostfd"
 	"exokernelul.dev/exo/libos/fs/proc"
 	"exokernelul.dev/exo/libos/fs/sysfs"
@@ -43,9 +44,9 @@ type pod struct {
 type podContainer struct {
 	c    *kernel.Container
 	init *kernel.Task
-	// pts is the devpts of the container's own /dev/pts: its execs'
-	// terminals are made there.
-	pts *devpts.FS
+	// terms hold the container's own devpts (its execs' terminals are
+	// made there) and its init's console, if it has a terminal.
+	terms *terminals
 	// start runs init once: at start, or to let a kill reach it.
 	start sync.Once
 	// grants are the container's capabilities, held for its life: its
@@ -118,9 +119,24 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		return 0, errors.New("exo granted no rootfs capability")
 	}
 	// The container's mount tree has a devpts of its own, as a runc
-	// container's has: its execs' terminals are made there (Exec). Its
-	// init's terminal, if any, is the host pty exo passed as its stdio.
+	// container's has: its terminals are made there, its init's
+	// (bridged to the host pty exo granted, as the sandbox's init's) and
+	// its execs' (Exec).
 	terms := &terminals{log: s.log}
+	if cfg.Terminal {
+		g, ok := byName["console"]
+		if !ok || g.Kind != caps.KindFile {
+			return 0, errors.New("process.terminal: exo granted no console capability")
+		}
+		// newConsole takes the file it is given; the grant stays in
+		// pc.grants until the container is gone.
+		fd, err := unix.Dup(int(g.File.Fd()))
+		if err != nil {
+			return 0, fmt.Errorf("terminal: dup the host pty: %w", err)
+		}
+		unix.CloseOnExec(fd)
+		terms.initHost = os.NewFile(uintptr(fd), "console")
+	}
 	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, terms)
 	if err != nil {
 		return 0, err
@@ -130,6 +146,10 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	}
 	var stdio [3]vfs.File
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if cfg.Terminal {
+			// The terminal is init's stdio.
+			break
+		}
 		if g, ok := byName[name]; ok && g.Kind == caps.KindFile {
 			// The file system owns a raw fd; the granted *os.File
 			// stays in pc.grants until the container is gone.
@@ -144,6 +164,10 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		delete(s.pod.containers, id)
 		s.pod.mu.Unlock()
 		s.retireGrants(pc.grants)
+		// The client hears of the end once the container's output on
+		// its terminal has reached it, as the sandbox's end waits
+		// (Wait); not for long if it does not read.
+		terms.drain(5 * time.Second)
 		exited(st)
 	})
 	c.SharePIDs = cfg.SharePIDs
@@ -174,12 +198,13 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		Creds:   creds(cfg.UID, cfg.GID, cfg.Groups, cfg.Caps, cfg.NoNewPrivileges),
 		Rlimits: rlimits,
 		Stdio:   stdio,
+		TTY:     terms.initTTY(),
 	})
 	if err != nil {
 		return 0, err
 	}
 	s.pod.mu.Lock()
-	pc.c, pc.init, pc.pts = c, t, terms.pts
+	pc.c, pc.init, pc.terms = c, t, terms
 	s.pod.mu.Unlock()
 	return t.TID, nil
 }
@@ -282,4 +307,22 @@ func (s *Sandbox) startHeldContainers() {
 	for _, pc := range held {
 		pc.start.Do(func() { s.startTask(pc.init) })
 	}
+}
+
+// ResizeContainer copies the host pty's window size of container id's
+// init terminal to its library OS terminal: the container's exo process
+// asks on SIGWINCH.
+func (s *Sandbox) ResizeContainer(id string) error {
+	pc, err := s.container(id)
+	if err != nil {
+		return err
+	}
+	pc.terms.mu.Lock()
+	c := pc.terms.consoles[0]
+	pc.terms.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("container %q has no terminal", id)
+	}
+	c.resize()
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/test/internal/harness"
 )
@@ -310,8 +309,7 @@ func TestPodContainerTerminal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := newPod(t, e, "pod-tty")
-	script := `if [ -t 0 ] && [ -t 1 ]; then echo is-a-tty; fi; stty size; echo done; sleep 100`
-	b := p.containerBundle([]string{"sh", "-c", script}, func(s *specs.Spec) { s.Process.Terminal = true })
+	b := p.containerBundle([]string{"sh"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	sock := filepath.Join(e.root, "console.sock")
 	masters := consoleSocket(t, sock)
 	c := e.create(b, "pod-tty-app", "--console-socket", sock)
@@ -320,11 +318,14 @@ func TestPodContainerTerminal(t *testing.T) {
 		t.Fatal("no pty master came over the console socket")
 	}
 	defer master.Close()
-	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	tm := newTerm(t, master)
+	// Set before start, as a shim does: init sees it.
+	tm.resize(30, 100)
 	e.must("start", c.id)
-	if out := strings.ReplaceAll(readAll(t, master, "done"), "\r\n", "\n"); out != "is-a-tty\n30 100\ndone\n" {
-		t.Errorf("on its terminal the container printed %q, want is-a-tty, 30 100, done", out)
-	}
+	// init's terminal is the library OS's, of the container's devpts:
+	// its name, job control, resizes and ^C behave as in a sandbox's
+	// init.
+	interactive(t, tm, 30, 100)
 	sock2 := filepath.Join(e.root, "console2.sock")
 	masters = consoleSocket(t, sock2)
 	e.must("exec", "--tty", "--detach", "--console-socket", sock2, c.id, "sh", "-c", `test -t 1 && echo exec-tty; cat /etc/app-only`)
@@ -336,9 +337,13 @@ func TestPodContainerTerminal(t *testing.T) {
 	if out := strings.ReplaceAll(readAll(t, m2, "app\r\n"), "\r\n", "\n"); out != "exec-tty\napp\n" {
 		t.Errorf("exec --tty in the pod container printed %q", out)
 	}
-	e.must("kill", c.id, "KILL")
-	if ws := reap(t, c.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("pid-file process ended with %#x, want SIGKILL", int(ws))
+	tm.send("echo bye-$((2+2)); exit 6\n")
+	tm.expect("bye-4")
+	if ws := reap(t, c.pid); ws.ExitStatus() != 6 {
+		t.Errorf("pid-file process ended with %#x, want exit 6", int(ws))
+	}
+	if err := tm.waitEnd(); err == nil {
+		t.Error("the master read no error after the container ended")
 	}
 }
 
