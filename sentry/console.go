@@ -47,9 +47,10 @@ import (
 // closed, the master's reads fail with EIO; the console closes the host
 // slave, so the client's master reads fail with EIO as with runc.
 
-// terminals are the sandbox's devpts instance and its consoles: init's
-// and every exec's, in the sandbox's own mount tree or a pod container's
-// (exec ids are the sandbox's, so one registry serves Resize and drain).
+// terminals are a mount tree's devpts instance and consoles: the
+// sandbox's (Sandbox.terms: its init's, and every exec's, a pod
+// container's too, since exec ids are the sandbox's and Resize finds them
+// by id) or a pod container's (its init's).
 type terminals struct {
 	// pts is the devpts of the mount tree buildMounts built with these
 	// terminals: the sandbox's own, or a pod container's.
@@ -271,6 +272,20 @@ func (c *console) processExited() {
 	hostGone := c.hostClosed
 	c.mu.Unlock()
 	if hostGone {
+		c.closeMaster()
+	}
+}
+
+// closeAll ends every console's bridge and closes its terminal.
+func (ts *terminals) closeAll() {
+	ts.mu.Lock()
+	var cs []*console
+	for _, c := range ts.consoles {
+		cs = append(cs, c)
+	}
+	ts.mu.Unlock()
+	for _, c := range cs {
+		c.closeHost()
 		c.closeMaster()
 	}
 }

@@ -98,7 +98,7 @@ func (s *Sandbox) CreateContainer(id string, cfg Config, exited func(kernel.Exit
 	return pid, nil
 }
 
-func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exited func(kernel.ExitStatus)) (int32, error) {
+func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exited func(kernel.ExitStatus)) (_ int32, err error) {
 	all, err := s.client.Grants()
 	if err != nil {
 		return 0, fmt.Errorf("receive capabilities: %w", err)
@@ -141,6 +141,12 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err != nil {
+			// No process will ever have init's terminal.
+			terms.closeAll()
+		}
+	}()
 	if cfg.ShareIPC {
 		s.sharePodShm(cfg, mounts)
 	}
