@@ -86,7 +86,13 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 				}
 				reply.Pid = int(pid)
 			case "resize":
-				if err := sb.Resize(req.ExecID); err != nil {
+				var err error
+				if req.Container != "" {
+					err = sb.ResizeContainer(req.Container)
+				} else {
+					err = sb.Resize(req.ExecID)
+				}
+				if err != nil {
 					reply.Error = err.Error()
 				}
 			case "kill":

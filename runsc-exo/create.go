@@ -1030,6 +1030,13 @@ func (e *exoProc) handle(req oci.Message) error {
 			return e.setPodMemory(req.Container, *req.Resources.Memory.Limit, true)
 		}
 		return e.update(req.Resources)
+	case "resize":
+		// A pod container's exo process relays its init terminal's
+		// resizes (an exec's come on its own connection).
+		if req.Container == "" {
+			return errors.New("resize: want a container")
+		}
+		return e.callSentry(oci.Message{Op: "resize", Container: req.Container})
 	}
 	return fmt.Errorf("unknown request %q", req.Op)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -96,10 +97,6 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		fail(fmt.Errorf("cannot add a container to a sandbox that is %s", status))
 		return
 	}
-	if len(fds) != 3 {
-		fail(errors.New("create-container: want three stdio fds"))
-		return
-	}
 	st, err := e.store.Get(id)
 	if err != nil {
 		fail(err)
@@ -113,6 +110,14 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 	sbx, err := oci.Translate(spec, st.Bundle)
 	if err != nil {
 		fail(err)
+		return
+	}
+	switch {
+	case sbx.Terminal && len(fds) != 1:
+		fail(errors.New("create-container: want the terminal's host pty"))
+		return
+	case !sbx.Terminal && len(fds) != 3:
+		fail(errors.New("create-container: want three stdio fds"))
 		return
 	}
 	for _, w := range sbx.Warnings {
@@ -147,7 +152,20 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		fail(err)
 		return
 	}
+	if sbx.Terminal {
+		// init's terminal: the sentry bridges the host pty's slave to
+		// a terminal of the container's devpts (sentry/pod.go).
+		g, err := e.exo.GrantFile(prefix+"console", fds[0], caps.RightRead|caps.RightWrite)
+		if err != nil {
+			fail(fmt.Errorf("terminal: %w", err))
+			return
+		}
+		grants = append(grants, g)
+	}
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if sbx.Terminal {
+			break
+		}
 		r := caps.RightWrite
 		if i == 0 {
 			r = caps.RightRead
@@ -161,6 +179,7 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 	}
 	cfg := e.sentryConfig(sbx)
 	cfg.Mounts = mounts
+	cfg.Terminal = sbx.Terminal
 	cfg.SharePIDs = joinsNamespace(spec, specs.PIDNamespace)
 	cfg.ShareIPC = joinsNamespace(spec, specs.IPCNamespace)
 	raw, err := json.Marshal(cfg)
@@ -192,6 +211,12 @@ func (e *exoProc) createPodContainer(c *net.UnixConn, req oci.Message, fds []*os
 		e.exo.Revoke(g)
 	}
 	grants = nil
+	// Only the sentry may hold the container's stdio now: a terminal's
+	// client must see EIO once the workload's side has closed.
+	for _, f := range fds {
+		f.Close()
+	}
+	fds = nil
 	if err := e.setPodMemory(id, sbx.MemoryLimit, true); err != nil {
 		slog.Warn("pod memory limit not applied", "id", id, "err", err)
 	}
@@ -279,7 +304,9 @@ type podExo struct {
 	spec    *specs.Spec
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
-	cgroups       []string
+	// winch reports the resizes of init's host pty, if it has one.
+	winch   chan os.Signal
+	cgroups []string
 
 	startMu sync.Mutex
 	mu      sync.Mutex
@@ -334,23 +361,26 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 	}
 	defer conn.Close()
 	rights := unix.UnixRights(0, 1, 2)
+	var slave *os.File
 	if sbx.Terminal {
-		master, slave, err := oci.NewPty()
-		if err != nil {
+		// As the exo process of a sandbox: the host pty's slave goes to
+		// the sentry, which bridges it to the library OS's terminal
+		// (sentry/console.go); this process controls it, so it hears of
+		// resizes and relays them.
+		e.winch = make(chan os.Signal, 1)
+		signal.Notify(e.winch, unix.SIGWINCH)
+		if slave, err = openHostTerminal(e.consoleSocket, sbx.ConsoleSize); err != nil {
 			return 0, 0, err
 		}
-		err = oci.SendConsole(e.consoleSocket, master)
-		master.Close()
-		if err != nil {
-			slave.Close()
-			return 0, 0, err
-		}
-		defer slave.Close()
-		fd := int(slave.Fd())
-		rights = unix.UnixRights(fd, fd, fd)
+		rights = unix.UnixRights(int(slave.Fd()))
 	}
 	req, _ := json.Marshal(oci.Message{Op: "create-container", Container: e.id})
-	if _, _, err := conn.WriteMsgUnix(append(req, '\n'), rights, nil); err != nil {
+	_, _, err = conn.WriteMsgUnix(append(req, '\n'), rights, nil)
+	if slave != nil {
+		// Only the sentry may keep it open.
+		slave.Close()
+	}
+	if err != nil {
 		return 0, 0, fmt.Errorf("pod sandbox %q: control socket: %w", e.sandbox, err)
 	}
 	r := bufio.NewReader(conn)
@@ -390,6 +420,9 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 		return 0, 0, err
 	}
 	go e.serve(ln)
+	if e.winch != nil {
+		go e.relayResizes()
+	}
 	report(oci.Message{Event: "created"})
 
 	end, err := next()
@@ -473,6 +506,11 @@ func (e *podExo) handle(req oci.Message, resp *oci.Message) error {
 			oci.Call(e.sandboxDir(), oci.Message{Op: "kill", Container: e.id, Signal: int(unix.SIGKILL), All: true})
 			return err
 		}
+		if e.winch != nil {
+			// A size the client set on the master before start must be
+			// what init sees; its SIGWINCH may not have been relayed yet.
+			e.resize()
+		}
 		if _, err := oci.Call(e.sandboxDir(), oci.Message{Op: "start", Container: e.id}); err != nil {
 			return err
 		}
@@ -515,7 +553,7 @@ func (e *podExo) handle(req oci.Message, resp *oci.Message) error {
 }
 
 // exec passes an exec on to the sandbox's exo, for this container, with
-// the client's stdio, and relays the answers.
+// the client's stdio (or terminal), and relays the conversation both ways.
 func (e *podExo) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 	defer func() {
 		for _, f := range fds {
@@ -563,7 +601,23 @@ func (e *podExo) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.mu.Unlock()
 		}()
 	}
-	// "started", then "exited": the exec's host process reads them as
-	// if from the sandbox's exo.
+	// The exec's host process talks to the sandbox's exo through this
+	// process: "started", then "exited" one way, an exec with a
+	// terminal's "resize" requests the other.
+	go io.Copy(sc, c)
 	io.Copy(c, sc)
+}
+
+// relayResizes tells the sandbox of each resize of init's host pty; the
+// sentry reads the new size from its copy of the slave.
+func (e *podExo) relayResizes() {
+	for range e.winch {
+		e.resize()
+	}
+}
+
+func (e *podExo) resize() {
+	if _, err := oci.Call(e.sandboxDir(), oci.Message{Op: "resize", Container: e.id}); err != nil {
+		slog.Debug("terminal resize", "id", e.id, "err", err)
+	}
 }

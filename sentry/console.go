@@ -47,8 +47,13 @@ import (
 // closed, the master's reads fail with EIO; the console closes the host
 // slave, so the client's master reads fail with EIO as with runc.
 
-// terminals are the sandbox's devpts instance and its consoles.
+// terminals are a mount tree's devpts instance and consoles: the
+// sandbox's (Sandbox.terms: its init's, and every exec's, a pod
+// container's too, since exec ids are the sandbox's and Resize finds them
+// by id) or a pod container's (its init's).
 type terminals struct {
+	// pts is the devpts of the mount tree buildMounts built with these
+	// terminals: the sandbox's own, or a pod container's.
 	pts *devpts.FS
 	log *slog.Logger
 	// initHost is the host pty slave exo granted for init's terminal,
@@ -68,7 +73,7 @@ func (ts *terminals) attach(dev *devfs.FS, pts *devpts.FS) error {
 	if ts.initHost == nil {
 		return nil
 	}
-	c, err := ts.newConsole(0, ts.initHost)
+	c, err := ts.newConsole(0, ts.initHost, pts)
 	ts.initHost = nil
 	if err != nil {
 		return err
@@ -99,12 +104,15 @@ type console struct {
 	masterClosed bool
 }
 
-// newConsole makes a library OS terminal bridged to host, takes host
-// (closing it on failure), and registers the console under id.
-func (ts *terminals) newConsole(id int, host *os.File) (*console, error) {
-	if ts.pts == nil {
+// newConsole makes a library OS terminal of pts bridged to host, takes
+// host (closing it on failure), and registers the console under id. pts
+// is the devpts of the mount tree the terminal's process lives in, so
+// its slave's /dev/pts/N is there (ttyname, /proc/PID/fd, reopening it):
+// a pod container's own, for a process in it.
+func (ts *terminals) newConsole(id int, host *os.File, pts *devpts.FS) (*console, error) {
+	if pts == nil {
 		host.Close()
-		return nil, errors.New("terminal: the sandbox has no devpts")
+		return nil, errors.New("terminal: the process's mount tree has no devpts")
 	}
 	nfd, err := unix.Dup(int(host.Fd()))
 	host.Close()
@@ -116,7 +124,7 @@ func (ts *terminals) newConsole(id int, host *os.File) (*console, error) {
 		unix.Close(nfd)
 		return nil, fmt.Errorf("terminal: host pty: %w", err)
 	}
-	m, err := ts.pts.OpenMaster(nil)
+	m, err := pts.OpenMaster(nil)
 	if err != nil {
 		unix.Close(nfd)
 		return nil, fmt.Errorf("terminal: open a pty: %w", err)
@@ -264,6 +272,20 @@ func (c *console) processExited() {
 	hostGone := c.hostClosed
 	c.mu.Unlock()
 	if hostGone {
+		c.closeMaster()
+	}
+}
+
+// closeAll ends every console's bridge and closes its terminal.
+func (ts *terminals) closeAll() {
+	ts.mu.Lock()
+	var cs []*console
+	for _, c := range ts.consoles {
+		cs = append(cs, c)
+	}
+	ts.mu.Unlock()
+	for _, c := range cs {
+		c.closeHost()
 		c.closeMaster()
 	}
 }

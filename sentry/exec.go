@@ -45,12 +45,14 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		return 0, errors.New("no capability client")
 	}
 	var ctr *kernel.Container
+	// The terminal's devpts is the one the process's mount tree shows.
+	pts := s.terms.pts
 	if spec.Container != "" {
 		pc, err := s.container(spec.Container)
 		if err != nil {
 			return 0, err
 		}
-		ctr = pc.c
+		ctr, pts = pc.c, pc.terms.pts
 	}
 	grants, err := s.client.Grants()
 	if err != nil {
@@ -96,7 +98,7 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		if host == nil {
 			return 0, fmt.Errorf("exo granted no capability %q for the terminal", spec.Console)
 		}
-		if cons, err = s.terms.newConsole(spec.ID, host); err != nil {
+		if cons, err = s.terms.newConsole(spec.ID, host, pts); err != nil {
 			return 0, err
 		}
 	}

@@ -3,9 +3,11 @@ package sentry
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -42,6 +44,9 @@ type pod struct {
 type podContainer struct {
 	c    *kernel.Container
 	init *kernel.Task
+	// terms hold the container's own devpts (its execs' terminals are
+	// made there) and its init's console, if it has a terminal.
+	terms *terminals
 	// start runs init once: at start, or to let a kill reach it.
 	start sync.Once
 	// grants are the container's capabilities, held for its life: its
@@ -93,7 +98,7 @@ func (s *Sandbox) CreateContainer(id string, cfg Config, exited func(kernel.Exit
 	return pid, nil
 }
 
-func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exited func(kernel.ExitStatus)) (int32, error) {
+func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exited func(kernel.ExitStatus)) (_ int32, err error) {
 	all, err := s.client.Grants()
 	if err != nil {
 		return 0, fmt.Errorf("receive capabilities: %w", err)
@@ -113,17 +118,44 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	if !ok || root.Kind != caps.KindDir {
 		return 0, errors.New("exo granted no rootfs capability")
 	}
-	// A pod container's terminal is not the library OS's yet: no
-	// console is bridged for it (terminals{} has no host pty).
-	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, &terminals{log: s.log})
+	// The container's mount tree has a devpts of its own, as a runc
+	// container's has: its terminals are made there, its init's
+	// (bridged to the host pty exo granted, as the sandbox's init's) and
+	// its execs' (Exec).
+	terms := &terminals{log: s.log}
+	if cfg.Terminal {
+		g, ok := byName["console"]
+		if !ok || g.Kind != caps.KindFile {
+			return 0, errors.New("process.terminal: exo granted no console capability")
+		}
+		// newConsole takes the file it is given; the grant stays in
+		// pc.grants until the container is gone.
+		fd, err := unix.Dup(int(g.File.Fd()))
+		if err != nil {
+			return 0, fmt.Errorf("terminal: dup the host pty: %w", err)
+		}
+		unix.CloseOnExec(fd)
+		terms.initHost = os.NewFile(uintptr(fd), "console")
+	}
+	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, terms)
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		if err != nil {
+			// No process will ever have init's terminal.
+			terms.closeAll()
+		}
+	}()
 	if cfg.ShareIPC {
 		s.sharePodShm(cfg, mounts)
 	}
 	var stdio [3]vfs.File
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		if cfg.Terminal {
+			// The terminal is init's stdio.
+			break
+		}
 		if g, ok := byName[name]; ok && g.Kind == caps.KindFile {
 			// The file system owns a raw fd; the granted *os.File
 			// stays in pc.grants until the container is gone.
@@ -138,6 +170,10 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		delete(s.pod.containers, id)
 		s.pod.mu.Unlock()
 		s.retireGrants(pc.grants)
+		// The client hears of the end once the container's output on
+		// its terminal has reached it, as the sandbox's end waits
+		// (Wait); not for long if it does not read.
+		terms.drain(5 * time.Second)
 		exited(st)
 	})
 	c.SharePIDs = cfg.SharePIDs
@@ -168,12 +204,13 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		Creds:   creds(cfg.UID, cfg.GID, cfg.Groups, cfg.Caps, cfg.NoNewPrivileges),
 		Rlimits: rlimits,
 		Stdio:   stdio,
+		TTY:     terms.initTTY(),
 	})
 	if err != nil {
 		return 0, err
 	}
 	s.pod.mu.Lock()
-	pc.c, pc.init = c, t
+	pc.c, pc.init, pc.terms = c, t, terms
 	s.pod.mu.Unlock()
 	return t.TID, nil
 }
@@ -276,4 +313,22 @@ func (s *Sandbox) startHeldContainers() {
 	for _, pc := range held {
 		pc.start.Do(func() { s.startTask(pc.init) })
 	}
+}
+
+// ResizeContainer copies the host pty's window size of container id's
+// init terminal to its library OS terminal: the container's exo process
+// asks on SIGWINCH.
+func (s *Sandbox) ResizeContainer(id string) error {
+	pc, err := s.container(id)
+	if err != nil {
+		return err
+	}
+	pc.terms.mu.Lock()
+	c := pc.terms.consoles[0]
+	pc.terms.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("container %q has no terminal", id)
+	}
+	c.resize()
+	return nil
 }

@@ -80,6 +80,23 @@ expect "crictl exec -s" "exec-sync-ok" "$($CRI exec -s "$ctr" sh -c 'echo exec-s
 expect "crictl exec (streaming)" "exec-stream-ok" "$($CRI exec "$ctr" sh -c 'echo exec-stream-ok' 2>&1)"
 out=$(script -qec "$CRI exec -it $ctr tty" /dev/null </dev/null 2>&1 | tr -d '\r') || true
 expect_contains "crictl exec -it: a terminal" "/dev/pts/" "$out"
+# A container with tty: true (kubectl run -it): its init's terminal, read
+# by the shim into the container's log.
+cat >"$E2E/cri/tty.json" <<'JSON'
+{
+  "metadata": { "name": "tty" },
+  "image": { "image": "localhost/exo-e2e/busybox:1" },
+  "command": [ "/bin/sh", "-c", "echo tty-is $(tty); while :; do sleep 1; done" ],
+  "log_path": "tty.log",
+  "tty": true
+}
+JSON
+tctr=$($CRI create "$pod" "$E2E/cri/tty.json" "$E2E/cri/pod.json")
+$CRI start "$tctr" >/dev/null
+for i in $(seq 1 50); do grep -q tty-is "$E2E/cri/logs/tty.log" 2>/dev/null && break; sleep 0.1; done
+expect_contains "a tty: true container's init has a terminal" "tty-is /dev/pts/" "$($CRI logs "$tctr" 2>&1)"
+$CRI stop -t 2 "$tctr" >/dev/null
+$CRI rm "$tctr" >/dev/null
 # crictl itself exits 1 and names the command's status.
 rc=0; out=$($CRI exec -s "$ctr" sh -c 'exit 6' 2>&1) || rc=$?
 expect "crictl exec of a failing command fails" 1 "$rc"

@@ -1,15 +1,16 @@
 package oci
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/test/internal/harness"
 )
@@ -308,8 +309,7 @@ func TestPodContainerTerminal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p := newPod(t, e, "pod-tty")
-	script := `if [ -t 0 ] && [ -t 1 ]; then echo is-a-tty; fi; stty size; echo done; sleep 100`
-	b := p.containerBundle([]string{"sh", "-c", script}, func(s *specs.Spec) { s.Process.Terminal = true })
+	b := p.containerBundle([]string{"sh"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	sock := filepath.Join(e.root, "console.sock")
 	masters := consoleSocket(t, sock)
 	c := e.create(b, "pod-tty-app", "--console-socket", sock)
@@ -318,11 +318,14 @@ func TestPodContainerTerminal(t *testing.T) {
 		t.Fatal("no pty master came over the console socket")
 	}
 	defer master.Close()
-	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	tm := newTerm(t, master)
+	// Set before start, as a shim does: init sees it.
+	tm.resize(30, 100)
 	e.must("start", c.id)
-	if out := strings.ReplaceAll(readAll(t, master, "done"), "\r\n", "\n"); out != "is-a-tty\n30 100\ndone\n" {
-		t.Errorf("on its terminal the container printed %q, want is-a-tty, 30 100, done", out)
-	}
+	// init's terminal is the library OS's, of the container's devpts:
+	// its name, job control, resizes and ^C behave as in a sandbox's
+	// init.
+	interactive(t, tm, 30, 100)
 	sock2 := filepath.Join(e.root, "console2.sock")
 	masters = consoleSocket(t, sock2)
 	e.must("exec", "--tty", "--detach", "--console-socket", sock2, c.id, "sh", "-c", `test -t 1 && echo exec-tty; cat /etc/app-only`)
@@ -334,8 +337,91 @@ func TestPodContainerTerminal(t *testing.T) {
 	if out := strings.ReplaceAll(readAll(t, m2, "app\r\n"), "\r\n", "\n"); out != "exec-tty\napp\n" {
 		t.Errorf("exec --tty in the pod container printed %q", out)
 	}
-	e.must("kill", c.id, "KILL")
-	if ws := reap(t, c.pid); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("pid-file process ended with %#x, want SIGKILL", int(ws))
+	tm.send("echo bye-$((2+2)); exit 6\n")
+	tm.expect("bye-4")
+	if ws := reap(t, c.pid); ws.ExitStatus() != 6 {
+		t.Errorf("pid-file process ended with %#x, want exit 6", int(ws))
 	}
+	if err := tm.waitEnd(); err == nil {
+		t.Error("the master read no error after the container ended")
+	}
+}
+
+// TestPodContainerExecTerminalShim: an exec with a terminal into a pod
+// container, as containerd's shim asks for it (kubectl exec -it, crictl
+// exec -it): --process of a process.json with terminal true,
+// --console-socket, --detach, --pid-file. The process gets a terminal of
+// the container's own devpts: a tty on fds 0-2 whose /dev/pts/N exists in
+// the container's view, the client's resizes reach it (SIGWINCH, stty
+// size), and ^C is the line discipline's.
+func TestPodContainerExecTerminalShim(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newPod(t, e, "pod-shimtty")
+	c := e.create(p.containerBundle([]string{"sh", "-c", "echo app-up; while :; do sleep 1; done"}, nil), "pod-shimtty-app")
+	e.must("start", c.id)
+	e.waitOutput(c, "app-up")
+	n := 0
+	execTTY := func(args ...string) (*term, int) {
+		t.Helper()
+		n++
+		// The shim's process.json (shared/integration/samples/
+		// process.exec.tty.json): no consoleSize; the client sizes the
+		// master once it has it.
+		proc := specs.Process{
+			Terminal: true,
+			Args:     args,
+			Env:      []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			Cwd:      "/",
+			User:     specs.User{AdditionalGids: []uint32{0}},
+			Rlimits:  []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+		}
+		dir, err := os.MkdirTemp(e.root, "pty")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pf := filepath.Join(dir, fmt.Sprintf("runc-process%d", n))
+		data, _ := json.Marshal(proc)
+		if err := os.WriteFile(pf, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sock := filepath.Join(dir, "pty.sock")
+		masters := consoleSocket(t, sock)
+		pidFile := filepath.Join(dir, fmt.Sprintf("exec%d.pid", n))
+		e.must("exec", "--process", pf, "--console-socket", sock, "--detach", "--pid-file", pidFile, c.id)
+		master, ok := <-masters
+		if !ok {
+			t.Fatal("no pty master came over the console socket for exec")
+		}
+		t.Cleanup(func() { master.Close() })
+		pidData, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatalf("exec wrote no pid file: %v", err)
+		}
+		pid, _ := strconv.Atoi(string(pidData))
+		return newTerm(t, master), pid
+	}
+
+	// crictl exec -it CTR tty.
+	tm, pid := execTTY("tty")
+	if out := tm.expect("\n"); !strings.HasPrefix(out, "/dev/pts/") {
+		t.Errorf("tty printed %q, want /dev/pts/N", out)
+	}
+	if ws := reap(t, pid); ws.ExitStatus() != 0 {
+		t.Errorf("tty ended with %#x, want exit 0", int(ws))
+	}
+
+	tm, pid = execTTY("sh")
+	tm.resize(30, 80)
+	// The terminal's node is the container's, and it is what fds 0-2
+	// name.
+	tm.send(`t=$(tty); [ -c "$t" ] && [ "$(readlink /proc/self/fd/0)" = "$t" ] && [ "$(readlink /proc/$$/fd/2)" = "$t" ] && echo node-$((2+5))` + "\n")
+	tm.expect("node-7")
+	interactive(t, tm, 30, 80)
+	tm.send("exit 4\n")
+	if ws := reap(t, pid); ws.ExitStatus() != 4 {
+		t.Errorf("the exec ended with %#x, want exit 4", int(ws))
+	}
+	e.must("kill", c.id, "KILL")
+	reap(t, c.pid)
 }
