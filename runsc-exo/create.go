@@ -928,18 +928,6 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 		fds = nil
 	}
 	enc.Encode(oci.Message{Event: "started", Pid: pid})
-	if req.Exec.Terminal {
-		// The exec's host process relays its pty's resizes.
-		go func() {
-			sc := bufio.NewScanner(c)
-			for sc.Scan() {
-				var m oci.Message
-				if json.Unmarshal(sc.Bytes(), &m) == nil && m.Op == "resize" {
-					e.callSentry(oci.Message{Op: "resize", ExecID: id})
-				}
-			}
-		}()
-	}
 	// The client is the exec's host process: ps lists it with the
 	// container's.
 	if cred, err := peerCred(c); err == nil {
@@ -955,11 +943,18 @@ func (e *exoProc) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 			e.mu.Unlock()
 		}()
 	}
-	// The client sends nothing more: its connection ends when it does.
+	// The client sends nothing more but, with a terminal, its pty's
+	// resizes; its connection ends when it does.
 	clientGone := make(chan struct{})
 	go func() {
-		io.Copy(io.Discard, c)
-		close(clientGone)
+		defer close(clientGone)
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			var m oci.Message
+			if req.Exec.Terminal && json.Unmarshal(sc.Bytes(), &m) == nil && m.Op == "resize" {
+				e.callSentry(oci.Message{Op: "resize", ExecID: id})
+			}
+		}
 	}()
 	var end oci.Message
 wait:

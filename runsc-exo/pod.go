@@ -604,7 +604,13 @@ func (e *podExo) exec(c *net.UnixConn, req oci.Message, fds []*os.File) {
 	// The exec's host process talks to the sandbox's exo through this
 	// process: "started", then "exited" one way, an exec with a
 	// terminal's "resize" requests the other.
-	go io.Copy(sc, c)
+	go func() {
+		io.Copy(sc, c)
+		// The exec's host process is gone (the shim killed it, as for an
+		// execSync past its timeout): the sandbox's exo, seeing its end of
+		// the connection close, kills the exec'd process.
+		sc.CloseWrite()
+	}()
 	io.Copy(c, sc)
 }
 

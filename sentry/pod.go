@@ -1,8 +1,11 @@
 package sentry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"strings"
@@ -28,7 +31,12 @@ import (
 // ContainerGrants is the prefix of the names exo gives the capabilities
 // of pod container id: its rootfs ("rootfs"), bind mounts (BindGrant) and
 // stdio ("stdin", "stdout", "stderr") follow it.
-func ContainerGrants(id string) string { return "container:" + id + ":" }
+func ContainerGrants(id string) string {
+	// By the id's hash: ids are up to 1024 bytes (CRI's are 64) and a
+	// capability name at most 128 (caps).
+	h := sha256.Sum256([]byte(id))
+	return "container:" + hex.EncodeToString(h[:8]) + ":"
+}
 
 // pod is the sandbox's other containers.
 type pod struct {
@@ -179,7 +187,14 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	c.SharePIDs = cfg.SharePIDs
 	// The container's /proc shows its own processes (or the pod's, if
 	// it shares the pod's pid namespace); buildMounts gave it /sys.
-	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
+	// One kernel: the pod's sysctls (containerd sets them on the
+	// sandbox's config) hold for every container, its own on top.
+	sysctl := maps.Clone(s.cfg.Sysctl)
+	if sysctl == nil {
+		sysctl = map[string]string{}
+	}
+	maps.Copy(sysctl, cfg.Sysctl)
+	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: sysctl}
 	if cfg.Cgroup.V1 {
 		popts.CgroupV1 = sysfs.V1Controllers
 	}

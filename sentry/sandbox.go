@@ -5,7 +5,9 @@
 package sentry
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -207,7 +209,16 @@ type Mount struct {
 
 // BindGrant is the name exo gives the dir capability of a bind mount at
 // dst.
-func BindGrant(dst string) string { return "mount:" + dst }
+func BindGrant(dst string) string {
+	if len(dst) <= 48 {
+		return "mount:" + dst
+	}
+	// Capability names are short (caps allows 128 bytes, and a pod
+	// container's prefix takes some): a long destination is named by
+	// its hash.
+	h := sha256.Sum256([]byte(dst))
+	return "mount:#" + hex.EncodeToString(h[:12])
+}
 
 // Sandbox is a booted library OS with its platform.
 type Sandbox struct {
