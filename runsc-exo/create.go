@@ -642,7 +642,7 @@ func grantMounts(exo *caps.Exo, prefix string, sbx *oci.Sandbox) ([]sentry.Mount
 	var ids []caps.ID
 	for _, m := range sbx.Mounts {
 		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode,
-			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
+			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev, Source: m.Source, Options: m.Options}
 		if m.Type == "bind" {
 			sm.Grant = sentry.BindGrant(m.Destination)
 			rights := caps.RightRead

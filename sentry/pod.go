@@ -115,7 +115,15 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 	}
 	// A pod container's terminal is not the library OS's yet: no
 	// console is bridged for it (terminals{} has no host pty).
-	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, &terminals{log: s.log})
+	// The container's /proc shows its own processes (or the pod's, if
+	// it shares the pod's pid namespace): its source is set once the
+	// container exists.
+	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
+	if cfg.Cgroup.V1 {
+		popts.CgroupV1 = sysfs.V1Controllers
+	}
+	procSrc := &lateProc{}
+	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, &terminals{log: s.log}, proc.New(procSrc, popts))
 	if err != nil {
 		return 0, err
 	}
@@ -141,16 +149,7 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		exited(st)
 	})
 	c.SharePIDs = cfg.SharePIDs
-	// The container's /proc shows its own processes (or the pod's, if
-	// it shares the pod's pid namespace); buildMounts gave it /sys.
-	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
-	if cfg.Cgroup.V1 {
-		popts.CgroupV1 = sysfs.V1Controllers
-	}
-	procFS := proc.New(s.kernel.ContainerProcSource(c), popts)
-	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
-		s.log.Debug("no /proc in the container's rootfs: proc not mounted", "id", id, "err", err)
-	}
+	procSrc.Source = s.kernel.ContainerProcSource(c)
 	if err := applyMasks(mounts, dev, cfg, s.mem, s.log); err != nil {
 		return 0, err
 	}
