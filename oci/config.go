@@ -75,6 +75,11 @@ type Sandbox struct {
 	// NetNS is the network namespace (linux.namespaces' network path)
 	// the sandbox's host processes join; "" for a new one.
 	NetNS string
+	// HostNS are the namespaces given by path (network among them) that
+	// exo is started in (InNamespaces), so the host sees the container's
+	// process in them as it would a runc container's; the library OS
+	// keeps its own of every kind but network.
+	HostNS []specs.LinuxNamespace
 
 	// Warnings are what the spec asks for that is accepted but not
 	// honoured as such; the runtime logs them.
@@ -511,6 +516,10 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 		}
 		if err := checkNamespacePath(ns); err != nil {
 			return fieldError(field+".path", "%v", err)
+		}
+		switch ns.Type {
+		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.MountNamespace:
+			sb.HostNS = append(sb.HostNS, ns)
 		}
 		if ns.Type == specs.NetworkNamespace {
 			// exo and its sentry are started in it, so the NIC exo opens
