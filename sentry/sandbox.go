@@ -710,8 +710,25 @@ func ptmxMode(options string) uint32 {
 }
 
 // lateProc is the proc.Source of a /proc mounted before its kernel (or
-// container) exists: nothing reads it before the workload runs.
+// container) exists: nothing reads it before the workload runs. It
+// forwards the optional setters too, which /proc finds by type assertion.
 type lateProc struct{ proc.Source }
+
+// SetOOMScoreAdj implements proc.OOMScoreAdjSetter.
+func (l *lateProc) SetOOMScoreAdj(tgid, adj int32) error {
+	if s, ok := l.Source.(proc.OOMScoreAdjSetter); ok {
+		return s.SetOOMScoreAdj(tgid, adj)
+	}
+	return unix.EACCES
+}
+
+// SetComm implements proc.CommSetter.
+func (l *lateProc) SetComm(tgid, tid int32, comm string) error {
+	if s, ok := l.Source.(proc.CommSetter); ok {
+		return s.SetComm(tgid, tid, comm)
+	}
+	return unix.EACCES
+}
 
 // Processes implements proc.Source: mounting stats /proc's root, whose
 // link count counts them, before the source is set.
