@@ -18,10 +18,11 @@ import (
 // that what reads a container's stats from the cgroup of its pid (the
 // containerd shim, docker stats) finds them there.
 //
-// The path is taken below the runtime's own cgroup in each hierarchy, as a
-// cgroup namespace would show it: the sandbox stays inside whatever
-// accounting its caller is under. The limits written there are in
-// resources.go.
+// An absolute path is taken from each hierarchy's mount point, as the
+// runtime spec requires and runc does (in a cgroup namespace that is the
+// namespace's root); a relative one below the runtime's own cgroup, so
+// such a sandbox stays inside whatever accounting its caller is under.
+// The limits written there are in resources.go.
 
 // cgroupMount is one mounted cgroup hierarchy.
 type cgroupMount struct {
@@ -89,8 +90,12 @@ func cgroupMounts() ([]cgroupMount, error) {
 	return out, nil
 }
 
-// dir is where cgroup path p (below this process's cgroup) lives in m.
+// dir is where cgroup path p lives in m: from its mount point if p is
+// absolute, else below this process's cgroup.
 func (m cgroupMount) dir(p string) string {
+	if path.IsAbs(p) {
+		return filepath.Join(m.point, path.Clean(p))
+	}
 	rel := strings.TrimPrefix(path.Clean(m.own), path.Clean(m.root))
 	return filepath.Join(m.point, rel, path.Clean("/"+p))
 }

@@ -75,6 +75,11 @@ type Sandbox struct {
 	// NetNS is the network namespace (linux.namespaces' network path)
 	// the sandbox's host processes join; "" for a new one.
 	NetNS string
+	// HostNS are the namespaces given by path (network among them) that
+	// exo is started in (InNamespaces), so the host sees the container's
+	// process in them as it would a runc container's; the library OS
+	// keeps its own of every kind but network.
+	HostNS []specs.LinuxNamespace
 
 	// Warnings are what the spec asks for that is accepted but not
 	// honoured as such; the runtime logs them.
@@ -113,8 +118,13 @@ type Rlimit struct {
 type Mount struct {
 	// Type is "bind" (a host directory, granted as a dir capability, or
 	// with File a host regular file, granted as a file capability),
-	// "tmpfs", "mqueue" or "cgroup".
-	Type        string
+	// "tmpfs", "mqueue", "cgroup", or one of the library OS's own file
+	// systems at its usual place: "proc" (/proc), "sysfs" (/sys),
+	// "devpts" (/dev/pts) and "devfs" (a tmpfs at /dev, which runc fills
+	// with the default devices).
+	Type string
+	// Source is a bind's host path; for the others, what /proc/mounts
+	// shows as the source.
 	Source      string
 	Destination string
 	ReadOnly    bool
@@ -124,6 +134,9 @@ type Mount struct {
 	// Size and Mode are a tmpfs's size= and mode= options.
 	Size int64
 	Mode uint32
+	// Options are the spec's NAME=VALUE options, comma-separated, as
+	// /proc/mounts shows a file system's own options (mode=755,size=65536k).
+	Options string
 }
 
 // LoadBundle reads bundle/config.json.
@@ -383,9 +396,16 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 		}
 	}
 	flags.Destination = dst
+	var data []string
+	for _, o := range m.Options {
+		if strings.Contains(o, "=") {
+			data = append(data, o)
+		}
+	}
 	switch {
 	case typ == "mqueue":
 		flags.Type = "mqueue"
+		flags.Source = m.Source
 		sb.addMount(flags)
 		return nil
 	case typ == "cgroup" || typ == "cgroup2":
@@ -395,16 +415,35 @@ func translateMount(i int, m specs.Mount, sb *Sandbox) error {
 		flags.ReadOnly = true
 		sb.addMount(flags)
 		return nil
-	case providedFS[typ]:
-		// The library OS has its own /proc, /sys and /dev/pts.
+	case typ == "proc" && dst == "/proc", typ == "sysfs" && dst == "/sys", typ == "devpts" && dst == "/dev/pts",
+		(typ == "tmpfs" || typ == "devtmpfs") && dst == "/dev":
+		// The library OS's own file systems, attached where the spec
+		// lists them, as the spec names them (runtimetest finds each
+		// mount in /proc/self/mountinfo in the spec's order). runc fills
+		// a tmpfs at /dev with the default devices: the devfs is that.
+		if dst == "/dev" {
+			typ = "devfs"
+		}
+		if typ == "devpts" {
+			for _, o := range data {
+				if v, ok := strings.CutPrefix(o, "ptmxmode="); ok {
+					if n, err := strconv.ParseUint(v, 8, 32); err != nil || n&^0o777 != 0 {
+						return fieldError(field+".options", "ptmxmode=%s is not an octal permission mode", v)
+					}
+				}
+			}
+		}
+		flags.Type, flags.Source, flags.Options = typ, m.Source, strings.Join(data, ",")
+		sb.addMount(flags)
 		return nil
-	case typ == "tmpfs" && dst == "/dev":
-		// runc fills a tmpfs at /dev with the default devices; the library
-		// OS's devfs is that.
+	case providedFS[typ]:
+		// One more proc, sysfs or devpts elsewhere: the library OS has
+		// one of each, at its usual place.
 		return nil
 	case typ == "tmpfs":
 		tm := flags
 		tm.Type = "tmpfs"
+		tm.Source, tm.Options = m.Source, strings.Join(data, ",")
 		for _, o := range m.Options {
 			k, v, ok := strings.Cut(o, "=")
 			if !ok {
@@ -477,6 +516,10 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 		}
 		if err := checkNamespacePath(ns); err != nil {
 			return fieldError(field+".path", "%v", err)
+		}
+		switch ns.Type {
+		case specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.PIDNamespace, specs.MountNamespace:
+			sb.HostNS = append(sb.HostNS, ns)
 		}
 		if ns.Type == specs.NetworkNamespace {
 			// exo and its sentry are started in it, so the NIC exo opens
@@ -605,7 +648,8 @@ func translateDevices(l *specs.Linux, sb *Sandbox) error {
 		case "b":
 			mode = 0o60000
 		case "p":
-			return fieldError(field+".type", "FIFO devices are not supported")
+			// A FIFO: a pipe of the library OS, as mknod makes one.
+			mode = 0o10000
 		default:
 			return fieldError(field+".type", "%q is not a device type (c, b, u, p)", d.Type)
 		}

@@ -66,11 +66,11 @@ func TestTranslateSamples(t *testing.T) {
 		memory  int64
 		warning string
 	}{
-		{"config.ctr.json", []string{"tmpfs:/dev/shm", "mqueue:/dev/mqueue", "tmpfs:/run"}, 0, ""},
-		{"config.docker.json", []string{"cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
-		{"config.docker-bridge-net.json", []string{"cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
-		{"config.cri-container.json", []string{"mqueue:/dev/mqueue", "cgroup:/sys/fs/cgroup", "bind:/etc/hostname", "bind:/etc/hosts", "bind:/etc/resolv.conf", "bind:/dev/shm"}, 128 << 20, "the pid namespace /proc/self/ns/pid is accepted, but the sandbox keeps its own"},
-		{"config.cri-sandbox-cni.json", []string{"mqueue:/dev/mqueue", "bind:/dev/shm", "bind:/etc/resolv.conf"}, 0, ""},
+		{"config.ctr.json", []string{"proc:/proc", "devfs:/dev", "devpts:/dev/pts", "tmpfs:/dev/shm", "mqueue:/dev/mqueue", "sysfs:/sys", "tmpfs:/run"}, 0, ""},
+		{"config.docker.json", []string{"proc:/proc", "devfs:/dev", "devpts:/dev/pts", "sysfs:/sys", "cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
+		{"config.docker-bridge-net.json", []string{"proc:/proc", "devfs:/dev", "devpts:/dev/pts", "sysfs:/sys", "cgroup:/sys/fs/cgroup", "mqueue:/dev/mqueue", "tmpfs:/dev/shm", "bind:/etc/resolv.conf", "bind:/etc/hostname", "bind:/etc/hosts"}, 0, ""},
+		{"config.cri-container.json", []string{"proc:/proc", "devfs:/dev", "devpts:/dev/pts", "mqueue:/dev/mqueue", "sysfs:/sys", "cgroup:/sys/fs/cgroup", "bind:/etc/hostname", "bind:/etc/hosts", "bind:/etc/resolv.conf", "bind:/dev/shm"}, 128 << 20, "the pid namespace /proc/self/ns/pid is accepted, but the sandbox keeps its own"},
+		{"config.cri-sandbox-cni.json", []string{"proc:/proc", "devfs:/dev", "devpts:/dev/pts", "mqueue:/dev/mqueue", "sysfs:/sys", "bind:/dev/shm", "bind:/etc/resolv.conf"}, 0, ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			spec, bundle := loadSample(t, tc.file)

@@ -186,11 +186,12 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	// needs a session of its own.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach || sbx.Terminal}
 	start := cmd.Start
-	if sbx.NetNS != "" {
+	if len(sbx.HostNS) > 0 {
 		// exo (and the NIC it will open) lives in the spec's network
-		// namespace; the sentry below it still gets an empty one of its
-		// own to be confined in.
-		start = func() error { return oci.InNetNS(sbx.NetNS, cmd.Start) }
+		// namespace, and in its IPC, UTS, PID and mount ones, where the
+		// host sees a container's process; the sentry below it still
+		// gets empty ones of its own to be confined in.
+		start = func() error { return oci.InNamespaces(sbx.HostNS, cmd.Start) }
 	}
 	if err := start(); err != nil {
 		readyW.Close()
@@ -364,11 +365,11 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 	for _, w := range sbx.Warnings {
 		slog.Warn(w, "id", e.id)
 	}
-	pid := os.Getpid()
+	pid := oci.HostPid()
 	var cgroups []string
 	if e.spec.Linux != nil && e.spec.Linux.CgroupsPath != "" {
 		// Before the sentry starts: it and its stubs inherit the cgroup.
-		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, pid); err != nil {
+		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, os.Getpid()); err != nil {
 			return 0, 0, err
 		}
 		if err := oci.SetResources(cgroups, e.spec.Linux.Resources); err != nil {
@@ -642,7 +643,7 @@ func grantMounts(exo *caps.Exo, prefix string, sbx *oci.Sandbox) ([]sentry.Mount
 	var ids []caps.ID
 	for _, m := range sbx.Mounts {
 		sm := sentry.Mount{Type: m.Type, Destination: m.Destination, ReadOnly: m.ReadOnly, Size: m.Size, Mode: m.Mode,
-			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev}
+			File: m.File, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev, Source: m.Source, Options: m.Options}
 		if m.Type == "bind" {
 			sm.Grant = sentry.BindGrant(m.Destination)
 			rights := caps.RightRead
@@ -732,7 +733,7 @@ func (e *exoProc) callSentryPid(req oci.Message) (int, error) {
 func (e *exoProc) ociState() specs.State {
 	st, err := e.store.Get(e.id)
 	if err != nil {
-		return specs.State{Version: specs.Version, ID: e.id, Pid: os.Getpid()}
+		return specs.State{Version: specs.Version, ID: e.id, Pid: oci.HostPid()}
 	}
 	return st.State
 }
@@ -777,7 +778,7 @@ func (e *exoProc) serveConn(c *net.UnixConn) {
 	if err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if req.Op == "ps" {
-		resp.Pids = hostTree(os.Getpid())
+		resp.Pids = hostTree(oci.HostPid())
 		e.mu.Lock()
 		for p := range e.waiters {
 			resp.Pids = append(resp.Pids, p)

@@ -332,11 +332,11 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	pid := os.Getpid()
+	pid := oci.HostPid()
 	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
 		// The shim reads the container's stats from the cgroup of this
 		// process; the workload's memory and CPU are the sandbox's.
-		if e.cgroups, err = oci.JoinCgroups(spec.Linux.CgroupsPath, pid); err != nil {
+		if e.cgroups, err = oci.JoinCgroups(spec.Linux.CgroupsPath, os.Getpid()); err != nil {
 			return 0, 0, err
 		}
 		if err := oci.SetResources(e.cgroups, spec.Linux.Resources); err != nil {
@@ -443,7 +443,7 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 func (e *podExo) ociState() specs.State {
 	st, err := e.store.Get(e.id)
 	if err != nil {
-		return specs.State{Version: specs.Version, ID: e.id, Pid: os.Getpid()}
+		return specs.State{Version: specs.Version, ID: e.id, Pid: oci.HostPid()}
 	}
 	return st.State
 }
@@ -520,7 +520,7 @@ func (e *podExo) handle(req oci.Message, resp *oci.Message) error {
 		_, err := oci.Call(e.sandboxDir(), req)
 		return err
 	case "ps":
-		resp.Pids = hostTree(os.Getpid())
+		resp.Pids = hostTree(oci.HostPid())
 		e.mu.Lock()
 		for p := range e.waiters {
 			resp.Pids = append(resp.Pids, p)

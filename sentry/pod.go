@@ -145,7 +145,22 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		unix.CloseOnExec(fd)
 		terms.initHost = os.NewFile(uintptr(fd), "console")
 	}
-	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, terms)
+	// The container's /proc shows its own processes (or the pod's, if
+	// it shares the pod's pid namespace): its source is set once the
+	// container exists. One kernel: the pod's sysctls (containerd sets
+	// them on the sandbox's config) hold for every container, its own
+	// on top.
+	sysctl := maps.Clone(s.cfg.Sysctl)
+	if sysctl == nil {
+		sysctl = map[string]string{}
+	}
+	maps.Copy(sysctl, cfg.Sysctl)
+	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: sysctl}
+	if cfg.Cgroup.V1 {
+		popts.CgroupV1 = sysfs.V1Controllers
+	}
+	procSrc := &lateProc{}
+	mounts, dev, err := buildMounts(cfg, root, byName, s.mem, s.log, terms, proc.New(procSrc, popts))
 	if err != nil {
 		return 0, err
 	}
@@ -185,23 +200,7 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		exited(st)
 	})
 	c.SharePIDs = cfg.SharePIDs
-	// The container's /proc shows its own processes (or the pod's, if
-	// it shares the pod's pid namespace); buildMounts gave it /sys.
-	// One kernel: the pod's sysctls (containerd sets them on the
-	// sandbox's config) hold for every container, its own on top.
-	sysctl := maps.Clone(s.cfg.Sysctl)
-	if sysctl == nil {
-		sysctl = map[string]string{}
-	}
-	maps.Copy(sysctl, cfg.Sysctl)
-	popts := proc.Options{CPUInfo: s.host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: sysctl}
-	if cfg.Cgroup.V1 {
-		popts.CgroupV1 = sysfs.V1Controllers
-	}
-	procFS := proc.New(s.kernel.ContainerProcSource(c), popts)
-	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
-		s.log.Debug("no /proc in the container's rootfs: proc not mounted", "id", id, "err", err)
-	}
+	procSrc.Source = s.kernel.ContainerProcSource(c)
 	if err := applyMasks(mounts, dev, cfg, s.mem, s.log); err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@
 package sentry
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"os/signal"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -187,8 +189,18 @@ type Rlimit struct {
 type Mount struct {
 	// Type is "bind" (a host directory, granted as a dir capability, or
 	// with File a host file, granted as a file capability), "tmpfs",
-	// "mqueue" or "cgroup" (the container's cgroup, read-only).
+	// "mqueue", "cgroup" (the container's cgroup, read-only), or where
+	// the library OS's own file systems go: "devfs" (/dev), "devpts"
+	// (/dev/pts), "proc" (/proc) and "sysfs" (/sys). Those the mounts do
+	// not list are attached first (/proc last), as `runsc-exo do` has
+	// them.
 	Type string `json:"type"`
+	// Source is what /proc/mounts shows as the source of a mount other
+	// than a bind (empty: the file system's usual name).
+	Source string `json:"source,omitempty"`
+	// Options are the file system's NAME=VALUE options as /proc/mounts
+	// shows them (devpts's ptmxmode= also sets /dev/pts/ptmx's mode).
+	Options string `json:"options,omitempty"`
 	// Destination is the absolute path in the sandbox; a missing one is
 	// made (an empty file for File, else a directory).
 	Destination string `json:"destination"`
@@ -328,7 +340,14 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		}
 		terms.initHost = g.File
 	}
-	mounts, dev, err := buildMounts(cfg, root, byName, mem, log, terms)
+	// /proc shows the kernel, which needs the mounts: its source is set
+	// once the kernel exists.
+	popts := proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
+	if cfg.Cgroup.V1 {
+		popts.CgroupV1 = sysfs.V1Controllers
+	}
+	procSrc := &lateProc{}
+	mounts, dev, err := buildMounts(cfg, root, byName, mem, log, terms, proc.New(procSrc, popts))
 	if err != nil {
 		return nil, err
 	}
@@ -378,15 +397,7 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 			return nil, err
 		}
 	}
-	// /proc shows the kernel, so it is mounted once the kernel exists.
-	popts := proc.Options{CPUInfo: host.CPUInfo, Release: kernel.Release, Version: kernel.Version, Sysctl: cfg.Sysctl}
-	if cfg.Cgroup.V1 {
-		popts.CgroupV1 = sysfs.V1Controllers
-	}
-	procFS := proc.New(s.kernel.ProcSource(), popts)
-	if err := attachMaking(mounts, "/proc", procFS, vfs.MountOptions{Source: "proc", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
-		log.Debug("no /proc in the rootfs: proc not mounted", "err", err)
-	}
+	procSrc.Source = s.kernel.ProcSource()
 	if err := applyMasks(mounts, dev, cfg, mem, log); err != nil {
 		return nil, err
 	}
@@ -505,7 +516,7 @@ func ExitCode(err error) int {
 // tmpfs in the sandbox's memory (unless cfg.ReadOnlyRoot), so the
 // workload can change its root file system while the host's stays as it
 // was.
-func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger, terms *terminals) (*vfs.MountTable, *devfs.FS, error) {
+func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem *mm.MemoryFile, log *slog.Logger, terms *terminals, procFS vfs.FS) (*vfs.MountTable, *devfs.FS, error) {
 	writable := root.Rights&caps.RightWrite != 0
 	lower := dirfs.New(int(root.File.Fd()), writable)
 	lower.SetMemory(mem)
@@ -560,27 +571,96 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 	if err := terms.attach(dev, pts); err != nil {
 		return nil, nil, err
 	}
-	if err := attach("/dev", dev, vfs.MountOptions{Source: "devtmpfs", Options: "mode=755", NoSuid: true}); err != nil {
-		// A read-only rootfs without /dev (a bare directory of test
-		// programs) simply has none.
-		log.Debug("no /dev in the rootfs: devfs not mounted", "err", err)
-	} else {
-		// Terminals, and the tmpfs glibc keeps POSIX shared memory and
-		// named semaphores in.
-		if err := attach("/dev/pts", pts, vfs.MountOptions{Source: "devpts", Options: "gid=5,mode=620,ptmxmode=000", NoSuid: true, NoExec: true}); err != nil {
-			return nil, nil, fmt.Errorf("mount devpts on /dev/pts: %w", err)
-		}
-		shm := tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: unix.Mkdev(0, 62)})
-		if err := attach("/dev/shm", shm, vfs.MountOptions{Source: "shm", NoSuid: true, NoDev: true}); err != nil {
-			return nil, nil, fmt.Errorf("mount tmpfs on /dev/shm: %w", err)
-		}
-	}
 	sysFS, err := sysfs.New(mem, sysfs.Options{CPUs: runtime.NumCPU(), Dev: unix.Mkdev(0, 20)})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := attach("/sys", sysFS, vfs.MountOptions{ReadOnly: true, Source: "sysfs", NoSuid: true, NoDev: true, NoExec: true}); err != nil {
-		log.Debug("no /sys in the rootfs: sysfs not mounted", "err", err)
+	// The library OS's own file systems go where the mounts list them
+	// (an OCI spec's order, which /proc/self/mountinfo shows), the others
+	// first, as `runsc-exo do` has them; /proc, which shows the kernel,
+	// last.
+	given := map[string]bool{}
+	shmGiven := false
+	var devMount vfs.FS = dev
+	for _, m := range cfg.Mounts {
+		switch m.Type {
+		case "devfs", "devpts", "proc", "sysfs":
+			given[m.Type] = true
+			if m.Type == "devfs" {
+				// runc mounts a tmpfs there and fills it.
+				devMount = &namedFS{FS: dev, name: "tmpfs"}
+			}
+			if m.Type == "devpts" {
+				// runc makes /dev/ptmx a symlink into the devpts it
+				// mounts, whose ptmx then has the ptmxmode= asked for.
+				dev.SetPtmxLink()
+				pts.SetPtmxMode(ptmxMode(m.Options))
+			}
+		}
+		if path.Clean(m.Destination) == "/dev/shm" {
+			shmGiven = true
+		}
+	}
+	var attachOwn func(typ string, m *Mount) error
+	attachOwn = func(typ string, m *Mount) error {
+		var fs vfs.FS
+		var dst string
+		var opts vfs.MountOptions
+		switch typ {
+		case "devfs":
+			fs, dst, opts = devMount, "/dev", vfs.MountOptions{Source: "devtmpfs", Options: "mode=755", NoSuid: true}
+		case "devpts":
+			fs, dst, opts = pts, "/dev/pts", vfs.MountOptions{Source: "devpts", Options: "gid=5,mode=620,ptmxmode=000", NoSuid: true, NoExec: true}
+		case "sysfs":
+			fs, dst, opts = sysFS, "/sys", vfs.MountOptions{ReadOnly: true, Source: "sysfs", NoSuid: true, NoDev: true, NoExec: true}
+		case "proc":
+			fs, dst, opts = procFS, "/proc", vfs.MountOptions{Source: "proc", NoSuid: true, NoDev: true, NoExec: true}
+		}
+		if m != nil {
+			src := m.Source
+			if src == "" {
+				src = opts.Source
+			}
+			opts = vfs.MountOptions{ReadOnly: m.ReadOnly, NoExec: m.NoExec, NoSuid: m.NoSuid, NoDev: m.NoDev, Source: src, Options: m.Options}
+		}
+		err := attach(dst, fs, opts)
+		switch {
+		case err == nil:
+		case typ == "devpts":
+			return fmt.Errorf("mount devpts on /dev/pts: %w", err)
+		default:
+			// A read-only rootfs without /dev, /sys or /proc (a bare
+			// directory of test programs) simply has none.
+			log.Debug("no mount point in the rootfs: not mounted", "fs", typ, "path", dst, "err", err)
+			return nil
+		}
+		if typ != "devfs" {
+			return nil
+		}
+		// Terminals, and the tmpfs glibc keeps POSIX shared memory and
+		// named semaphores in, unless the mounts bring their own.
+		if !given["devpts"] {
+			if err := attachOwn("devpts", nil); err != nil {
+				return err
+			}
+		}
+		if !shmGiven {
+			shm := tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: unix.Mkdev(0, 62)})
+			if err := attach("/dev/shm", shm, vfs.MountOptions{Source: "shm", NoSuid: true, NoDev: true}); err != nil {
+				return fmt.Errorf("mount tmpfs on /dev/shm: %w", err)
+			}
+		}
+		return nil
+	}
+	if !given["devfs"] {
+		if err := attachOwn("devfs", nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !given["sysfs"] {
+		if err := attachOwn("sysfs", nil); err != nil {
+			return nil, nil, err
+		}
 	}
 	for i, m := range cfg.Mounts {
 		var fs vfs.FS
@@ -606,23 +686,31 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 				return nil, nil, fmt.Errorf("mount %s: exo granted no capability %q for it", m.Destination, m.Grant)
 			}
 			opts.Source = m.Grant
+			// mountinfo shows a bind's source directory as its root.
+			opts.Root = m.Source
 		case "tmpfs":
 			// Each tmpfs has a device number of its own, as st_dev tells
 			// mounts apart (find -xdev, du -x).
 			fs = tmpfs.New(mem, tmpfs.Options{Size: m.Size, Mode: m.Mode, Dev: devNum})
-			opts.Source = "tmpfs"
+			opts.Source = cmp.Or(m.Source, "tmpfs")
+			opts.Options = m.Options
 		case "mqueue":
 			// POSIX message queues are not modelled: an empty file system
 			// where the workload expects one.
 			fs = &namedFS{FS: tmpfs.New(mem, tmpfs.Options{Mode: 0o1777, Dev: devNum}), name: "mqueue"}
-			opts.Source = "mqueue"
+			opts.Source = cmp.Or(m.Source, "mqueue")
+		case "devfs", "devpts", "proc", "sysfs":
+			if err := attachOwn(m.Type, &cfg.Mounts[i]); err != nil {
+				return nil, nil, err
+			}
+			continue
 		case "cgroup":
 			if err := mountCgroup(mounts, m.Destination, cfg.Cgroup, cfg.PidsLimit, mem, devNum, opts); err != nil {
 				return nil, nil, fmt.Errorf("mount cgroup %s: %w", m.Destination, err)
 			}
 			continue
 		default:
-			return nil, nil, fmt.Errorf("mount %s: unknown type %q (want bind, tmpfs, mqueue or cgroup)", m.Destination, m.Type)
+			return nil, nil, fmt.Errorf("mount %s: unknown type %q (want bind, tmpfs, mqueue, cgroup, devfs, devpts, proc or sysfs)", m.Destination, m.Type)
 		}
 		var err error
 		if m.File {
@@ -634,7 +722,55 @@ func buildMounts(cfg Config, root caps.Grant, byName map[string]caps.Grant, mem 
 			return nil, nil, fmt.Errorf("mount %s %s: mount point: %w", m.Type, m.Destination, err)
 		}
 	}
+	if !given["proc"] {
+		if err := attachOwn("proc", nil); err != nil {
+			return nil, nil, err
+		}
+	}
 	return mounts, dev, nil
+}
+
+// ptmxMode reads devpts's ptmxmode= from a mount's options; Linux's
+// default is 0.
+func ptmxMode(options string) uint32 {
+	for _, o := range strings.Split(options, ",") {
+		if v, ok := strings.CutPrefix(o, "ptmxmode="); ok {
+			if n, err := strconv.ParseUint(v, 8, 32); err == nil {
+				return uint32(n) & 0o777
+			}
+		}
+	}
+	return 0
+}
+
+// lateProc is the proc.Source of a /proc mounted before its kernel (or
+// container) exists: nothing reads it before the workload runs. It
+// forwards the optional setters too, which /proc finds by type assertion.
+type lateProc struct{ proc.Source }
+
+// SetOOMScoreAdj implements proc.OOMScoreAdjSetter.
+func (l *lateProc) SetOOMScoreAdj(tgid, adj int32) error {
+	if s, ok := l.Source.(proc.OOMScoreAdjSetter); ok {
+		return s.SetOOMScoreAdj(tgid, adj)
+	}
+	return unix.EACCES
+}
+
+// SetComm implements proc.CommSetter.
+func (l *lateProc) SetComm(tgid, tid int32, comm string) error {
+	if s, ok := l.Source.(proc.CommSetter); ok {
+		return s.SetComm(tgid, tid, comm)
+	}
+	return unix.EACCES
+}
+
+// Processes implements proc.Source: mounting stats /proc's root, whose
+// link count counts them, before the source is set.
+func (l *lateProc) Processes() []int32 {
+	if l.Source == nil {
+		return nil
+	}
+	return l.Source.Processes()
 }
 
 // namedFS is a file system shown under another type name (an empty

@@ -343,6 +343,9 @@ func (s procSource) Mounts(tgid int32) ([]proc.Mount, bool) {
 	for _, m := range table.Mounts() {
 		pm := proc.Mount{ID: int32(m.ID()), Root: "/", FSType: m.FS().Name()}
 		opts := m.Options()
+		if opts.Root != "" {
+			pm.Root = opts.Root
+		}
 		pm.Source = opts.Source
 		if pm.Source == "" {
 			pm.Source = "none"

@@ -112,6 +112,9 @@ type MountOptions struct {
 	// Options are the file system's options as /proc/mounts shows them
 	// after "rw"/"ro" (for example "mode=755").
 	Options string
+	// Root is what mountinfo shows as the path of the mount's root within
+	// its file system (a bind mount's source directory); "" is "/".
+	Root string
 }
 
 // A Mount is a file system attached to the mount tree.

@@ -70,11 +70,18 @@ type FS struct {
 	nodes map[string]*specNode
 	files map[string]uint64
 	allow DeviceAccess
+	// ptmxLink makes /dev/ptmx a symlink to pts/ptmx (SetPtmxLink).
+	ptmxLink bool
 }
 
 // SetPTS makes /dev/ptmx open new terminals of pts (the devpts mounted
 // at /dev/pts).
 func (fs *FS) SetPTS(pts *devpts.FS) { fs.pts = pts }
+
+// SetPtmxLink makes /dev/ptmx a symlink to pts/ptmx instead of a
+// character device, as runc makes a container's /dev: each devpts
+// instance then serves its own ptmx.
+func (fs *FS) SetPtmxLink() { fs.ptmxLink = true }
 
 // SetConsole makes /dev/console open what open returns. This is the hook
 // for a container with a terminal: its runtime attaches the terminal it
@@ -159,6 +166,9 @@ func (r *root) Lookup(name string) (vfs.Inode, error) {
 	if target, ok := links[name]; ok {
 		return &link{fs: r.fs, name: name, target: target}, nil
 	}
+	if name == "ptmx" && r.fs.ptmxLink {
+		return &link{fs: r.fs, name: name, target: "pts/ptmx", ino: ttyIno(ttyNodes[name])}, nil
+	}
 	if minor, ok := ttyNodes[name]; ok {
 		return &ttyNode{fs: r.fs, minor: minor}, nil
 	}
@@ -184,6 +194,9 @@ func (r *root) Open(flags int) (vfs.File, error) {
 		for _, e := range entries() {
 			_, node := r.fs.nodes[e.Name]
 			_, file := r.fs.files[e.Name]
+			if e.Name == "ptmx" && r.fs.ptmxLink {
+				e.Type = unix.DT_LNK
+			}
 			if !node && !file {
 				es = append(es, e)
 			}
@@ -274,11 +287,17 @@ type link struct {
 	fs     *FS
 	name   string
 	target string
+	// ino, if set, numbers a link that is not one of links (ptmx).
+	ino uint64
 }
 
 // Stat implements vfs.Inode.
 func (l *link) Stat() (unix.Stat_t, error) {
-	st := l.fs.stat(linkIno(l.name), unix.S_IFLNK|0o777)
+	ino := l.ino
+	if ino == 0 {
+		ino = linkIno(l.name)
+	}
+	st := l.fs.stat(ino, unix.S_IFLNK|0o777)
 	st.Size = int64(len(l.target))
 	return st, nil
 }

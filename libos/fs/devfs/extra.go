@@ -16,7 +16,9 @@ import (
 // does on Linux.
 type Node struct {
 	Name string
-	// Mode is S_IFCHR or S_IFBLK with the permission bits.
+	// Mode is S_IFCHR, S_IFBLK or S_IFIFO with the permission bits; a
+	// FIFO's opens are the VFS's (a pipe of the library OS), its
+	// numbers unused.
 	Mode         uint32
 	Major, Minor uint32
 	UID, GID     uint32
@@ -74,8 +76,11 @@ func (fs *FS) extraEntries() []vfs.Dirent {
 	var es []vfs.Dirent
 	for name, n := range fs.nodes {
 		typ := uint8(unix.DT_CHR)
-		if n.n.Mode&unix.S_IFMT == unix.S_IFBLK {
+		switch n.n.Mode & unix.S_IFMT {
+		case unix.S_IFBLK:
 			typ = unix.DT_BLK
+		case unix.S_IFIFO:
+			typ = unix.DT_FIFO
 		}
 		es = append(es, vfs.Dirent{Name: name, Ino: n.ino, Type: typ})
 	}
@@ -97,7 +102,9 @@ type specNode struct {
 // Stat implements vfs.Inode.
 func (s *specNode) Stat() (unix.Stat_t, error) {
 	st := s.fs.stat(s.ino, s.n.Mode)
-	st.Rdev = unix.Mkdev(s.n.Major, s.n.Minor)
+	if s.n.Mode&unix.S_IFMT != unix.S_IFIFO {
+		st.Rdev = unix.Mkdev(s.n.Major, s.n.Minor)
+	}
 	st.Uid, st.Gid = s.n.UID, s.n.GID
 	return st, nil
 }
@@ -115,6 +122,10 @@ func (s *specNode) Setattr(a vfs.Attr) error {
 
 // Open implements vfs.Inode.
 func (s *specNode) Open(flags int) (vfs.File, error) {
+	if s.n.Mode&unix.S_IFMT == unix.S_IFIFO {
+		// Reached only without the kernel's FIFO opener.
+		return nil, unix.ENXIO
+	}
 	typ := byte('c')
 	if s.n.Mode&unix.S_IFMT == unix.S_IFBLK {
 		typ = 'b'

@@ -48,6 +48,10 @@ type FS struct {
 	dev     uint64
 	root    *root
 
+	// ptmxMode is the permission bits of /dev/pts/ptmx, the mount's
+	// ptmxmode= option (0 by default, as Linux mounts devpts).
+	ptmxMode uint32
+
 	mu    sync.Mutex
 	terms map[uint32]*Terminal
 }
@@ -61,6 +65,11 @@ func New(dev uint64) *FS {
 
 // Name implements vfs.FS.
 func (*FS) Name() string { return "devpts" }
+
+// SetPtmxMode sets the permission bits of /dev/pts/ptmx (devpts's
+// ptmxmode= option): a container's /dev/ptmx is a symlink to it, so
+// unprivileged processes open terminals only if these bits let them.
+func (fs *FS) SetPtmxMode(mode uint32) { fs.ptmxMode = mode & 0o777 }
 
 // Root implements vfs.FS.
 func (fs *FS) Root() vfs.Inode { return fs.root }
@@ -184,7 +193,8 @@ func (r *root) entries() []vfs.Dirent {
 	return es
 }
 
-// ptmx is /dev/pts/ptmx, mode 0 as Linux mounts devpts by default.
+// ptmx is /dev/pts/ptmx, mode ptmxmode= (0 as Linux mounts devpts by
+// default).
 type ptmx struct {
 	vfs.ReadOnlyInode
 	fs *FS
@@ -192,7 +202,7 @@ type ptmx struct {
 
 // Stat implements vfs.Inode.
 func (p *ptmx) Stat() (unix.Stat_t, error) {
-	st := p.fs.stat(2, unix.S_IFCHR)
+	st := p.fs.stat(2, unix.S_IFCHR|p.fs.ptmxMode)
 	st.Rdev = PtmxRdev
 	return st, nil
 }
