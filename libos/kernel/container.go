@@ -116,7 +116,11 @@ func (k *Kernel) SignalContainer(c *Container, sig int, all bool) {
 		if tg.leader != t || tg.ctr != c || tg.zombie || (!all && tg != c.init) {
 			continue
 		}
-		if tg == c.init && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+		// Only the init of a pid namespace drops signals it has no
+		// handler for; a container sharing the pod's pid namespace has
+		// the pod's pause as its init, so its own first process takes the
+		// default action (as under runc, where CRI's pid mode POD does so).
+		if tg == c.init && !c.SharePIDs && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
 			if h := tg.handlers.actions[sig-1].Handler; h == SigDfl || h == SigIgn {
 				continue
 			}
