@@ -48,12 +48,17 @@ func InNetNS(path string, fn func() error) error {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer f.Close()
+	return InNetNSFile(f, fn)
+}
+
+// InNetNSFile is InNetNS for an open namespace file.
+func InNetNSFile(f *os.File, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		// No UnlockOSThread: the goroutine's end takes the thread with it.
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("join network namespace %s: %w", path, err)
+			errc <- fmt.Errorf("join network namespace %s: %w", f.Name(), err)
 			return
 		}
 		errc <- fn()

@@ -279,7 +279,9 @@ type podExo struct {
 	spec    *specs.Spec
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
-	cgroups       []string
+	// hostNS is the runtime's network namespace (nil: exo runs in it).
+	hostNS  *os.File
+	cgroups []string
 
 	startMu sync.Mutex
 	mu      sync.Mutex
@@ -373,7 +375,7 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 		oci.Call(e.sandboxDir(), oci.Message{Op: "kill", Container: e.id, Signal: int(unix.SIGKILL), All: true})
 	}
 	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
-		if err := oci.RunHooks(spec, stage, e.ociState()); err != nil {
+		if err := runHooks(spec, stage, e.ociState(), e.hostNS); err != nil {
 			kill()
 			return 0, 0, err
 		}
