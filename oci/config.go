@@ -73,13 +73,19 @@ type Sandbox struct {
 	CPUPeriod uint64
 	CPUShares uint64
 	// NetNS is the network namespace (linux.namespaces' network path)
-	// the sandbox's host processes join; "" for a new one.
+	// the sandbox's host processes join; "" for a new one (NewNetNS) or,
+	// without a network namespace in the spec, the runtime's own.
 	NetNS string
 	// HostNS are the namespaces given by path (network among them) that
 	// exo is started in (InNamespaces), so the host sees the container's
 	// process in them as it would a runc container's; the library OS
 	// keeps its own of every kind but network.
 	HostNS []specs.LinuxNamespace
+	// NewNetNS says the container gets a new network namespace (a
+	// network namespace without a path), as runc makes one: exo is
+	// started in it, and the runtime's hooks (docker's libnetwork-setkey)
+	// put the container's interfaces there.
+	NewNetNS bool
 
 	// Warnings are what the spec asks for that is accepted but not
 	// honoured as such; the runtime logs them.
@@ -512,6 +518,9 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 		}
 		seen[ns.Type] = true
 		if ns.Path == "" {
+			if ns.Type == specs.NetworkNamespace {
+				sb.NewNetNS = true
+			}
 			continue
 		}
 		if err := checkNamespacePath(ns); err != nil {

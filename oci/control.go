@@ -67,7 +67,9 @@ type Message struct {
 	// with Pid, then "exited" when the container's init has ended and
 	// its processes are gone; the sentry reports that as
 	// "containerExited". Config is the container as the sentry builds
-	// it (exo to sentry only).
+	// it (exo to sentry only); for "add-nics" (exo to sentry, once the
+	// hooks have configured the container's network namespace) it is
+	// the []caps.NICConfig of the interfaces exo granted.
 	Container string          `json:"container,omitempty"`
 	Config    json.RawMessage `json:"config,omitempty"`
 }

@@ -98,6 +98,22 @@ func InNamespaces(nss []specs.LinuxNamespace, fn func() error) error {
 	return <-errc
 }
 
+// InNetNSFile runs fn on an OS thread that has joined the network
+// namespace open in f (the runtime's own, for the hooks runc runs there).
+func InNetNSFile(f *os.File, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the goroutine's end takes the thread with it.
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("join network namespace %s: %w", f.Name(), err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
 // HostPid is this process's pid as /proc shows it: in the pid namespace
 // of the runtime's callers even when the process was started in a pid
 // namespace the spec named (InNamespaces), where getpid differs. The

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/caps"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/sentry"
@@ -85,6 +86,15 @@ func bootControlled(sb *sentry.Sandbox, fd int) int {
 					break
 				}
 				reply.Pid = int(pid)
+			case "add-nics":
+				var ncs []caps.NICConfig
+				if err := json.Unmarshal(req.Config, &ncs); err != nil {
+					reply.Error = "add-nics: " + err.Error()
+					break
+				}
+				if err := sb.AddNICs(ncs); err != nil {
+					reply.Error = err.Error()
+				}
 			case "resize":
 				var err error
 				if req.Container != "" {

@@ -169,6 +169,17 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	if sandbox != "" {
 		exoArgs = append(exoArgs, "--sandbox", sandbox)
 	}
+	var hostNS *os.File
+	if sbx.NetNS != "" || sbx.NewNetNS {
+		// exo runs in the container's network namespace; the runtime's
+		// hooks run in this one, as runc runs them.
+		if hostNS, err = os.Open("/proc/thread-self/ns/net"); err != nil {
+			readyW.Close()
+			return fail(fmt.Errorf("own network namespace: %w", err))
+		}
+		defer hostNS.Close()
+		exoArgs = append(exoArgs, "--host-netns-fd", "4")
+	}
 	cmd := exec.Command(self, append(exoArgs, o.id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if sbx.Terminal {
@@ -185,6 +196,16 @@ func createContainer(g *globals, o *createOpts, detach bool) (*exec.Cmd, error) 
 	// A terminal's host pty becomes exo's controlling terminal, which
 	// needs a session of its own.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach || sbx.Terminal}
+	if hostNS != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, hostNS)
+	}
+	if sbx.NewNetNS {
+		// As runc: a network namespace without a path is a new one,
+		// exo's, so /proc/<pid>/ns/net of the container's pid is it and
+		// docker's libnetwork-setkey hook moves the container's
+		// interface into it.
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWNET
+	}
 	start := cmd.Start
 	if len(sbx.HostNS) > 0 {
 		// exo (and the NIC it will open) lives in the spec's network
@@ -261,6 +282,9 @@ type exoProc struct {
 	spec  *specs.Spec
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
+	// hostNS is the runtime's network namespace when exo runs in the
+	// container's (nil otherwise).
+	hostNS *os.File
 	// consoleGrant is the host pty slave granted to the sentry for
 	// init's terminal (0: none); winch reports its resizes.
 	consoleGrant caps.ID
@@ -308,6 +332,7 @@ func runExo(g *globals, args []string) int {
 	readyFD := fs.Int("ready-fd", -1, "fd to report the created sandbox (or its failure) on")
 	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (process.terminal)")
 	sandbox := fs.String("sandbox", "", "the pod sandbox container to run this container in (its host process only, see pod.go)")
+	hostNSFD := fs.Int("host-netns-fd", -1, "fd of the runtime's network namespace, when exo runs in the container's")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return 125
 	}
@@ -321,6 +346,11 @@ func runExo(g *globals, args []string) int {
 			ready = nil
 		}
 	}
+	var hostNS *os.File
+	if *hostNSFD >= 0 {
+		unix.CloseOnExec(*hostNSFD)
+		hostNS = os.NewFile(uintptr(*hostNSFD), "host netns")
+	}
 	stopWatch := watchCreator(*readyFD)
 	created := func(m oci.Message) {
 		stopWatch()
@@ -329,10 +359,10 @@ func runExo(g *globals, args []string) int {
 	var code, sig int
 	var err error
 	if *sandbox != "" {
-		pe := &podExo{g: g, id: fs.Arg(0), sandbox: *sandbox, store: oci.Store{Root: g.root}, consoleSocket: *consoleSocket}
+		pe := &podExo{g: g, id: fs.Arg(0), sandbox: *sandbox, store: oci.Store{Root: g.root}, consoleSocket: *consoleSocket, hostNS: hostNS}
 		code, sig, err = pe.run(created)
 	} else {
-		e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket}
+		e := &exoProc{g: g, id: fs.Arg(0), store: oci.Store{Root: g.root}, replies: make(chan oci.Message, 1), gone: make(chan struct{}), consoleSocket: *consoleSocket, hostNS: hostNS}
 		code, sig, err = e.run(created)
 	}
 	if err != nil {
@@ -415,8 +445,30 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		go e.relayResizes()
 	}
 	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
-		if err := oci.RunHooks(e.spec, stage, e.ociState()); err != nil {
+		if err := runHooks(e.spec, stage, e.ociState(), e.hostNS); err != nil {
 			return fail(err)
+		}
+	}
+	if sbx.NetNS != "" || sbx.NewNetNS {
+		// The hooks have configured the namespace's interfaces (docker's
+		// libnetwork-setkey is a prestart hook); CNI did it before
+		// create for a CRI pod.
+		nics, restore, err := grantContainerNICs(exo, e.hostNS)
+		if err != nil {
+			return fail(err)
+		}
+		defer restore()
+		if len(nics) > 0 {
+			data, err := json.Marshal(nics)
+			if err != nil {
+				return fail(err)
+			}
+			if err := e.callSentry(oci.Message{Op: "add-nics", Config: data}); err != nil {
+				return fail(fmt.Errorf("network: %w", err))
+			}
+			for _, n := range nics {
+				slog.Debug("network interface granted", "id", e.id, "nic", n.Name, "addrs", n.Addrs)
+			}
 		}
 	}
 	ln, err := oci.ListenControl(dir)

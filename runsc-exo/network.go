@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/sentry"
 )
 
@@ -54,4 +59,104 @@ func grantNetwork(exo *caps.Exo, nf networkFlags) ([]caps.NICConfig, func(), err
 		return nil, nil, fmt.Errorf("--network=sandbox: %w", err)
 	}
 	return []caps.NICConfig{nic.Config}, restore, nil
+}
+
+// grantContainerNICs opens every interface of exo's network namespace that
+// a container's network setup (CNI, docker's libnetwork) configured, as
+// NIC capabilities, and returns their configuration for the sentry and
+// what gives the host their addresses back. hostNS is the runtime's own
+// network namespace (nil: unknown): exo must never take an interface of
+// the host's namespace, whose addresses the host itself needs.
+func grantContainerNICs(exo *caps.Exo, hostNS *os.File) ([]caps.NICConfig, func(), error) {
+	if same, err := sameNetNS(hostNS); err != nil {
+		return nil, nil, fmt.Errorf("network: %w", err)
+	} else if same {
+		slog.Warn("the container's network namespace is the runtime's own: the sandbox gets loopback only")
+		return nil, func() {}, nil
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, nil, fmt.Errorf("network: %w", err)
+	}
+	var nics []*caps.NIC
+	restore := func() {
+		for _, n := range nics {
+			if err := n.Close(); err != nil {
+				slog.Warn("network interface not fully restored", "err", err)
+			}
+		}
+	}
+	var cfgs []caps.NICConfig
+	for _, ifc := range ifs {
+		if !takeable(ifc) {
+			continue
+		}
+		nic, err := caps.OpenNIC(ifc.Name, caps.NICOptions{}, slog.Default())
+		if err != nil {
+			restore()
+			return nil, nil, fmt.Errorf("network: %w", err)
+		}
+		nics = append(nics, nic)
+		if _, err := exo.GrantNIC(sentry.NICGrant(ifc.Name), nic); err != nil {
+			restore()
+			return nil, nil, fmt.Errorf("network: %w", err)
+		}
+		cfgs = append(cfgs, nic.Config)
+	}
+	return cfgs, restore, nil
+}
+
+// takeable says whether the container's network setup configured ifc for
+// the container: an Ethernet interface that is up with an address of its
+// own (an IPv6 link-local one alone does not count: the kernel adds it to
+// any interface that comes up). One another sandbox already took (a
+// container sharing another's network namespace) has none left.
+func takeable(ifc net.Interface) bool {
+	if ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 || len(ifc.HardwareAddr) != 6 {
+		return false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
+			return true
+		}
+	}
+	return false
+}
+
+// sameNetNS says whether this process's network namespace is hostNS or
+// init's.
+func sameNetNS(hostNS *os.File) (bool, error) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &self); err != nil {
+		return false, fmt.Errorf("own network namespace: %w", err)
+	}
+	var other unix.Stat_t
+	if hostNS != nil {
+		if err := unix.Fstat(int(hostNS.Fd()), &other); err != nil {
+			return false, fmt.Errorf("runtime's network namespace: %w", err)
+		}
+		if other.Dev == self.Dev && other.Ino == self.Ino {
+			return true, nil
+		}
+	}
+	if err := unix.Stat("/proc/1/ns/net", &other); err == nil && other.Dev == self.Dev && other.Ino == self.Ino {
+		return true, nil
+	}
+	return false, nil
+}
+
+// runHooks runs one stage of the spec's hooks. The runtime's stages
+// (prestart, createRuntime) run in the runtime's network namespace hostNS
+// when exo is in the container's, as runc runs them: a hook that sets up
+// the container's network (a CNI call from nerdctl's hook) makes its host
+// side there.
+func runHooks(spec *specs.Spec, stage string, st specs.State, hostNS *os.File) error {
+	if hostNS == nil || (stage != oci.Prestart && stage != oci.CreateRuntime) || len(oci.HooksOf(spec, stage)) == 0 {
+		return oci.RunHooks(spec, stage, st)
+	}
+	return oci.InNetNSFile(hostNS, func() error { return oci.RunHooks(spec, stage, st) })
 }

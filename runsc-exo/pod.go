@@ -305,7 +305,9 @@ type podExo struct {
 	// consoleSocket gets the master of init's terminal.
 	consoleSocket string
 	// winch reports the resizes of init's host pty, if it has one.
-	winch   chan os.Signal
+	winch chan os.Signal
+	// hostNS is the runtime's network namespace (nil: exo runs in it).
+	hostNS  *os.File
 	cgroups []string
 
 	startMu sync.Mutex
@@ -403,7 +405,7 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 		oci.Call(e.sandboxDir(), oci.Message{Op: "kill", Container: e.id, Signal: int(unix.SIGKILL), All: true})
 	}
 	for _, stage := range []string{oci.Prestart, oci.CreateRuntime, oci.CreateContainer} {
-		if err := oci.RunHooks(spec, stage, e.ociState()); err != nil {
+		if err := runHooks(spec, stage, e.ociState(), e.hostNS); err != nil {
 			kill()
 			return 0, 0, err
 		}

@@ -244,6 +244,10 @@ type Sandbox struct {
 	// systems and stdio use their raw fds, which the *os.File finalizers
 	// would otherwise close once the files became unreachable.
 	grants []caps.Grant
+	// nicGrants are the NICs AddNICs added after boot, held as grants
+	// are.
+	nicMu     sync.Mutex
+	nicGrants []caps.Grant
 	// init is the container's first task once Load made it; started
 	// says whether it was given to the platform.
 	init    *kernel.Task
@@ -1038,4 +1042,46 @@ func addNIC(st *inet.Stack, nc caps.NICConfig, byName map[string]caps.Grant) err
 		return fmt.Errorf("network interface %q: %w", nc.Name, err)
 	}
 	return nil
+}
+
+// AddNICs gives the running library OS the interfaces exo granted after
+// boot: an OCI container's network namespace gets its interface from the
+// runtime's hooks (docker's libnetwork-setkey), which run once the sandbox
+// is created, so exo opens it only then.
+func (s *Sandbox) AddNICs(ncs []caps.NICConfig) error {
+	if len(ncs) == 0 {
+		return nil
+	}
+	if s.client == nil {
+		return errors.New("no capability client")
+	}
+	all, err := s.client.Grants()
+	if err != nil {
+		return fmt.Errorf("receive network interfaces: %w", err)
+	}
+	byName := map[string]caps.Grant{}
+	for _, g := range all {
+		if g.Kind != caps.KindNIC {
+			g.File.Close()
+			continue
+		}
+		byName[g.Name] = g
+	}
+	s.nicMu.Lock()
+	defer s.nicMu.Unlock()
+	var errs []error
+	for _, nc := range ncs {
+		if err := addNIC(s.kernel.Net, nc, byName); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// The stack reads and writes the raw fd: the file must stay
+		// reachable.
+		s.nicGrants = append(s.nicGrants, byName[NICGrant(nc.Name)])
+		delete(byName, NICGrant(nc.Name))
+	}
+	for _, g := range byName {
+		g.File.Close()
+	}
+	return errors.Join(errs...)
 }

@@ -48,6 +48,11 @@ type FileDescription struct {
 	Path  string
 	flags atomic.Int32
 	refs  atomic.Int32
+	// owner is F_SETOWN(_EX)'s owner: the f_owner_ex type in the high
+	// 32 bits, the id in the low. It is kept and reported, but no SIGIO
+	// is sent yet: programs that set it (nginx's channel to its workers)
+	// also poll the descriptor.
+	owner atomic.Int64
 
 	// hooks run when the last reference goes, before the file closes
 	// (epoll drops its interest in the description then).
@@ -75,6 +80,18 @@ func NewDescription(f File, path string, flags int) *FileDescription {
 
 // Flags returns the access mode and status flags (O_APPEND, O_NONBLOCK, ...).
 func (d *FileDescription) Flags() int { return int(d.flags.Load()) }
+
+// Owner is what F_SETOWN_EX set: an f_owner_ex type (F_OWNER_TID,
+// F_OWNER_PID, F_OWNER_PGRP) and id (0: none).
+func (d *FileDescription) Owner() (typ, id int32) {
+	v := d.owner.Load()
+	return int32(v >> 32), int32(v)
+}
+
+// SetOwner is F_SETOWN_EX.
+func (d *FileDescription) SetOwner(typ, id int32) {
+	d.owner.Store(int64(typ)<<32 | int64(uint32(id)))
+}
 
 // SetStatusFlags replaces the status flags F_SETFL may change, and tells
 // a file that acts on them itself (StatusFlagsSetter).

@@ -87,6 +87,14 @@ const (
 	fionclex = 0x5450
 	fioclex  = 0x5451
 	fionbio  = 0x5421
+	fioasync = 0x5452
+)
+
+// struct f_owner_ex's types (linux/fcntl.h), which x/sys does not name.
+const (
+	fOwnerTid  = 0
+	fOwnerPid  = 1
+	fOwnerPgrp = 2
 )
 
 // maxIO bounds one read or write; Linux allows short transfers, and callers
@@ -661,14 +669,20 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	switch req := u32Arg(a[1]); req {
 	case fioclex, fionclex:
 		return 0, t.FDs.SetCloseOnExec(fd, req == fioclex)
-	case fionbio:
+	case fionbio, fioasync:
+		// FIOASYNC sets O_ASYNC as F_SETFL would (no SIGIO is sent yet,
+		// see vfs.FileDescription.owner).
+		flag := unix.O_NONBLOCK
+		if req == fioasync {
+			flag = unix.O_ASYNC
+		}
 		var v [4]byte
 		if _, err := t.MM.CopyIn(a[2], v[:]); err != nil {
 			return 0, unix.EFAULT
 		}
-		flags := d.Flags() &^ unix.O_NONBLOCK
+		flags := d.Flags() &^ flag
 		if binary.LittleEndian.Uint32(v[:]) != 0 {
-			flags |= unix.O_NONBLOCK
+			flags |= flag
 		}
 		d.SetStatusFlags(flags)
 		return 0, nil
@@ -717,6 +731,9 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		defer d.DecRef()
 		return fcntlLock(t, d, cmd, a[2])
+	case unix.F_GETOWN, unix.F_SETOWN, unix.F_GETOWN_EX, unix.F_SETOWN_EX:
+		defer d.DecRef()
+		return fcntlOwner(t, d, cmd, a[2])
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
 		defer d.DecRef()
 		return fcntlSeals(d, cmd, u32Arg(a[2]))
@@ -813,4 +830,48 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return uint64(w), nil
 	}
 	return 0, werr
+}
+
+// fcntlOwner is F_GETOWN, F_SETOWN and their _EX forms. The owner is kept
+// for the getters; SIGIO and SIGURG are not sent yet.
+func fcntlOwner(t *kernel.Task, d *vfs.FileDescription, cmd int, arg uint64) (uint64, error) {
+	switch cmd {
+	case unix.F_GETOWN:
+		typ, id := d.Owner()
+		if typ == fOwnerPgrp {
+			id = -id
+		}
+		return uint64(int64(id)), nil
+	case unix.F_SETOWN:
+		id := int32(intArg(arg))
+		if id < 0 {
+			d.SetOwner(fOwnerPgrp, -id)
+		} else {
+			d.SetOwner(fOwnerPid, id)
+		}
+		return 0, nil
+	case unix.F_GETOWN_EX:
+		typ, id := d.Owner()
+		var b [8]byte
+		binary.LittleEndian.PutUint32(b[0:], uint32(typ))
+		binary.LittleEndian.PutUint32(b[4:], uint32(id))
+		if _, err := t.MM.CopyOut(arg, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	default: // F_SETOWN_EX
+		var b [8]byte
+		if _, err := t.MM.CopyIn(arg, b[:]); err != nil {
+			return 0, unix.EFAULT
+		}
+		typ, id := int32(binary.LittleEndian.Uint32(b[0:])), int32(binary.LittleEndian.Uint32(b[4:]))
+		if typ != fOwnerTid && typ != fOwnerPid && typ != fOwnerPgrp {
+			return 0, unix.EINVAL
+		}
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		d.SetOwner(typ, id)
+		return 0, nil
+	}
 }

@@ -177,7 +177,8 @@ stop_containerd() {
 }
 
 # start_dockerd runs dockerd 20.10 on our containerd with its data, exec root
-# and socket in $E2E, no iptables or bridge, and runsc-exo as runtime "exo"
+# and socket in $E2E, no iptables or default bridge (docker's userland proxy
+# serves -p, which without iptables is the only way), and runsc-exo as runtime "exo"
 # (registered in daemon.json, the form users write; --add-runtime is the same).
 start_dockerd() {
 	local d=$E2E/docker i
@@ -192,7 +193,7 @@ JSON
 	log "start dockerd"
 	/usr/sbin/dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
 		--pidfile "$d/dockerd.pid" --host "unix://$d/docker.sock" --containerd "$CONTAINERD_ADDRESS" \
-		--iptables=false --ip-masq=false --bridge=none --userland-proxy=false \
+		--iptables=false --ip-masq=false --bridge=none --userland-proxy=true \
 		--storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs >"$E2E/logs/dockerd.log" 2>&1 &
 	echo $! >"$d/dockerd.bgpid"
 	CLEANUPS+=("stop_dockerd")
