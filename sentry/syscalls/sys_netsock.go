@@ -288,24 +288,13 @@ func netSendmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 			return 0, err
 		}
 	}
-	if m.iovlen > uioMaxIOV {
-		return 0, unix.EMSGSIZE
-	}
-	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	iovs, err := msgIovecs(t, m)
 	if err != nil {
 		return 0, err
 	}
-	var data []byte
-	for _, v := range iovs {
-		c := int(min(v.len, uint64(maxIO-len(data))))
-		chunk := make([]byte, c)
-		if got, _ := t.MM.CopyIn(v.base, chunk); got < c {
-			return 0, unix.EFAULT
-		}
-		data = append(data, chunk...)
-		if len(data) >= maxIO {
-			break
-		}
+	data, err := gatherMsg(t, iovs)
+	if err != nil {
+		return 0, err
 	}
 	return netSendOne(t, d, s, data, to, flags)
 }
@@ -412,31 +401,16 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	if m.iovlen > uioMaxIOV {
-		return 0, unix.EMSGSIZE
-	}
-	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	iovs, err := msgIovecs(t, m)
 	if err != nil {
 		return 0, err
 	}
-	var total uint64
-	for _, v := range iovs {
-		total += v.len
-	}
-	buf, r, err := netRecvOne(t, d, s, int(min(total, maxIO)), flags)
+	buf, r, err := netRecvOne(t, d, s, int(min(iovecsLen(iovs), maxIO)), flags)
 	if err != nil {
 		return 0, err
 	}
-	done := 0
-	for _, v := range iovs {
-		if done == len(buf) {
-			break
-		}
-		c := min(int(v.len), len(buf)-done)
-		if _, err := t.MM.CopyOut(v.base, buf[done:done+c]); err != nil {
-			return 0, unix.EFAULT
-		}
-		done += c
+	if err := scatterMsg(t, iovs, buf); err != nil {
+		return 0, err
 	}
 	le := binary.LittleEndian
 	var hdr [8]byte

@@ -669,6 +669,59 @@ func copyInMsghdr(t *kernel.Task, addr uint64) (msghdr, error) {
 	}, nil
 }
 
+// msgIovecs reads the iovec array a msghdr names (EMSGSIZE past
+// UIO_MAXIOV, as Linux).
+func msgIovecs(t *kernel.Task, m msghdr) ([]iovec, error) {
+	if m.iovlen > uioMaxIOV {
+		return nil, unix.EMSGSIZE
+	}
+	return copyInIovecs(t, m.iov, int(m.iovlen))
+}
+
+// iovecsLen is the bytes the iovecs describe.
+func iovecsLen(iovs []iovec) uint64 {
+	var total uint64
+	for _, v := range iovs {
+		total += v.len
+	}
+	return total
+}
+
+// gatherMsg copies in a message's bytes from iovs, up to maxIO; unlike
+// gatherIovecs (splice's), a fault anywhere is EFAULT: sendmsg sends all
+// of a message or nothing.
+func gatherMsg(t *kernel.Task, iovs []iovec) ([]byte, error) {
+	var data []byte
+	for _, v := range iovs {
+		c := int(min(v.len, uint64(maxIO-len(data))))
+		chunk := make([]byte, c)
+		if got, _ := t.MM.CopyIn(v.base, chunk); got < c {
+			return nil, unix.EFAULT
+		}
+		data = append(data, chunk...)
+		if len(data) >= maxIO {
+			break
+		}
+	}
+	return data, nil
+}
+
+// scatterMsg copies a received message out over iovs (EFAULT on a fault).
+func scatterMsg(t *kernel.Task, iovs []iovec, buf []byte) error {
+	done := 0
+	for _, v := range iovs {
+		if done == len(buf) {
+			break
+		}
+		c := min(int(v.len), len(buf)-done)
+		if _, err := t.MM.CopyOut(v.base, buf[done:done+c]); err != nil {
+			return unix.EFAULT
+		}
+		done += c
+	}
+	return nil
+}
+
 // sendmsgArgs gathers what a msghdr describes for a send: the data of
 // its iovecs, its address and its control messages (SCM_RIGHTS takes a
 // reference on each description named).
@@ -684,23 +737,12 @@ func sendmsgArgs(t *kernel.Task, m msghdr, flags int) (*sendArgs, error) {
 		}
 		args.to, args.hasTo = name, true
 	}
-	if m.iovlen > uioMaxIOV {
-		return nil, unix.EMSGSIZE
-	}
-	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	iovs, err := msgIovecs(t, m)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range iovs {
-		c := int(min(v.len, uint64(maxIO-len(args.data))))
-		chunk := make([]byte, c)
-		if got, _ := t.MM.CopyIn(v.base, chunk); got < c {
-			return nil, unix.EFAULT
-		}
-		args.data = append(args.data, chunk...)
-		if len(args.data) >= maxIO {
-			break
-		}
+	if args.data, err = gatherMsg(t, iovs); err != nil {
+		return nil, err
 	}
 	if m.controllen > 0 {
 		if err := parseControl(t, m, args); err != nil {
@@ -955,34 +997,19 @@ func recvmsgAt(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, addr 
 	if err != nil {
 		return 0, err
 	}
-	if m.iovlen > uioMaxIOV {
-		return 0, unix.EMSGSIZE
-	}
-	iovs, err := copyInIovecs(t, m.iov, int(m.iovlen))
+	iovs, err := msgIovecs(t, m)
 	if err != nil {
 		return 0, err
 	}
-	var total uint64
-	for _, v := range iovs {
-		total += v.len
-	}
-	buf, r, err := recvOne(t, d, s, int(min(total, maxIO)), flags)
+	buf, r, err := recvOne(t, d, s, int(min(iovecsLen(iovs), maxIO)), flags)
 	if err != nil {
 		return 0, err
 	}
-	done := 0
-	for _, v := range iovs {
-		if done == len(buf) {
-			break
+	if err := scatterMsg(t, iovs, buf); err != nil {
+		for _, x := range r.Rights {
+			x.DecRef()
 		}
-		c := min(int(v.len), len(buf)-done)
-		if _, err := t.MM.CopyOut(v.base, buf[done:done+c]); err != nil {
-			for _, x := range r.Rights {
-				x.DecRef()
-			}
-			return 0, unix.EFAULT
-		}
-		done += c
+		return 0, err
 	}
 	var outFlags uint32
 	if r.Truncated && s.Type() != unixsock.Stream {

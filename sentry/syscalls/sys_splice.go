@@ -353,10 +353,7 @@ func sysVmsplice(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var total uint64
-	for _, v := range iovs {
-		total += v.len
-	}
+	total := iovecsLen(iovs)
 	if total == 0 {
 		return 0, nil
 	}
