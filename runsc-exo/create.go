@@ -782,33 +782,48 @@ func (e *exoProc) callSentryPid(req oci.Message) (int, error) {
 }
 
 // ociState is the state hooks get on stdin.
-func (e *exoProc) ociState() specs.State {
-	st, err := e.store.Get(e.id)
-	if err != nil {
-		return specs.State{Version: specs.Version, ID: e.id, Pid: oci.HostPid()}
-	}
-	return st.State
-}
+func (e *exoProc) ociState() specs.State { return hookState(e.store, e.id) }
 
 // setStatus records the container's status unless init already ended.
 func (e *exoProc) setStatus(s specs.ContainerState) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.status == oci.StatusStopped {
-		return nil
-	}
-	e.status = s
-	return e.store.Update(e.id, func(st *oci.State) { st.Status = s })
+	return storeStatusLocked(e.store, e.id, &e.status, s)
 }
 
 // serve answers the control socket: one request per connection.
-func (e *exoProc) serve(ln *net.UnixListener) {
+func (e *exoProc) serve(ln *net.UnixListener) { acceptEach(ln, e.serveConn) }
+
+// hookState is the state of container id that hooks get on stdin: the
+// stored one, or as much as is known without it.
+func hookState(store oci.Store, id string) specs.State {
+	st, err := store.Get(id)
+	if err != nil {
+		return specs.State{Version: specs.Version, ID: id, Pid: oci.HostPid()}
+	}
+	return st.State
+}
+
+// storeStatusLocked sets *cur to s and records it in the store, unless
+// the container has already stopped; the caller holds the lock guarding
+// *cur.
+func storeStatusLocked(store oci.Store, id string, cur *specs.ContainerState, s specs.ContainerState) error {
+	if *cur == oci.StatusStopped {
+		return nil
+	}
+	*cur = s
+	return store.Update(id, func(st *oci.State) { st.Status = s })
+}
+
+// acceptEach serves each connection of ln on a goroutine of its own
+// until ln is closed.
+func acceptEach(ln *net.UnixListener, serve func(*net.UnixConn)) {
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
-		go e.serveConn(c)
+		go serve(c)
 	}
 }
 

@@ -442,33 +442,15 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 	return end.Code, end.ExitSignal, nil
 }
 
-func (e *podExo) ociState() specs.State {
-	st, err := e.store.Get(e.id)
-	if err != nil {
-		return specs.State{Version: specs.Version, ID: e.id, Pid: oci.HostPid()}
-	}
-	return st.State
-}
+func (e *podExo) ociState() specs.State { return hookState(e.store, e.id) }
 
 func (e *podExo) setStatus(s specs.ContainerState) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.status == oci.StatusStopped {
-		return nil
-	}
-	e.status = s
-	return e.store.Update(e.id, func(st *oci.State) { st.Status = s })
+	return storeStatusLocked(e.store, e.id, &e.status, s)
 }
 
-func (e *podExo) serve(ln *net.UnixListener) {
-	for {
-		c, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		go e.serveConn(c)
-	}
-}
+func (e *podExo) serve(ln *net.UnixListener) { acceptEach(ln, e.serveConn) }
 
 func (e *podExo) serveConn(c *net.UnixConn) {
 	defer c.Close()
