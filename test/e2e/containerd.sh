@@ -34,7 +34,7 @@ expect_contains "a failed create's reason reaches ctr" "/nosuchprogram" "$out"
 
 # -t: the library OS's pty behind the host pty the shim gets (script gives
 # ctr a terminal).
-out=$(script -qec "timeout 60 ctr -n $CTR_NS run -t --rm ${EXOCTR[*]} $IMG tt sh -c 'tty; exit 4'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
+out=$(script -qec "timeout --foreground -k 5 60 ctr -n $CTR_NS run -t --rm ${EXOCTR[*]} $IMG tt sh -c 'tty; exit 4'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
 expect_contains "ctr run -t: a terminal" "/dev/pts/0" "$out"
 expect "ctr run -t exit code" 4 "$rc"
 
@@ -43,7 +43,7 @@ ctrrun -d $IMG d1 sleep 1000 >/dev/null
 out=$(timeout 30 ctr -n $CTR_NS task exec --exec-id e1 d1 sh -c 'echo in-exec; exit 5' 2>&1) && rc=0 || rc=$?
 expect "task exec output" "in-exec" "$out"
 expect "task exec exit code" 5 "$rc"
-out=$(script -qec "timeout 30 ctr -n $CTR_NS task exec -t --exec-id e2 d1 sh -c 'tty; exit 3'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
+out=$(script -qec "timeout --foreground -k 5 30 ctr -n $CTR_NS task exec -t --exec-id e2 d1 sh -c 'tty; exit 3'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
 expect_contains "task exec -t: a terminal" "/dev/pts/" "$out"
 expect "task exec -t exit code" 3 "$rc"
 out=$(timeout 30 ctr -n $CTR_NS task ps d1 2>&1) || true

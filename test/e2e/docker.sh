@@ -35,7 +35,7 @@ expect "docker run --memory is the library OS's memory" "MemTotal: 65536 kB" "$(
 expect_contains "docker run --pids-limit refuses the 6th task" "can't fork" "$(drun --rm --pids-limit 5 $IMG sh -c 'for i in 1 2 3 4 5 6; do sleep 2 & done; wait' 2>&1)"
 
 # -it: the library OS's pty behind a host pty (script gives docker one).
-out=$(script -qec "timeout 60 $DOCKER run --rm -it --runtime=exo $IMG sh -c 'tty; stty size; exit 3'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
+out=$(script -qec "timeout --foreground -k 5 60 $DOCKER run --rm -it --runtime=exo $IMG sh -c 'tty; stty size; exit 3'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
 expect_contains "docker run -it: a terminal" "/dev/pts/0" "$out"
 expect "docker run -it exit code" 3 "$rc"
 
@@ -44,7 +44,7 @@ cid=$(drun -d --name d1 $IMG sh -c 'trap "exit 0" TERM; trap "exit 10" USR1; whi
 expect "docker exec" "in-exec" "$(timeout 30 $DOCKER exec d1 echo in-exec 2>&1)"
 rc=0; timeout 30 $DOCKER exec d1 sh -c 'exit 4' || rc=$?
 expect "docker exec exit code" 4 "$rc"
-out=$(script -qec "timeout 30 $DOCKER exec -it d1 sh -c 'tty; exit 2'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
+out=$(script -qec "timeout --foreground -k 5 30 $DOCKER exec -it d1 sh -c 'tty; exit 2'" /dev/null </dev/null 2>&1 | tr -d '\r') && rc=0 || rc=$?
 expect_contains "docker exec -it: a terminal" "/dev/pts/" "$out"
 expect "docker exec -it exit code" 2 "$rc"
 # docker top runs the host's ps on the pids `runsc-exo ps` gives: the
