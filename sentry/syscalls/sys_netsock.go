@@ -338,7 +338,11 @@ func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, n, flags in
 	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, sockNonblocking(d, flags), rcv, func() error {
 		r, err := s.Recv(buf[total:], flags)
 		if err != nil {
-			if total > 0 {
+			// A MSG_WAITALL read that has part of its bytes waits on
+			// for the rest when the socket is merely empty again (a
+			// wake-up can come before the segment it announced is
+			// readable); any other error ends it with what it has.
+			if total > 0 && err != unix.EAGAIN {
 				return nil
 			}
 			return err

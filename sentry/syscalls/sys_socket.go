@@ -923,7 +923,9 @@ func recvOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, n int, 
 	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, sockNonblocking(d, flags), opts.RcvTimeo, func() error {
 		r, err := s.Recv(buf[total:], peek)
 		if err != nil {
-			if total > 0 {
+			// Part of a MSG_WAITALL or SO_RCVLOWAT read waits on
+			// when the socket is merely empty again.
+			if total > 0 && err != unix.EAGAIN {
 				return nil
 			}
 			return err
