@@ -643,8 +643,11 @@ func (as *addressSpace) wait(m *msg, old uint32, spin time.Duration) (uint32, bo
 	}
 }
 
+// futexWake never blocks, so it is a raw call: a call the scheduler knows
+// of that is slow to return (the woken thread may preempt this one) lets
+// sysmon hand the P to another thread.
 func futexWake(w *uint32) {
-	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), 1 /* FUTEX_WAKE */, 1, 0, 0, 0)
+	unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), 1 /* FUTEX_WAKE */, 1, 0, 0, 0)
 }
 
 func futexWait(w *uint32, val uint32, timeout time.Duration) {
