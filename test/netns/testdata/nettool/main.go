@@ -63,6 +63,8 @@ func main() {
 				fmt.Println(string(buf[:n]))
 				return
 			}
+			// Refused (nobody listening yet) comes back at once.
+			time.Sleep(250 * time.Millisecond)
 		}
 		fmt.Fprintln(os.Stderr, "udpsend: no answer")
 		os.Exit(1)
