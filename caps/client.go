@@ -43,8 +43,9 @@ func NewClient(conn *net.UnixConn) *Client {
 // remoteError is a failure reported by exo. It unwraps to the matching
 // sentinel (ErrDenied, ErrRevoked, ...) when exo sent a known code.
 type remoteError struct {
-	msg string
-	err error
+	msg   string
+	err   error
+	errno unix.Errno // see Errno
 }
 
 func (e *remoteError) Error() string { return "exo: " + e.msg }
@@ -137,7 +138,7 @@ func (c *Client) exchange(req request, fn func(response, []Grant)) error {
 		}
 		fn(resp, grants)
 		if resp.Error != "" {
-			return &remoteError{msg: resp.Error, err: errOfCode(resp.Code)}
+			return &remoteError{msg: resp.Error, err: errOfCode(resp.Code), errno: unix.Errno(resp.Errno)}
 		}
 		if !resp.More {
 			return nil

@@ -14,8 +14,9 @@ import (
 // it, and serves one sentry's requests. One Exo stands for one sandbox: every
 // live handle in it is granted to the sentry on the other end.
 type Exo struct {
-	log   *slog.Logger
-	table *Table
+	log     *slog.Logger
+	table   *Table
+	hostNet hostNet
 }
 
 // NewExo returns an Exo with an empty table, auditing to log (slog.Default if
@@ -163,6 +164,21 @@ func (e *Exo) handle(conn *net.UnixConn, msg []byte) error {
 			return e.replyErr(conn, err)
 		}
 		return sendMsg(conn, response{}, nil)
+	case opSocket:
+		info, fd, err := e.hostSocket(req)
+		if err != nil {
+			return e.replyErr(conn, err)
+		}
+		defer unix.Close(fd)
+		return sendMsg(conn, response{Grants: []wireGrant{toWire(info)}}, []int{fd})
+	case opSocketClosed:
+		if req.Keep != 0 || req.Family != 0 || req.Type != 0 || req.Proto != 0 {
+			return e.replyErr(conn, fmt.Errorf("socket-closed takes a handle only: %w", ErrInvalid))
+		}
+		if err := e.hostSocketClosed(req.ID); err != nil {
+			return e.replyErr(conn, err)
+		}
+		return sendMsg(conn, response{}, nil)
 	default:
 		e.log.Warn("caps: bad request", "op", req.Op)
 		return e.replyErr(conn, fmt.Errorf("unknown op %q: %w", req.Op, ErrInvalid))
@@ -196,6 +212,10 @@ func (e *Exo) sendGrants(conn *net.UnixConn) error {
 func (e *Exo) replyErr(conn *net.UnixConn, err error) error {
 	code := codeOf(err)
 	msg := err.Error()
+	if en := errnoOf(err); en != 0 {
+		// A failed socket(2): its errno is the workload's answer.
+		return sendMsg(conn, response{Error: msg, Code: code, Errno: int(en)}, nil)
+	}
 	if code == "" {
 		e.log.Error("caps: request failed", "err", err)
 		msg = "exo internal error"

@@ -21,6 +21,10 @@ const (
 	opGrants    = "grants"
 	opAttenuate = "attenuate"
 	opRevoke    = "revoke"
+	// opSocket asks for a host socket through a host-network handle
+	// (hostsock.go); opSocketClosed reports one closed.
+	opSocket       = "socket"
+	opSocketClosed = "socket-closed"
 )
 
 const (
@@ -40,6 +44,10 @@ type request struct {
 	Op   string `json:"op"`
 	ID   ID     `json:"id,omitempty"`
 	Keep Rights `json:"keep,omitempty"`
+	// Family, Type and Proto are socket(2)'s arguments for opSocket.
+	Family int `json:"family,omitempty"`
+	Type   int `json:"type,omitempty"`
+	Proto  int `json:"proto,omitempty"`
 }
 
 type wireGrant struct {
@@ -51,8 +59,11 @@ type wireGrant struct {
 }
 
 type response struct {
-	Error  string      `json:"error,omitempty"`
-	Code   string      `json:"code,omitempty"` // see errorCodes
+	Error string `json:"error,omitempty"`
+	Code  string `json:"code,omitempty"` // see errorCodes
+	// Errno is the host errno of a failed syscall exo made on the
+	// sentry's behalf (opSocket), for the workload to see.
+	Errno  int         `json:"errno,omitempty"`
 	Grants []wireGrant `json:"grants,omitempty"`
 	More   bool        `json:"more,omitempty"`
 }

@@ -11,17 +11,21 @@ type Kind uint8
 
 // Handle kinds.
 const (
-	KindMemory Kind = iota + 1 // a sealed memfd: the sentry's whole memory quota
-	KindDir                    // an O_PATH directory fd: a file tree
-	KindFile                   // an ordinary open file, e.g. a dup of host stdio
-	KindNIC                    // a SOCK_SEQPACKET end exo relays to a network interface, one frame per record
+	KindMemory  Kind = iota + 1 // a sealed memfd: the sentry's whole memory quota
+	KindDir                     // an O_PATH directory fd: a file tree
+	KindFile                    // an ordinary open file, e.g. a dup of host stdio
+	KindNIC                     // a SOCK_SEQPACKET end exo relays to a network interface, one frame per record
+	KindHostNet                 // the right to ask exo for TCP/UDP sockets of its netns (hostsock.go)
+	KindSocket                  // one host socket exo made through a KindHostNet handle; never in the table
 )
 
 var kindNames = map[Kind]string{
-	KindMemory: "memory",
-	KindDir:    "dir",
-	KindFile:   "file",
-	KindNIC:    "nic",
+	KindMemory:  "memory",
+	KindDir:     "dir",
+	KindFile:    "file",
+	KindNIC:     "nic",
+	KindHostNet: "hostnet",
+	KindSocket:  "socket",
 }
 
 func (k Kind) String() string {

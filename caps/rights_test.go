@@ -35,7 +35,7 @@ func TestRightsString(t *testing.T) {
 }
 
 func TestKindText(t *testing.T) {
-	for _, k := range []Kind{KindMemory, KindDir, KindFile} {
+	for _, k := range []Kind{KindMemory, KindDir, KindFile, KindNIC, KindHostNet, KindSocket} {
 		b, err := json.Marshal(k)
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +52,7 @@ func TestKindText(t *testing.T) {
 		t.Error("marshalling an unknown kind succeeded")
 	}
 	var k Kind
-	if err := json.Unmarshal([]byte(`"socket"`), &k); err == nil {
+	if err := json.Unmarshal([]byte(`"printer"`), &k); err == nil {
 		t.Error("unmarshalling an unknown kind succeeded")
 	}
 }

@@ -86,6 +86,11 @@ type Sandbox struct {
 	// started in it, and the runtime's hooks (docker's libnetwork-setkey)
 	// put the container's interfaces there.
 	NewNetNS bool
+	// HostNetwork says the spec has no network namespace: the container
+	// shares the runtime's network, as with runc (docker --network=host).
+	// The sandbox then gets host sockets that exo makes in that namespace
+	// (weaker isolation) instead of the library OS's TCP/IP.
+	HostNetwork bool
 
 	// Warnings are what the spec asks for that is accepted but not
 	// honoured as such; the runtime logs them.
@@ -231,6 +236,7 @@ func Translate(spec *specs.Spec, bundle string) (*Sandbox, error) {
 			return nil, err
 		}
 	}
+	sb.HostNetwork = true
 	if spec.Linux != nil {
 		if err := translateLinux(spec.Linux, sb); err != nil {
 			return nil, err
@@ -517,6 +523,9 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 			return fieldError(field+".type", "%s is given twice", ns.Type)
 		}
 		seen[ns.Type] = true
+		if ns.Type == specs.NetworkNamespace {
+			sb.HostNetwork = false
+		}
 		if ns.Path == "" {
 			if ns.Type == specs.NetworkNamespace {
 				sb.NewNetNS = true

@@ -320,3 +320,30 @@ func TestRunHooks(t *testing.T) {
 		t.Errorf("failing hook: %v", err)
 	}
 }
+
+// TestTranslateHostNetwork: a spec without a network namespace shares the
+// runtime's network (runc's, docker --network=host's meaning); one with a
+// network namespace, new or by path, does not.
+func TestTranslateHostNetwork(t *testing.T) {
+	spec, bundle := loadSample(t, "config.ctr.json")
+	sb, err := Translate(spec, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.HostNetwork || !sb.NewNetNS {
+		t.Errorf("with a new network namespace: HostNetwork %v, NewNetNS %v", sb.HostNetwork, sb.NewNetNS)
+	}
+	var kept []specs.LinuxNamespace
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type != specs.NetworkNamespace {
+			kept = append(kept, ns)
+		}
+	}
+	spec.Linux.Namespaces = kept
+	if sb, err = Translate(spec, bundle); err != nil {
+		t.Fatal(err)
+	}
+	if !sb.HostNetwork || sb.NewNetNS || sb.NetNS != "" {
+		t.Errorf("without a network namespace: HostNetwork %v, NewNetNS %v, NetNS %q", sb.HostNetwork, sb.NewNetNS, sb.NetNS)
+	}
+}

@@ -73,6 +73,11 @@ func runBoot(g *globals, args []string) int {
 	if err := sentry.Seal(); err != nil {
 		return fail("%v", err)
 	}
+	// From here on the sentry makes no socket; it binds and connects
+	// only with --network=host, on the sockets exo makes.
+	if err := caps.InstallSentryFilter(cfg.SentryNet()); err != nil {
+		return fail("%v", err)
+	}
 	if cfg.Strace && g.logFile != nil {
 		sb.SetStrace(straceLog(g.logFile, g.logFormat))
 	}

@@ -535,6 +535,14 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := e.sentryConfig(sbx)
+	if sbx.HostNetwork {
+		// No network namespace in the spec: the container shares the
+		// runtime's network, as runc's would (docker --network=host).
+		if _, err := exo.GrantHostNet(sentry.HostNetGrant, 0); err != nil {
+			return fmt.Errorf("host network: %w", err)
+		}
+		cfg.HostNetwork = true
+	}
 	mounts, _, err := grantMounts(exo, "", sbx)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func runDo(g *globals, args []string) int {
 	pidsLimit := fs.Int("pids-limit", 0, "most tasks (processes and threads) the sandbox may have; 0 for no limit")
 	var mounts mountFlags
 	var nf networkFlags
-	fs.StringVar(&nf.mode, "network", "none", "network of the sandbox: none (loopback only) or sandbox (the library OS's TCP/IP on an interface of runsc-exo's netns, whose addresses are taken off the host: use it in a netns made for the sandbox)")
+	fs.StringVar(&nf.mode, "network", "none", "network of the sandbox: none (loopback only), sandbox (the library OS's TCP/IP on an interface of runsc-exo's netns, whose addresses are taken off the host: use it in a netns made for the sandbox) or host (weaker isolation: the workload's TCP and UDP sockets are host sockets of runsc-exo's netns, which runsc-exo makes for it; no raw sockets)")
 	fs.StringVar(&nf.iface, "network-interface", "", "with --network=sandbox, the interface to take (default: the netns's only non-loopback interface)")
 	fs.Int64Var(&nf.rate, "network-rate", 0, "with --network=sandbox, most bytes per second the sandbox may send (0: no limit)")
 	fs.Var(&mounts, "mount", "mount `SPEC` in the sandbox (repeatable): type=bind,src=HOSTDIR,dst=PATH[,ro] or type=tmpfs,dst=PATH[,size=64M][,mode=1777]")
@@ -79,8 +79,8 @@ func runDo(g *globals, args []string) int {
 	for _, m := range mounts {
 		cfg.Mounts = append(cfg.Mounts, m.Mount)
 	}
-	if nf.mode != "none" && nf.mode != "sandbox" {
-		fmt.Fprintf(os.Stderr, "runsc-exo do: --network %q: want none or sandbox\n", nf.mode)
+	if nf.mode != "none" && nf.mode != "sandbox" && nf.mode != "host" {
+		fmt.Fprintf(os.Stderr, "runsc-exo do: --network %q: want none, sandbox or host\n", nf.mode)
 		return 2
 	}
 	code, err := doSandbox(g, cfg, *rootfs, quota, mounts, nf)
@@ -101,6 +101,12 @@ func doSandbox(g *globals, cfg sentry.Config, rootfs string, quota int64, mounts
 	}
 	defer restore()
 	cfg.NICs = nics
+	if nf.mode == "host" {
+		if _, err := exo.GrantHostNet(sentry.HostNetGrant, 0); err != nil {
+			return 0, fmt.Errorf("--network=host: %w", err)
+		}
+		cfg.HostNetwork = true
+	}
 	if _, err := exo.GrantMemory("memory", quota); err != nil {
 		return 0, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // networkFlags are the network options of `do`.
 type networkFlags struct {
-	mode  string // "none" or "sandbox"
+	mode  string // "none", "sandbox" or "host"
 	iface string
 	rate  int64
 }

@@ -16,7 +16,8 @@ import (
 //
 // What is not done yet, and would make the wall complete: a user
 // namespace, dropping capabilities, and a seccomp filter limiting the
-// sentry to the host syscalls the library OS needs.
+// sentry to the host syscalls the library OS needs (so far the filter
+// covers only the network: caps.InstallSentryFilter, installed after boot).
 func Confine() (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", fmt.Errorf("confine sentry: make mounts private: %w", err)

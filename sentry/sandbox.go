@@ -37,6 +37,7 @@ import (
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/net/hostinet"
 	"exokernelul.dev/exo/libos/net/inet"
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/sentry/platform"
@@ -111,6 +112,22 @@ type Config struct {
 	// one's capability), with the configuration exo read from the netns.
 	// None: the sandbox has only loopback (--network=none).
 	NICs []caps.NICConfig `json:"nics,omitempty"`
+	// HostNetwork serves the workload's TCP and UDP sockets with host
+	// sockets exo makes through the host-network capability HostNetGrant
+	// (--network=host: weaker isolation, the host's own network).
+	HostNetwork bool `json:"hostNetwork,omitempty"`
+}
+
+// HostNetGrant is the name exo gives the host-network capability.
+const HostNetGrant = "hostnet"
+
+// SentryNet is the sentry's network confinement for cfg (see
+// caps.InstallSentryFilter).
+func (c Config) SentryNet() caps.SentryNet {
+	if c.HostNetwork {
+		return caps.SentryNetHost
+	}
+	return caps.SentryNetSandbox
 }
 
 // Device is one node of linux.devices, directly in /dev.
@@ -400,6 +417,13 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 		if err := addNIC(s.kernel.Net, nc, byName); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.HostNetwork {
+		g, ok := byName[HostNetGrant]
+		if !ok || g.Kind != caps.KindHostNet {
+			return nil, errors.New("host network: exo granted no host-network capability")
+		}
+		s.kernel.HostNet = hostinet.New(client, g.ID, log)
 	}
 	procSrc.Source = s.kernel.ProcSource()
 	if err := applyMasks(mounts, dev, cfg, mem, log); err != nil {

@@ -24,6 +24,7 @@ import (
 	"exokernelul.dev/exo/libos/fs/devpts"
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/net/hostinet"
 	"exokernelul.dev/exo/libos/net/inet"
 	unixsock "exokernelul.dev/exo/libos/net/unix"
 	"exokernelul.dev/exo/libos/vfs"
@@ -87,6 +88,10 @@ type Kernel struct {
 	// Net is the sandbox's TCP/IP stack; nil leaves AF_INET and
 	// AF_INET6 unsupported.
 	Net *inet.Stack
+	// HostNet, when set (--network=host), serves AF_INET and AF_INET6
+	// sockets with host sockets exo makes; Net then only answers
+	// netlink and the interface ioctls on other sockets.
+	HostNet *hostinet.Net
 
 	stdio           [3]vfs.File
 	newAddressSpace func(name string) (HostAddressSpace, error)

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/kernel"
+	"exokernelul.dev/exo/libos/net/hostinet"
 	"exokernelul.dev/exo/libos/net/inet"
 	"exokernelul.dev/exo/libos/net/netlink"
 	unixsock "exokernelul.dev/exo/libos/net/unix"
@@ -15,7 +16,8 @@ import (
 )
 
 // The socket calls on sockets of the families other than AF_UNIX
-// (AF_INET and AF_INET6 on netstack, AF_NETLINK): the socket serves
+// (AF_INET and AF_INET6 on netstack or, with --network=host, on host
+// sockets; AF_NETLINK): the socket serves
 // each call without blocking, and this layer waits for readiness.
 
 // netSocket is a socket of libos/net/inet or libos/net/netlink.
@@ -45,6 +47,7 @@ type netSocket interface {
 
 var (
 	_ netSocket = (*inet.Socket)(nil)
+	_ netSocket = (*hostinet.Socket)(nil)
 	_ netSocket = (*netlink.Socket)(nil)
 )
 
@@ -90,6 +93,13 @@ func netSocketFor(t *kernel.Task, fd int) (*vfs.FileDescription, netSocket, erro
 func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
 	switch domain {
 	case unix.AF_INET, unix.AF_INET6:
+		if t.K.HostNet != nil {
+			s, err := t.K.HostNet.NewSocket(domain, typ, proto)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT
 		}

@@ -4,7 +4,9 @@
 # (docker's libnetwork-setkey prestart hook puts a veth in the container's
 # new netns after create): a sandboxed busybox httpd reached from the host
 # at the container's IP and through -p on 127.0.0.1, the container reaching
-# a server on the bridge's gateway IP; --network=host (loopback only). Then
+# a server on the bridge's gateway IP; --network=host (host sockets: the
+# container reaches the host's server on the gateway IP; its netlink still
+# shows the library OS's lo only). Then
 # a CRI pod on a CNI bridge network (containernetworking-plugins' bridge +
 # host-local): the pod gets an IP, its httpd is reached from the host at it.
 # Traffic stays on loopback and the test's own bridges; they are removed
@@ -77,7 +79,9 @@ CLEANUPS+=("kill $hpid 2>/dev/null")
 expect "the container reaches a server on the bridge's gateway IP" hello-from-the-host \
 	"$(timeout 60 $DOCKER run --rm --runtime=exo --network exo-e2e-net $IMG sh -c 'for i in $(seq 20); do printf "GET /host.txt HTTP/1.0\r\n\r\n" | nc 10.213.0.1 18214 | tail -1 | grep . && exit 0; sleep 0.25; done; exit 1' 2>&1)"
 timeout 30 $DOCKER rm -f web >/dev/null
-expect "docker --network=host: loopback only" "lo" \
+expect "docker --network=host: the host's sockets reach the host's server" hello-from-the-host \
+	"$(timeout 60 $DOCKER run --rm --runtime=exo --network host $IMG sh -c 'printf "GET /host.txt HTTP/1.0\r\n\r\n" | nc 10.213.0.1 18214 | tail -1' 2>&1)"
+expect "docker --network=host: netlink shows the library OS's lo only" "lo" \
 	"$(timeout 60 $DOCKER run --rm --runtime=exo --network host $IMG sh -c 'ip -o link | cut -d: -f2 | tr -d " "' 2>&1)"
 expect "docker --network=none: loopback only" "lo" \
 	"$(timeout 60 $DOCKER run --rm --runtime=exo --network none $IMG sh -c 'ip -o link | cut -d: -f2 | tr -d " "' 2>&1)"

@@ -370,6 +370,62 @@ func TestSocket(t *testing.T) {
 	t.Logf("results inside the sandbox:\n%s", r.Stdout)
 }
 
+// TestSentrySeccomp: the sentry itself (not only the workload's stubs)
+// runs under a seccomp filter, in the default network mode (none) and
+// with --network=host, whose policy (socket(2) always refused; bind,
+// connect, listen and accept only with host sockets) caps.TestSentryFilter
+// checks syscall by syscall. Here: the filter is on the real sentry, which
+// still serves the workload's sockets (TestSocket's program runs under it).
+func TestSentrySeccomp(t *testing.T) {
+	t.Parallel()
+	rt, _ := setup(t, "socket")
+	for _, extra := range [][]string{nil, {"--network=host"}} {
+		p, err := harness.Start(harness.Cmd{Args: rt.DoArgs(harness.DoOpts{Extra: extra}, "/bin/sh", "-c", "echo up; sleep 30")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var status string
+		for i := 0; i < 200 && status == ""; i++ {
+			time.Sleep(50 * time.Millisecond)
+			if !bytes.Contains(p.Stdout(), []byte("up")) {
+				continue
+			}
+			status = sentryStatus(p.Pid())
+		}
+		p.Cmd.Process.Signal(syscall.SIGKILL)
+		syscall.Kill(-p.Pid(), syscall.SIGKILL)
+		p.Wait()
+		if status == "" {
+			t.Fatalf("%v: found no sentry (runsc-exo boot) below runsc-exo do %d\n%s", extra, p.Pid(), p.Stderr())
+		}
+		m := regexp.MustCompile(`(?m)^Seccomp:\s+(\d+)$`).FindStringSubmatch(status)
+		if m == nil || m[1] != "2" {
+			t.Errorf("%v: the sentry is not in seccomp filter mode:\n%s", extra, status)
+		}
+	}
+}
+
+// sentryStatus is /proc/PID/status of the sentry below runsc-exo do pid,
+// or "".
+func sentryStatus(pid int) string {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil || !strings.Contains(string(st), fmt.Sprintf("\nPPid:\t%d\n", pid)) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(child), "cmdline"))
+		if bytes.Contains(cmd, []byte("\x00boot\x00")) {
+			return string(st)
+		}
+	}
+	return ""
+}
+
 // TestPid1: the first process of the sandbox is pid 1.
 func TestPid1(t *testing.T) {
 	t.Parallel()

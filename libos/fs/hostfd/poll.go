@@ -70,7 +70,12 @@ func (f *File) EventRegister(e *waiter.Entry) { f.w.register(f.fd, e) }
 // EventUnregister implements waiter.Waitable.
 func (f *File) EventUnregister(e *waiter.Entry) { f.w.unregister(e) }
 
-func (f *File) rearm()        { f.w.kickNow() }
+func (f *File) rearm() { f.w.kickNow() }
+
+// Rearm tells the watcher the file has been looked at, so it may poll the
+// host again: wrappers (libos/net/hostinet) call it before each attempt
+// that may fail with EAGAIN and send the caller back to waiting.
+func (f *File) Rearm()        { f.rearm() }
 func (f *File) stopWatching() { f.w.stop() }
 
 // watcher waits for a host fd's readiness on behalf of its entries.
