@@ -449,7 +449,9 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 			return fail(err)
 		}
 	}
-	if sbx.NetNS != "" || sbx.NewNetNS {
+	if hostNet, err := sharesHostNetwork(sbx, e.hostNS); err != nil {
+		return fail(err)
+	} else if !hostNet && (sbx.NetNS != "" || sbx.NewNetNS) {
 		// The hooks have configured the namespace's interfaces (docker's
 		// libnetwork-setkey is a prestart hook); CNI did it before
 		// create for a CRI pod.
@@ -535,9 +537,11 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := e.sentryConfig(sbx)
-	if sbx.HostNetwork {
-		// No network namespace in the spec: the container shares the
-		// runtime's network, as runc's would (docker --network=host).
+	hostNet, err := sharesHostNetwork(sbx, e.hostNS)
+	if err != nil {
+		return err
+	}
+	if hostNet {
 		if _, err := exo.GrantHostNet(sentry.HostNetGrant, 0); err != nil {
 			return fmt.Errorf("host network: %w", err)
 		}

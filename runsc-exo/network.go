@@ -127,6 +127,25 @@ func takeable(ifc net.Interface) bool {
 	return false
 }
 
+// sharesHostNetwork says whether the container shares the runtime's
+// network, and so gets host sockets (the host-network capability) instead
+// of NICs: its spec has no network namespace, or names the runtime's own
+// (docker --network=host passes its sandbox key, a bind of the host's
+// namespace), which runc would join. exo has joined sbx.NetNS already.
+func sharesHostNetwork(sbx *oci.Sandbox, hostNS *os.File) (bool, error) {
+	if sbx.HostNetwork {
+		return true, nil
+	}
+	if sbx.NetNS == "" {
+		return false, nil
+	}
+	same, err := sameNetNS(hostNS)
+	if err != nil {
+		return false, fmt.Errorf("network: %w", err)
+	}
+	return same, nil
+}
+
 // sameNetNS says whether this process's network namespace is hostNS or
 // init's.
 func sameNetNS(hostNS *os.File) (bool, error) {
