@@ -461,6 +461,9 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		}
 		defer restore()
 		if len(nics) > 0 {
+			if err := grantDNSForward(exo, e.spec); err != nil {
+				return fail(err)
+			}
 			data, err := json.Marshal(nics)
 			if err != nil {
 				return fail(err)

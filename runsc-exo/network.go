@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -122,6 +124,56 @@ func takeable(ifc net.Interface) bool {
 	for _, a := range addrs {
 		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLinkLocalUnicast() {
 			return true
+		}
+	}
+	return false
+}
+
+// grantDNSForward gives the sentry a datagram socket connected to docker's
+// embedded DNS server when the container's resolv.conf names it: that
+// server answers at 127.0.0.11 through iptables rules of the host side of
+// the container's namespace, which the library OS's own loopback never
+// reaches. exo, in that namespace, connects the socket; the sentry only
+// reads and writes it.
+func grantDNSForward(exo *caps.Exo, spec *specs.Spec) error {
+	if !resolvConfNames(spec, sentry.DNSAddr) {
+		return nil
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(sentry.DNSAddr, 53)))
+	if err != nil {
+		return fmt.Errorf("network: dns forwarder: %w", err)
+	}
+	defer c.Close()
+	f, err := c.File()
+	if err != nil {
+		return fmt.Errorf("network: dns forwarder: %w", err)
+	}
+	defer f.Close()
+	if _, err := exo.GrantFile(sentry.DNSGrant, f, caps.RightRead|caps.RightWrite); err != nil {
+		return fmt.Errorf("network: dns forwarder: %w", err)
+	}
+	return nil
+}
+
+// resolvConfNames says whether the resolv.conf the spec mounts on
+// /etc/resolv.conf has a nameserver line for addr.
+func resolvConfNames(spec *specs.Spec, addr netip.Addr) bool {
+	if spec == nil {
+		return false
+	}
+	for _, m := range spec.Mounts {
+		if m.Destination != "/etc/resolv.conf" {
+			continue
+		}
+		data, err := os.ReadFile(m.Source)
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "nameserver" && f[1] == addr.String() {
+				return true
+			}
 		}
 	}
 	return false

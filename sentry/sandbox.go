@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path"
@@ -194,6 +195,14 @@ func creds(uid, gid uint32, groups []uint32, c *CapSets, noNewPrivs bool) kernel
 
 // NICGrant is the name exo gives the capability of interface name.
 func NICGrant(name string) string { return "nic:" + name }
+
+// DNSGrant names the datagram socket exo connected to the resolver of the
+// container's network namespace at DNSAddr (docker's embedded DNS): the
+// library OS answers at the same address and relays through it.
+const DNSGrant = "dns-forward"
+
+// DNSAddr is where docker's embedded DNS server answers in a container.
+var DNSAddr = netip.MustParseAddr("127.0.0.11")
 
 // Rlimit is one resource limit of init, by RLIMIT_* number.
 type Rlimit struct {
@@ -1084,7 +1093,12 @@ func (s *Sandbox) AddNICs(ncs []caps.NICConfig) error {
 		return fmt.Errorf("receive network interfaces: %w", err)
 	}
 	byName := map[string]caps.Grant{}
+	var dns *os.File
 	for _, g := range all {
+		if g.Name == DNSGrant && g.Kind == caps.KindFile && dns == nil {
+			dns = g.File
+			continue
+		}
 		if g.Kind != caps.KindNIC {
 			g.File.Close()
 			continue
@@ -1094,6 +1108,12 @@ func (s *Sandbox) AddNICs(ncs []caps.NICConfig) error {
 	s.nicMu.Lock()
 	defer s.nicMu.Unlock()
 	var errs []error
+	if dns != nil {
+		if err := s.kernel.Net.ForwardDNS(DNSAddr, dns); err != nil {
+			dns.Close()
+			errs = append(errs, err)
+		}
+	}
 	for _, nc := range ncs {
 		if err := addNIC(s.kernel.Net, nc, byName); err != nil {
 			errs = append(errs, err)

@@ -78,6 +78,10 @@ hpid=$!
 CLEANUPS+=("kill $hpid 2>/dev/null")
 expect "the container reaches a server on the bridge's gateway IP" hello-from-the-host \
 	"$(timeout 60 $DOCKER run --rm --runtime=exo --network exo-e2e-net $IMG sh -c 'for i in $(seq 20); do printf "GET /host.txt HTTP/1.0\r\n\r\n" | nc 10.213.0.1 18214 | tail -1 | grep . && exit 0; sleep 0.25; done; exit 1' 2>&1)"
+# docker's embedded DNS (127.0.0.11 in resolv.conf, answered through the
+# namespace's iptables rules): the library OS relays through exo's socket.
+expect_contains "a container resolves another's name through docker's embedded DNS" "Address: $ip" \
+	"$(timeout 60 $DOCKER run --rm --runtime=exo --network exo-e2e-net $IMG sh -c 'grep nameserver /etc/resolv.conf; nslookup web 127.0.0.11' 2>&1)"
 timeout 30 $DOCKER rm -f web >/dev/null
 expect "docker --network=host: the host's sockets reach the host's server" hello-from-the-host \
 	"$(timeout 60 $DOCKER run --rm --runtime=exo --network host $IMG sh -c 'printf "GET /host.txt HTTP/1.0\r\n\r\n" | nc 10.213.0.1 18214 | tail -1' 2>&1)"
