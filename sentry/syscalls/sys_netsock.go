@@ -93,7 +93,13 @@ func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT
 		}
-		return t.K.Net.NewSocket(domain, typ, proto)
+		s, err := t.K.Net.NewSocket(domain, typ, proto)
+		if err != nil {
+			return nil, err
+		}
+		// Sockets belong to the creator's fsuid on Linux (sock_i_uid).
+		s.SetOwner(t.Creds().FSUID)
+		return s, nil
 	case unix.AF_NETLINK:
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT

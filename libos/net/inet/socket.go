@@ -58,6 +58,8 @@ type Socket struct {
 	shutRd bool
 	// keepIdle etc. are remembered so getsockopt reports what was set.
 	closed bool
+	// uid is the creator's, which /proc/net shows.
+	uid uint32
 }
 
 var (
@@ -105,6 +107,7 @@ func (st *Stack) wrap(family, typ, proto int, ep tcpip.Endpoint, wq *gwaiter.Que
 		s.q.Notify(linuxEvents(m))
 	})
 	wq.EventRegister(&s.bridge)
+	st.socks.add(s)
 	// Linux's default that netstack's differs from: Nagle's algorithm
 	// on.
 	if typ == unix.SOCK_STREAM {
@@ -222,6 +225,7 @@ func (s *Socket) Accept() (vfs.File, []byte, error) {
 	c := s.st.wrap(s.family, s.typ, s.proto, ep, wq)
 	// An accepted socket inherits the listener's timeouts.
 	c.rcvTimeo, c.sndTimeo = s.Timeouts()
+	c.uid = s.owner()
 	return c, encodeAddr(s.family, peer), nil
 }
 
@@ -420,6 +424,7 @@ func (s *Socket) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wq.EventUnregister(&s.bridge)
+	s.st.socks.remove(s)
 	s.ep.Close()
 	return nil
 }

@@ -41,6 +41,8 @@ type Stack struct {
 	nextIndex tcpip.NICID
 	// extra holds what netstack does not keep about an interface.
 	extra map[tcpip.NICID]*nicExtra
+	// socks are the open sockets, for /proc/net.
+	socks sockTable
 }
 
 // nicExtra is what the stack keeps of an interface beside netstack's NIC.
