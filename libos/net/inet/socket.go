@@ -271,10 +271,18 @@ func (s *Socket) Shutdown(how int) error {
 // Send sends data (to the address to, if not nil). A stream socket may
 // take only part; EAGAIN means nothing could be sent now.
 func (s *Socket) Send(data []byte, to []byte, flags int) (int, error) {
+	return s.send(data, to, flags, nil)
+}
+
+// send is Send with the control messages of a sendmsg (nil: none).
+func (s *Socket) send(data []byte, to []byte, flags int, cm *tcpip.SendableControlMessages) (int, error) {
 	if flags&unix.MSG_OOB != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
 	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0, EndOfRecord: flags&unix.MSG_EOR != 0}
+	if cm != nil {
+		opts.ControlMessages = *cm
+	}
 	if to != nil && s.typ == unix.SOCK_DGRAM {
 		a, err := parseAddr(s.family, to)
 		if err == ErrUnspec {
@@ -320,6 +328,9 @@ type RecvResult struct {
 	N, Len int
 	// From is the sender's address (datagram sockets).
 	From []byte
+	// Control is the control messages recvmsg delivers (cmsghdr
+	// records, each padded to 8 bytes).
+	Control []byte
 }
 
 // Recv receives into b: a stream's next bytes, or a datagram (truncated
@@ -364,7 +375,7 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 		}
 		return RecvResult{}, errno(err)
 	}
-	return RecvResult{N: w.n, Len: r.Total, From: encodeAddr(s.family, r.RemoteAddr)}, nil
+	return RecvResult{N: w.n, Len: r.Total, From: encodeAddr(s.family, r.RemoteAddr), Control: s.control(&r.ControlMessages)}, nil
 }
 
 // Readiness implements waiter.Waitable.
