@@ -93,7 +93,16 @@ func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT
 		}
-		s, err := t.K.Net.NewSocket(domain, typ, proto)
+		var s *inet.Socket
+		var err error
+		if typ == unix.SOCK_RAW {
+			if c := t.Creds(); !c.HasCap(kernel.CapNetRaw) {
+				return nil, unix.EPERM
+			}
+			s, err = t.K.Net.NewRawSocket(domain, proto)
+		} else {
+			s, err = t.K.Net.NewSocket(domain, typ, proto)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -284,3 +284,17 @@ func TestProcNetInSandbox(t *testing.T) {
 		expectBody(t, "netstat -rn", r, p.sandboxIP[:strings.LastIndex(p.sandboxIP, ".")]+".0")
 	}
 }
+
+// TestPingInSandbox: iputils' ping in the sandbox (a raw ICMP socket,
+// root having CAP_NET_RAW) reaches 127.0.0.1 and the peer across the
+// veth.
+func TestPingInSandbox(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("needs iputils-ping")
+	}
+	p := newPair(t)
+	for _, dst := range []string{"127.0.0.1", p.peerIP} {
+		r := runFor(t, p.sandboxed(t, "ping", "-c1", "-W5", dst))
+		expectBody(t, "ping "+dst, r, "1 received")
+	}
+}

@@ -279,8 +279,10 @@ var sysctls = map[string]string{
 	"net/ipv4/tcp_keepalive_time":    "7200",
 	"net/ipv6/conf/all/disable_ipv6": "0",
 	"net/ipv4/ip_forward":            "0",
-	"net/core/rmem_max":              "212992",
-	"net/core/wmem_max":              "212992",
+	// Every group may open ping sockets, as container runtimes set it.
+	"net/ipv4/ping_group_range": "0\t2147483647",
+	"net/core/rmem_max":         "212992",
+	"net/core/wmem_max":         "212992",
 }
 
 func newSysDir(fs *FS) *sysDir {

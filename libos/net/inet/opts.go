@@ -55,6 +55,9 @@ func (s *Socket) SetSockOpt(level, name int, v []byte) error {
 		}
 		return s.setTCPOpt(name, v)
 	case unix.IPPROTO_IP:
+		if name == unix.IP_OPTIONS || name == unix.IP_RETOPTS {
+			return ipOptions(v)
+		}
 		return s.setStored(level, name, v)
 	case unix.IPPROTO_IPV6:
 		if s.family != unix.AF_INET6 {
@@ -374,6 +377,10 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 		}
 		return s.getTCPOpt(name)
 	case unix.IPPROTO_IP:
+		if name == unix.IP_OPTIONS {
+			// None are sent (ipOptions).
+			return []byte{}, nil
+		}
 		return s.getStored(level, name)
 	case unix.IPPROTO_IPV6:
 		if s.family != unix.AF_INET6 {

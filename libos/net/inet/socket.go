@@ -82,13 +82,19 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 		}
 		tp, proto = tcp.ProtocolNumber, unix.IPPROTO_TCP
 	case unix.SOCK_DGRAM:
+		if p, ok := pingProto(family, proto); ok {
+			// A ping socket, as unprivileged ping uses (Linux lets
+			// the groups of net.ipv4.ping_group_range, all of them
+			// in a container).
+			tp = p
+			break
+		}
 		if proto != 0 && proto != unix.IPPROTO_UDP {
 			return nil, unix.EPROTONOSUPPORT
 		}
 		tp, proto = udp.ProtocolNumber, unix.IPPROTO_UDP
 	case unix.SOCK_RAW:
-		// Raw sockets would let the workload forge packets on the NIC;
-		// exo's filter would drop them, but nothing needs them yet.
+		// NewRawSocket makes them, for a caller with CAP_NET_RAW.
 		return nil, unix.EPERM
 	default:
 		return nil, unix.ESOCKTNOSUPPORT
@@ -283,7 +289,7 @@ func (s *Socket) send(data []byte, to []byte, flags int, cm *tcpip.SendableContr
 	if cm != nil {
 		opts.ControlMessages = *cm
 	}
-	if to != nil && s.typ == unix.SOCK_DGRAM {
+	if to != nil && s.typ != unix.SOCK_STREAM {
 		a, err := parseAddr(s.family, to)
 		if err == ErrUnspec {
 			return 0, unix.EAFNOSUPPORT
