@@ -53,6 +53,9 @@ type Sandbox struct {
 	MemoryLimit int64
 	// PidsLimit caps the container's tasks (0: no limit).
 	PidsLimit int
+	// NetworkRate caps each granted interface's egress in bytes per
+	// second (NetworkRateAnnotation; 0: no limit).
+	NetworkRate int64
 
 	// MaskedPaths and ReadonlyPaths are linux.maskedPaths and
 	// linux.readonlyPaths.
@@ -228,6 +231,9 @@ func Translate(spec *specs.Spec, bundle string) (*Sandbox, error) {
 		return nil, err
 	}
 	sb.Hostname = spec.Hostname
+	if err := translateNetworkRate(spec.Annotations, sb); err != nil {
+		return nil, err
+	}
 	if err := validateHooks(spec.Hooks); err != nil {
 		return nil, err
 	}

@@ -455,7 +455,7 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 		// The hooks have configured the namespace's interfaces (docker's
 		// libnetwork-setkey is a prestart hook); CNI did it before
 		// create for a CRI pod.
-		nics, restore, err := grantContainerNICs(exo, e.hostNS)
+		nics, restore, err := grantContainerNICs(exo, e.hostNS, sbx.NetworkRate)
 		if err != nil {
 			return fail(err)
 		}

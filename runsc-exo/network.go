@@ -68,8 +68,9 @@ func grantNetwork(exo *caps.Exo, nf networkFlags) ([]caps.NICConfig, func(), err
 // NIC capabilities, and returns their configuration for the sentry and
 // what gives the host their addresses back. hostNS is the runtime's own
 // network namespace (nil: unknown): exo must never take an interface of
-// the host's namespace, whose addresses the host itself needs.
-func grantContainerNICs(exo *caps.Exo, hostNS *os.File) ([]caps.NICConfig, func(), error) {
+// the host's namespace, whose addresses the host itself needs. rate caps
+// each interface's egress in bytes per second (0: no cap).
+func grantContainerNICs(exo *caps.Exo, hostNS *os.File, rate int64) ([]caps.NICConfig, func(), error) {
 	if same, err := sameNetNS(hostNS); err != nil {
 		return nil, nil, fmt.Errorf("network: %w", err)
 	} else if same {
@@ -93,12 +94,15 @@ func grantContainerNICs(exo *caps.Exo, hostNS *os.File) ([]caps.NICConfig, func(
 		if !takeable(ifc) {
 			continue
 		}
-		nic, err := caps.OpenNIC(ifc.Name, caps.NICOptions{}, slog.Default())
+		nic, err := caps.OpenNIC(ifc.Name, caps.NICOptions{RateBytes: rate}, slog.Default())
 		if err != nil {
 			restore()
 			return nil, nil, fmt.Errorf("network: %w", err)
 		}
 		nics = append(nics, nic)
+		if rate > 0 {
+			slog.Info("network rate quota", "nic", ifc.Name, "bytes_per_second", rate)
+		}
 		if _, err := exo.GrantNIC(sentry.NICGrant(ifc.Name), nic); err != nil {
 			restore()
 			return nil, nil, fmt.Errorf("network: %w", err)

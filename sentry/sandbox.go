@@ -1129,3 +1129,19 @@ func (s *Sandbox) AddNICs(ncs []caps.NICConfig) error {
 	}
 	return errors.Join(errs...)
 }
+
+// NetFiles implements proc.NetSource.
+func (l *lateProc) NetFiles(tgid int32) []string {
+	if s, ok := l.Source.(proc.NetSource); ok {
+		return s.NetFiles(tgid)
+	}
+	return nil
+}
+
+// NetFile implements proc.NetSource.
+func (l *lateProc) NetFile(tgid int32, name string) ([]byte, error) {
+	if s, ok := l.Source.(proc.NetSource); ok {
+		return s.NetFile(tgid, name)
+	}
+	return nil, unix.ENOENT
+}

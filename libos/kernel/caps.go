@@ -27,6 +27,7 @@ const (
 	CapSetuid         = 7
 	CapSetpcap        = 8
 	CapLinuxImmutable = 9
+	CapNetRaw         = 13
 	CapIPCLock        = 14
 	CapSysChroot      = 18
 	CapSysAdmin       = 21

@@ -122,6 +122,8 @@ type Kernel struct {
 	warned sync.Map
 	// memfds is where memfd_create's files live.
 	memfds memfds
+	// async holds the descriptions with O_ASYNC set (fasync.go).
+	async asyncTable
 }
 
 // New boots an empty kernel.

@@ -49,10 +49,11 @@ type FileDescription struct {
 	flags atomic.Int32
 	refs  atomic.Int32
 	// owner is F_SETOWN(_EX)'s owner: the f_owner_ex type in the high
-	// 32 bits, the id in the low. It is kept and reported, but no SIGIO
-	// is sent yet: programs that set it (nginx's channel to its workers)
-	// also poll the descriptor.
+	// 32 bits, the id in the low; the kernel signals it when an O_ASYNC
+	// description becomes ready.
 	owner atomic.Int64
+	// sig is F_SETSIG's signal (0: plain SIGIO).
+	sig atomic.Int32
 
 	// hooks run when the last reference goes, before the file closes
 	// (epoll drops its interest in the description then).
@@ -92,6 +93,12 @@ func (d *FileDescription) Owner() (typ, id int32) {
 func (d *FileDescription) SetOwner(typ, id int32) {
 	d.owner.Store(int64(typ)<<32 | int64(uint32(id)))
 }
+
+// Sig is F_GETSIG: the signal O_ASYNC sends (0: SIGIO without details).
+func (d *FileDescription) Sig() int { return int(d.sig.Load()) }
+
+// SetSig is F_SETSIG.
+func (d *FileDescription) SetSig(sig int) { d.sig.Store(int32(sig)) }
 
 // SetStatusFlags replaces the status flags F_SETFL may change, and tells
 // a file that acts on them itself (StatusFlagsSetter).

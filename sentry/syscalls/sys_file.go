@@ -670,8 +670,7 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case fioclex, fionclex:
 		return 0, t.FDs.SetCloseOnExec(fd, req == fioclex)
 	case fionbio, fioasync:
-		// FIOASYNC sets O_ASYNC as F_SETFL would (no SIGIO is sent yet,
-		// see vfs.FileDescription.owner).
+		// FIOASYNC sets O_ASYNC as F_SETFL would.
 		flag := unix.O_NONBLOCK
 		if req == fioasync {
 			flag = unix.O_ASYNC
@@ -684,7 +683,7 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if binary.LittleEndian.Uint32(v[:]) != 0 {
 			flags |= flag
 		}
-		d.SetStatusFlags(flags)
+		setStatusFlags(t, d, fd, flags)
 		return 0, nil
 	default:
 		if r, handled, err := t.TerminalIoctl(d, uint64(req), a[2]); handled || err != nil {
@@ -726,7 +725,18 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return uint64(d.Flags()), nil
 	case unix.F_SETFL:
 		defer d.DecRef()
-		d.SetStatusFlags(intArg(a[2]))
+		setStatusFlags(t, d, fd, intArg(a[2]))
+		return 0, nil
+	case unix.F_GETSIG:
+		defer d.DecRef()
+		return uint64(d.Sig()), nil
+	case unix.F_SETSIG:
+		defer d.DecRef()
+		sig := a[2]
+		if sig >= kernel.NumSignals {
+			return 0, unix.EINVAL
+		}
+		d.SetSig(int(sig))
 		return 0, nil
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:
 		defer d.DecRef()
@@ -832,8 +842,18 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return 0, werr
 }
 
-// fcntlOwner is F_GETOWN, F_SETOWN and their _EX forms. The owner is kept
-// for the getters; SIGIO and SIGURG are not sent yet.
+// setStatusFlags is F_SETFL: O_ASYNC (re)arms the SIGIO the kernel
+// sends the owner when the file becomes ready, recording fd as si_fd.
+func setStatusFlags(t *kernel.Task, d *vfs.FileDescription, fd int, flags int) {
+	was := d.Flags()&unix.O_ASYNC != 0
+	d.SetStatusFlags(flags)
+	if on := flags&unix.O_ASYNC != 0; on || was {
+		t.K.SetAsync(d, int32(fd), on)
+	}
+}
+
+// fcntlOwner is F_GETOWN, F_SETOWN and their _EX forms: the process,
+// thread or group SIGIO goes to (SIGURG is not sent).
 func fcntlOwner(t *kernel.Task, d *vfs.FileDescription, cmd int, arg uint64) (uint64, error) {
 	switch cmd {
 	case unix.F_GETOWN:

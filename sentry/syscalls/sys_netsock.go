@@ -103,7 +103,22 @@ func newNetSocket(t *kernel.Task, domain, typ, proto int) (vfs.File, error) {
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT
 		}
-		return t.K.Net.NewSocket(domain, typ, proto)
+		var s *inet.Socket
+		var err error
+		if typ == unix.SOCK_RAW {
+			if c := t.Creds(); !c.HasCap(kernel.CapNetRaw) {
+				return nil, unix.EPERM
+			}
+			s, err = t.K.Net.NewRawSocket(domain, proto)
+		} else {
+			s, err = t.K.Net.NewSocket(domain, typ, proto)
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Sockets belong to the creator's fsuid on Linux (sock_i_uid).
+		s.SetOwner(t.Creds().FSUID)
+		return s, nil
 	case unix.AF_NETLINK:
 		if t.K.Net == nil {
 			return nil, unix.EAFNOSUPPORT
@@ -238,12 +253,28 @@ func netShutdown(t *kernel.Task, a [6]uint64) (uint64, error) {
 // netSendOne sends data on s, waiting for room unless non-blocking; a
 // stream send goes on until all is sent or a signal comes.
 func netSendOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, data, to []byte, flags int) (int, error) {
+	return netSendControl(t, d, s, data, to, flags, nil)
+}
+
+// controlSender is a socket that takes sendmsg's control messages.
+type controlSender interface {
+	SendMsg(data, to []byte, flags int, control []byte) (int, error)
+}
+
+// netSendControl is netSendOne with a sendmsg's control data (nil: none).
+func netSendControl(t *kernel.Task, d *vfs.FileDescription, s netSocket, data, to []byte, flags int, control []byte) (int, error) {
 	stream := s.Type() == unix.SOCK_STREAM
 	nonblock := sockNonblocking(d, flags)
 	_, snd := s.Timeouts()
 	done := 0
 	err := waitReady(t, []waiter.Waitable{s}, waiter.EventOut, nonblock, snd, func() error {
-		n, err := s.Send(data[done:], to, flags)
+		var n int
+		var err error
+		if cs, ok := s.(controlSender); ok && control != nil {
+			n, err = cs.SendMsg(data[done:], to, flags, control)
+		} else {
+			n, err = s.Send(data[done:], to, flags)
+		}
 		done += n
 		if err == unix.EAGAIN && stream && done > 0 && nonblock {
 			return nil
@@ -285,8 +316,8 @@ func netSendto(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return uint64(n), err
 }
 
-// netSendmsg sends the message the msghdr at addr describes; control
-// messages are ignored (nothing here acts on IP_TOS or IP_PKTINFO yet).
+// netSendmsg sends the message the msghdr at addr describes, with its
+// control messages (IP_PKTINFO, IP_TTL, IPV6_PKTINFO, ...).
 func netSendmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64, flags int) (int, error) {
 	m, err := copyInMsghdr(t, addr)
 	if err != nil {
@@ -306,7 +337,17 @@ func netSendmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	return netSendOne(t, d, s, data, to, flags)
+	var control []byte
+	if m.controllen > 0 {
+		if m.controllen > maxControl {
+			return 0, unix.ENOBUFS
+		}
+		control = make([]byte, m.controllen)
+		if _, err := t.MM.CopyIn(m.control, control); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return netSendControl(t, d, s, data, to, flags, control)
 }
 
 func netSendmsgCall(t *kernel.Task, a [6]uint64) (uint64, error) {
@@ -437,10 +478,19 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 		le.PutUint32(hdr[:4], uint32(len(sa)))
 		t.MM.CopyOut(addr+8, hdr[:4])
 	}
-	// No control messages are delivered.
-	le.PutUint64(hdr[:], 0)
-	t.MM.CopyOut(addr+40, hdr[:])
+	// The control messages that fit whole; MSG_CTRUNC if some did not.
 	var outFlags uint32
+	ctl := fitControl(r.Control, int(min(m.controllen, maxControl)))
+	if len(ctl) < len(r.Control) {
+		outFlags |= unix.MSG_CTRUNC
+	}
+	if len(ctl) > 0 {
+		if _, err := t.MM.CopyOut(m.control, ctl); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	le.PutUint64(hdr[:], uint64(len(ctl)))
+	t.MM.CopyOut(addr+40, hdr[:])
 	if s.Type() != unix.SOCK_STREAM && r.Len > r.N {
 		outFlags |= unix.MSG_TRUNC
 	}
@@ -540,4 +590,19 @@ func ifaceIoctl(t *kernel.Task, d *vfs.FileDescription, req, arg uint64) (uint64
 		return 0, false, nil
 	}
 	return r, true, err
+}
+
+// fitControl is the prefix of the cmsghdr records in b that fits in n
+// bytes; the last one may end without its padding, as Linux's put_cmsg
+// leaves msg_controllen at the space used.
+func fitControl(b []byte, n int) []byte {
+	off := 0
+	for off+cmsgHdrLen <= len(b) {
+		l := int(binary.LittleEndian.Uint64(b[off:]))
+		if off+l > n {
+			break
+		}
+		off += (l + 7) &^ 7
+	}
+	return b[:min(off, n, len(b))]
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,5 +264,37 @@ func TestIPAddrInSandbox(t *testing.T) {
 	expectBody(t, "second sandbox on the same interface", runFor(t, in(p.peer, tool, "get", "http://"+p.sandboxIP+":8083/")), "second-sandbox from /")
 	if hostHas() {
 		t.Errorf("the host side holds %s while a sandbox has the interface", p.sandboxIP)
+	}
+}
+
+// TestProcNetInSandbox: /proc/net/dev and /proc/net/route inside the
+// sandbox show the granted interface, its on-link route and lo, and
+// netstat (net-tools), which reads them, lists the interface.
+func TestProcNetInSandbox(t *testing.T) {
+	p := newPair(t)
+	r := runFor(t, p.sandboxed(t, "/bin/sh", "-c", "cat /proc/net/dev /proc/net/route; netstat -rn"))
+	expectBody(t, "/proc/net/dev", r, "  eth0: ")
+	expectBody(t, "/proc/net/dev", r, "    lo: ")
+	// 10.215.N.0/24 as the kernel prints it: the network-order word as
+	// a little-endian number, then the mask 255.255.255.0 likewise.
+	ip := net.ParseIP(p.sandboxIP).To4()
+	route := fmt.Sprintf("eth0\t%02X%02X%02X%02X\t00000000\t0001\t0\t0\t0\t00FFFFFF\t", 0, ip[2], ip[1], ip[0])
+	expectBody(t, "/proc/net/route", r, route)
+	if _, err := exec.LookPath("netstat"); err == nil {
+		expectBody(t, "netstat -rn", r, p.sandboxIP[:strings.LastIndex(p.sandboxIP, ".")]+".0")
+	}
+}
+
+// TestPingInSandbox: iputils' ping in the sandbox (a raw ICMP socket,
+// root having CAP_NET_RAW) reaches 127.0.0.1 and the peer across the
+// veth.
+func TestPingInSandbox(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("needs iputils-ping")
+	}
+	p := newPair(t)
+	for _, dst := range []string{"127.0.0.1", p.peerIP} {
+		r := runFor(t, p.sandboxed(t, "ping", "-c1", "-W5", dst))
+		expectBody(t, "ping "+dst, r, "1 received")
 	}
 }

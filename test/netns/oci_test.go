@@ -182,3 +182,53 @@ ip -n ` + peer + ` link set eth0 up
 		t.Errorf("the host side of the container's netns holds the address the sandbox took:\n%s", host)
 	}
 }
+
+// annotate adds annotations to the bundle's config.json.
+func annotate(t *testing.T, bundle string, ann map[string]string) {
+	t.Helper()
+	p := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["annotations"] = ann
+	if data, err = json.Marshal(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOCINetworkRate: the dev.runsc-exo.network-rate annotation caps what
+// the container sends: 1 MiB served at 200K (bytes per second, with a
+// bucket of one second's worth) takes at least 3 s to reach the peer. A
+// value that is not a rate fails create with the annotation's name.
+func TestOCINetworkRate(t *testing.T) {
+	p := newPair(t)
+	tool := nettool(t)
+	rt := suite.Runtime(t)
+	bad := ociBundle(t, []string{"/bin/nettool", "serve", ":8088", "x"}, "/var/run/netns/"+p.sandbox, nil)
+	annotate(t, bad, map[string]string{"dev.runsc-exo.network-rate": "fast"})
+	out, err := exec.Command(rt.Bin, "--root", t.TempDir(), "create", "--bundle", bad, "rate-bad").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "dev.runsc-exo.network-rate") {
+		t.Errorf("create with a bad rate: %v, want an error naming the annotation\n%s", err, out)
+	}
+
+	b := ociBundle(t, []string{"/bin/nettool", "serve", ":8089", "rated"}, "/var/run/netns/"+p.sandbox, nil)
+	annotate(t, b, map[string]string{"dev.runsc-exo.network-rate": "200K"})
+	ociRun(t, b, "rate-ok")
+	expectBody(t, "server in the container", runFor(t, in(p.peer, tool, "get", "http://"+p.sandboxIP+":8089/")), "rated from /")
+	start := time.Now()
+	r := runFor(t, in(p.peer, tool, "count", "http://"+p.sandboxIP+":8089/bytes/1048576"))
+	took := time.Since(start)
+	expectBody(t, "1 MiB from the container", r, "1048576 bytes")
+	t.Logf("1 MiB at 200K/s took %v", took)
+	if took < 3*time.Second {
+		t.Errorf("1 MiB at 200K/s took %v, want at least 3s", took)
+	}
+}

@@ -33,6 +33,7 @@ var globals = []global{
 	{name: "loadavg", mode: unix.S_IFREG | 0o444, read: genLoadavg},
 	{name: "meminfo", mode: unix.S_IFREG | 0o444, read: genMeminfo},
 	{name: "mounts", mode: unix.S_IFLNK | 0o777, link: func(*FS) (string, error) { return "self/mounts", nil }},
+	{name: "net", mode: unix.S_IFLNK | 0o777, link: func(*FS) (string, error) { return "self/net", nil }},
 	{name: "self", mode: unix.S_IFLNK | 0o777, self: func(tgid, _ int32) string {
 		return strconv.Itoa(int(tgid))
 	}},
@@ -56,6 +57,9 @@ func (d rootDir) list() ([]dirent, error) {
 	pids := d.fs.src.Processes()
 	out := make([]dirent, 0, len(globals)+len(pids))
 	for _, g := range globals {
+		if g.name == "net" && !d.fs.hasNet() {
+			continue
+		}
 		out = append(out, dirent{g.name, dtype(g.mode)})
 	}
 	for _, p := range pids {
@@ -74,7 +78,7 @@ func (d rootDir) lookup(name string) (*inode, error) {
 	}
 	for i := range globals {
 		g := &globals[i]
-		if g.name != name {
+		if g.name != name || (g.name == "net" && !d.fs.hasNet()) {
 			continue
 		}
 		if g.name == "sys" {
@@ -275,8 +279,10 @@ var sysctls = map[string]string{
 	"net/ipv4/tcp_keepalive_time":    "7200",
 	"net/ipv6/conf/all/disable_ipv6": "0",
 	"net/ipv4/ip_forward":            "0",
-	"net/core/rmem_max":              "212992",
-	"net/core/wmem_max":              "212992",
+	// Every group may open ping sockets, as container runtimes set it.
+	"net/ipv4/ping_group_range": "0\t2147483647",
+	"net/core/rmem_max":         "212992",
+	"net/core/wmem_max":         "212992",
 }
 
 func newSysDir(fs *FS) *sysDir {

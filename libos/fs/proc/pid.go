@@ -90,11 +90,13 @@ type entry struct {
 	mode uint32
 	// processOnly leaves the entry out of task/TID (task/ itself).
 	processOnly bool
-	read        func(c *pctx, v *view) ([]byte, error)
-	write       func(c *pctx, b []byte) error // nil: read-only
-	canWrite    func(fs *FS) bool             // nil: writable whenever write is set
-	link        func(c *pctx, v *view) (*vfs.Dentry, string, error)
-	dir         func(c *pctx, n *inode)
+	// present is nil or says whether the entry exists.
+	present  func(fs *FS) bool
+	read     func(c *pctx, v *view) ([]byte, error)
+	write    func(c *pctx, b []byte) error // nil: read-only
+	canWrite func(fs *FS) bool             // nil: writable whenever write is set
+	link     func(c *pctx, v *view) (*vfs.Dentry, string, error)
+	dir      func(c *pctx, n *inode)
 }
 
 // pidEntries are the files of /proc/PID, alphabetical (the order getdents
@@ -131,6 +133,7 @@ var pidEntries = []entry{
 	{name: "maps", mode: unix.S_IFREG | 0o444, read: genMaps},
 	{name: "mountinfo", mode: unix.S_IFREG | 0o444, read: genMountinfo},
 	{name: "mounts", mode: unix.S_IFREG | 0o444, read: genMounts},
+	{name: "net", mode: unix.S_IFDIR | 0o555, present: (*FS).hasNet, dir: func(c *pctx, n *inode) { n.dir = netDir{c} }},
 	{name: "oom_score", mode: unix.S_IFREG | 0o444, read: func(_ *pctx, v *view) ([]byte, error) {
 		return []byte(strconv.FormatUint(v.p.OOMScore, 10) + "\n"), nil
 	}},
@@ -312,7 +315,7 @@ func (d pidDir) list() ([]dirent, error) {
 	out := make([]dirent, 0, len(pidEntries))
 	for i := range pidEntries {
 		e := &pidEntries[i]
-		if e.processOnly && !d.c.whole {
+		if (e.processOnly && !d.c.whole) || (e.present != nil && !e.present(d.c.fs)) {
 			continue
 		}
 		out = append(out, dirent{e.name, dtype(e.mode)})
@@ -326,7 +329,7 @@ func (d pidDir) lookup(name string) (*inode, error) {
 	}
 	for i := range pidEntries {
 		e := &pidEntries[i]
-		if e.name != name || (e.processOnly && !d.c.whole) {
+		if e.name != name || (e.processOnly && !d.c.whole) || (e.present != nil && !e.present(d.c.fs)) {
 			continue
 		}
 		return d.c.node(e), nil
@@ -375,6 +378,9 @@ func (fs *FS) pidDirNode(tgid, tid int32, whole bool, dir string) (*inode, error
 	subdirs := uint64(2) // fd, fdinfo
 	if whole {
 		subdirs++ // task
+	}
+	if fs.hasNet() {
+		subdirs++
 	}
 	n.nlink = func() (uint64, error) { return 2 + subdirs, nil }
 	return n, nil

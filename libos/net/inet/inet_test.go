@@ -2,7 +2,9 @@ package inet
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,44 @@ func TestAddrEncoding(t *testing.T) {
 	b := encodeAddr(unix.AF_INET6, fa)
 	if len(b) != sockaddrIn6Len || netip.AddrFrom16([16]byte(b[8:24])) != netip.MustParseAddr("::ffff:1.2.3.4") {
 		t.Errorf("v4-mapped: % x", b)
+	}
+}
+
+func TestProcNet(t *testing.T) {
+	st, err := NewStack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := st.NewSocket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	defer l.Close()
+	if err := l.Bind(sockaddr4("127.0.0.1", 0x1234)); err != nil {
+		t.Fatal(err)
+	}
+	tcp, _ := st.ProcNet("tcp")
+	if strings.Contains(string(tcp), ":1234") {
+		t.Errorf("a bound, not listening socket is listed:\n%s", tcp)
+	}
+	if err := l.Listen(4); err != nil {
+		t.Fatal(err)
+	}
+	tcp, _ = st.ProcNet("tcp")
+	want := fmt.Sprintf("   0: 0100007F:1234 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 %d 1 ", l.Ino())
+	if !strings.Contains(string(tcp), want) {
+		t.Errorf("/proc/net/tcp lacks %q:\n%s", want, tcp)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(tcp), "\n"), "\n") {
+		if len(line) != 149 {
+			t.Errorf("line of %d bytes, want 149: %q", len(line), line)
+		}
+	}
+	dev, _ := st.ProcNet("dev")
+	if !strings.Contains(string(dev), "\n    lo: ") {
+		t.Errorf("/proc/net/dev:\n%s", dev)
+	}
+	if b, _ := st.ProcNet("if_inet6"); string(b) != "00000000000000000000000000000001 01 80 10 80       lo\n" {
+		t.Errorf("if_inet6 = %q", b)
+	}
+	if _, ok := st.ProcNet("nope"); ok {
+		t.Error("ProcNet made an unknown file")
 	}
 }

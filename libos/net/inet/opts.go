@@ -55,6 +55,9 @@ func (s *Socket) SetSockOpt(level, name int, v []byte) error {
 		}
 		return s.setTCPOpt(name, v)
 	case unix.IPPROTO_IP:
+		if name == unix.IP_OPTIONS || name == unix.IP_RETOPTS {
+			return ipOptions(v)
+		}
 		return s.setStored(level, name, v)
 	case unix.IPPROTO_IPV6:
 		if s.family != unix.AF_INET6 {
@@ -89,13 +92,14 @@ func (s *Socket) bound() bool {
 
 // storedOpts are the options kept without effect, with Linux's default.
 var storedOpts = map[[2]int]int32{
-	{unix.SOL_SOCKET, unix.SO_DEBUG}:     0,
-	{unix.SOL_SOCKET, unix.SO_DONTROUTE}: 0,
-	{unix.SOL_SOCKET, unix.SO_OOBINLINE}: 0,
-	{unix.SOL_SOCKET, unix.SO_PRIORITY}:  0,
-	{unix.SOL_SOCKET, unix.SO_NO_CHECK}:  0,
-	{unix.SOL_SOCKET, unix.SO_MARK}:      0,
-	{unix.SOL_SOCKET, unix.SO_TIMESTAMP}: 0,
+	{unix.SOL_SOCKET, unix.SO_DEBUG}:       0,
+	{unix.SOL_SOCKET, unix.SO_DONTROUTE}:   0,
+	{unix.SOL_SOCKET, unix.SO_OOBINLINE}:   0,
+	{unix.SOL_SOCKET, unix.SO_PRIORITY}:    0,
+	{unix.SOL_SOCKET, unix.SO_NO_CHECK}:    0,
+	{unix.SOL_SOCKET, unix.SO_MARK}:        0,
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP}:   0,
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS}: 0,
 
 	{unix.IPPROTO_IP, unix.IP_TOS}:                  0,
 	{unix.IPPROTO_IP, unix.IP_TTL}:                  defaultTTL,
@@ -140,8 +144,8 @@ var storedOpts = map[[2]int]int32{
 var boolStored = map[[2]int]bool{
 	{unix.SOL_SOCKET, unix.SO_DEBUG}: true, {unix.SOL_SOCKET, unix.SO_DONTROUTE}: true,
 	{unix.SOL_SOCKET, unix.SO_OOBINLINE}: true, {unix.SOL_SOCKET, unix.SO_NO_CHECK}: true,
-	{unix.SOL_SOCKET, unix.SO_TIMESTAMP}: true,
-	{unix.IPPROTO_IP, unix.IP_PKTINFO}:   true, {unix.IPPROTO_IP, unix.IP_RECVTOS}: true,
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP}: true, {unix.SOL_SOCKET, unix.SO_TIMESTAMPNS}: true,
+	{unix.IPPROTO_IP, unix.IP_PKTINFO}: true, {unix.IPPROTO_IP, unix.IP_RECVTOS}: true,
 	{unix.IPPROTO_IP, unix.IP_RECVTTL}: true, {unix.IPPROTO_IP, unix.IP_RECVERR}: true,
 	{unix.IPPROTO_IP, unix.IP_FREEBIND}: true, {unix.IPPROTO_IP, unix.IP_TRANSPARENT}: true,
 	{unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT}: true, {unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP}: true,
@@ -175,6 +179,7 @@ func (s *Socket) setStored(level, name int, v []byte) error {
 	s.mu.Lock()
 	s.stored[k] = x
 	s.mu.Unlock()
+	s.applyRecvOpt(k, x != 0)
 	return nil
 }
 
@@ -372,6 +377,10 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 		}
 		return s.getTCPOpt(name)
 	case unix.IPPROTO_IP:
+		if name == unix.IP_OPTIONS {
+			// None are sent (ipOptions).
+			return []byte{}, nil
+		}
 		return s.getStored(level, name)
 	case unix.IPPROTO_IPV6:
 		if s.family != unix.AF_INET6 {

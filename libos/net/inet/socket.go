@@ -58,6 +58,8 @@ type Socket struct {
 	shutRd bool
 	// keepIdle etc. are remembered so getsockopt reports what was set.
 	closed bool
+	// uid is the creator's, which /proc/net shows.
+	uid uint32
 }
 
 var (
@@ -80,13 +82,19 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 		}
 		tp, proto = tcp.ProtocolNumber, unix.IPPROTO_TCP
 	case unix.SOCK_DGRAM:
+		if p, ok := pingProto(family, proto); ok {
+			// A ping socket, as unprivileged ping uses (Linux lets
+			// the groups of net.ipv4.ping_group_range, all of them
+			// in a container).
+			tp = p
+			break
+		}
 		if proto != 0 && proto != unix.IPPROTO_UDP {
 			return nil, unix.EPROTONOSUPPORT
 		}
 		tp, proto = udp.ProtocolNumber, unix.IPPROTO_UDP
 	case unix.SOCK_RAW:
-		// Raw sockets would let the workload forge packets on the NIC;
-		// exo's filter would drop them, but nothing needs them yet.
+		// NewRawSocket makes them, for a caller with CAP_NET_RAW.
 		return nil, unix.EPERM
 	default:
 		return nil, unix.ESOCKTNOSUPPORT
@@ -105,6 +113,7 @@ func (st *Stack) wrap(family, typ, proto int, ep tcpip.Endpoint, wq *gwaiter.Que
 		s.q.Notify(linuxEvents(m))
 	})
 	wq.EventRegister(&s.bridge)
+	st.socks.add(s)
 	// Linux's default that netstack's differs from: Nagle's algorithm
 	// on.
 	if typ == unix.SOCK_STREAM {
@@ -222,6 +231,7 @@ func (s *Socket) Accept() (vfs.File, []byte, error) {
 	c := s.st.wrap(s.family, s.typ, s.proto, ep, wq)
 	// An accepted socket inherits the listener's timeouts.
 	c.rcvTimeo, c.sndTimeo = s.Timeouts()
+	c.uid = s.owner()
 	return c, encodeAddr(s.family, peer), nil
 }
 
@@ -267,11 +277,19 @@ func (s *Socket) Shutdown(how int) error {
 // Send sends data (to the address to, if not nil). A stream socket may
 // take only part; EAGAIN means nothing could be sent now.
 func (s *Socket) Send(data []byte, to []byte, flags int) (int, error) {
+	return s.send(data, to, flags, nil)
+}
+
+// send is Send with the control messages of a sendmsg (nil: none).
+func (s *Socket) send(data []byte, to []byte, flags int, cm *tcpip.SendableControlMessages) (int, error) {
 	if flags&unix.MSG_OOB != 0 {
 		return 0, unix.EOPNOTSUPP
 	}
 	opts := tcpip.WriteOptions{More: flags&unix.MSG_MORE != 0, EndOfRecord: flags&unix.MSG_EOR != 0}
-	if to != nil && s.typ == unix.SOCK_DGRAM {
+	if cm != nil {
+		opts.ControlMessages = *cm
+	}
+	if to != nil && s.typ != unix.SOCK_STREAM {
 		a, err := parseAddr(s.family, to)
 		if err == ErrUnspec {
 			return 0, unix.EAFNOSUPPORT
@@ -316,6 +334,9 @@ type RecvResult struct {
 	N, Len int
 	// From is the sender's address (datagram sockets).
 	From []byte
+	// Control is the control messages recvmsg delivers (cmsghdr
+	// records, each padded to 8 bytes).
+	Control []byte
 }
 
 // Recv receives into b: a stream's next bytes, or a datagram (truncated
@@ -360,7 +381,7 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 		}
 		return RecvResult{}, errno(err)
 	}
-	return RecvResult{N: w.n, Len: r.Total, From: encodeAddr(s.family, r.RemoteAddr)}, nil
+	return RecvResult{N: w.n, Len: r.Total, From: encodeAddr(s.family, r.RemoteAddr), Control: s.control(&r.ControlMessages)}, nil
 }
 
 // Readiness implements waiter.Waitable.
@@ -420,6 +441,7 @@ func (s *Socket) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.wq.EventUnregister(&s.bridge)
+	s.st.socks.remove(s)
 	s.ep.Close()
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/raw"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
@@ -41,6 +42,8 @@ type Stack struct {
 	nextIndex tcpip.NICID
 	// extra holds what netstack does not keep about an interface.
 	extra map[tcpip.NICID]*nicExtra
+	// socks are the open sockets, for /proc/net.
+	socks sockTable
 }
 
 // nicExtra is what the stack keeps of an interface beside netstack's NIC.
@@ -56,6 +59,8 @@ func NewStack() (*Stack, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 		HandleLocal:        true,
+		// Raw sockets, for workloads with CAP_NET_RAW (NewRawSocket).
+		RawFactory: raw.EndpointFactory{},
 	})
 	// Linux's defaults: SACK on, and the receive buffer grows with use.
 	sack := tcpip.TCPSACKEnabled(true)

@@ -97,11 +97,17 @@ type Namespace struct {
 	// nextAuto is the next autobind name to try.
 	nextAuto uint32
 	nextIno  atomic.Uint64
+
+	// liveMu guards live, the sockets not yet closed, which
+	// /proc/net/unix lists; its own lock since New runs with and
+	// without mu held.
+	liveMu sync.Mutex
+	live   map[*Socket]struct{}
 }
 
 // NewNamespace returns a namespace with no names bound.
 func NewNamespace() *Namespace {
-	ns := &Namespace{abstract: make(map[abstractKey]*Socket), paths: make(map[InodeKey]*Socket)}
+	ns := &Namespace{abstract: make(map[abstractKey]*Socket), paths: make(map[InodeKey]*Socket), live: make(map[*Socket]struct{})}
 	ns.nextIno.Store(1 << 20)
 	return ns
 }
@@ -195,7 +201,7 @@ var (
 
 // New returns an unconnected socket of typ made by cred.
 func (ns *Namespace) New(typ Type, cred Cred) *Socket {
-	return &Socket{
+	s := &Socket{
 		ns:   ns,
 		typ:  typ,
 		ino:  ns.nextIno.Add(1),
@@ -204,6 +210,10 @@ func (ns *Namespace) New(typ Type, cred Cred) *Socket {
 		cred: cred,
 		opts: Options{SndBuf: DefaultBuf, RcvBuf: DefaultBuf, RcvLowat: 1},
 	}
+	ns.liveMu.Lock()
+	ns.live[s] = struct{}{}
+	ns.liveMu.Unlock()
+	return s
 }
 
 // Pair returns two sockets of typ connected to each other, as
@@ -880,6 +890,9 @@ func (s *Socket) release(embryo bool) {
 		return
 	}
 	s.closed = true
+	ns.liveMu.Lock()
+	delete(ns.live, s)
+	ns.liveMu.Unlock()
 	if s.addr != "" {
 		if s.pathKey != nil {
 			if ns.paths[*s.pathKey] == s {

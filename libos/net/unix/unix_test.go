@@ -3,6 +3,8 @@ package unix
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	sys "golang.org/x/sys/unix"
@@ -372,5 +374,31 @@ func TestBufSize(t *testing.T) {
 		if got := BufSize(c.in, c.snd); got != c.want {
 			t.Errorf("BufSize(%d, %v) = %d, want %d", c.in, c.snd, got, c.want)
 		}
+	}
+}
+
+func TestProcNet(t *testing.T) {
+	ns := NewNamespace()
+	l := ns.New(Stream, Cred{})
+	if err := l.BindAbstract("\x00abc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Listen(1, Cred{}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := ns.Pair(Dgram, Cred{})
+	got := string(ns.ProcNet())
+	want := "Num       RefCount Protocol Flags    Type St Inode Path\n" +
+		fmt.Sprintf("0000000000000000: 00000002 00000000 00010000 0001 01 %5d @abc\n", l.Ino()) +
+		fmt.Sprintf("0000000000000000: 00000002 00000000 00000000 0002 03 %5d\n", a.Ino()) +
+		fmt.Sprintf("0000000000000000: 00000002 00000000 00000000 0002 03 %5d\n", b.Ino())
+	if got != want {
+		t.Errorf("/proc/net/unix =\n%s\nwant\n%s", got, want)
+	}
+	l.Close()
+	a.Close()
+	b.Close()
+	if got := string(ns.ProcNet()); strings.Count(got, "\n") != 1 {
+		t.Errorf("closed sockets listed:\n%s", got)
 	}
 }

@@ -1,8 +1,11 @@
 // Command nettool is the static Go HTTP server and client the netns tests
 // run in and out of the sandbox:
 //
-//	nettool serve ADDR TEXT     serve TEXT at every path on ADDR
+//	nettool serve ADDR TEXT     serve TEXT at every path on ADDR, but
+//	                            N bytes at /bytes/N
 //	nettool get URL             print the body at URL (retrying a while)
+//	nettool count URL           print how many bytes the body at URL has
+//	                            (waiting up to two minutes for it)
 //	nettool udpecho ADDR TEXT   answer every UDP datagram on ADDR with TEXT and what it said
 //	nettool udpsend ADDR TEXT   send TEXT to a UDP ADDR and print the answer (retrying a while)
 //	nettool raw                 try to make raw, packet and ping sockets: exit 0 if all fail
@@ -14,6 +17,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -80,10 +85,29 @@ func main() {
 		text := os.Args[3]
 		fmt.Println("listening")
 		err = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/bytes/")); err == nil && strings.HasPrefix(r.URL.Path, "/bytes/") {
+				w.Write(make([]byte, n))
+				return
+			}
 			fmt.Fprintf(w, "%s from %s\n", text, r.URL.Path)
 		}))
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
+	case "count":
+		c := &http.Client{Timeout: 2 * time.Minute}
+		resp, err := c.Get(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "count:", err)
+			os.Exit(1)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "read:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%d bytes\n", n)
+		return
 	case "get":
 		c := &http.Client{Timeout: 5 * time.Second}
 		var err error
