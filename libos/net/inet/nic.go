@@ -36,6 +36,12 @@ func (st *Stack) AddNIC(c NICConfig) error {
 		// came from a real wire.
 		RXChecksumOffload:  true,
 		PacketDispatchMode: fdbased.Readv,
+		// One processor: the dispatcher delivers each frame to the
+		// stack itself. With more (the default is one per P), every
+		// frame is handed to a processor goroutine, one more wake-up
+		// on the path of each request, for parallelism a sandbox on
+		// a few CPUs does not have to spare.
+		ProcessorsPerChannel: 1,
 	})
 	if err != nil {
 		return fmt.Errorf("inet: nic %q: %v", c.Name, err)
