@@ -26,7 +26,9 @@ import (
 // The NIC manager. A NIC handle stands for one network interface of the
 // netns exo runs in (the veth a CNI plugin or docker made). Exo holds a raw
 // packet socket (AF_PACKET) bound to it and relays frames between it and
-// the sentry's end of a SOCK_SEQPACKET pair, one frame per record:
+// the sentry's end of a SOCK_SEQPACKET pair, one frame per record, each
+// after a virtio-net header (VnetHdrLen) so that TCP segments up to 64 KiB
+// cross in one record and the host kernel cuts them (GSO):
 //
 //   - ingress: a classic BPF filter on the packet socket (checked by the
 //     host kernel) passes only frames to the NIC's MAC, broadcast and
@@ -62,6 +64,8 @@ type NICConfig struct {
 	MTU    int            `json:"mtu"`
 	Addrs  []netip.Prefix `json:"addrs"`
 	Routes []NICRoute     `json:"routes,omitempty"`
+	// VnetHdr says every record starts with a virtio-net header.
+	VnetHdr bool `json:"vnetHdr,omitempty"`
 }
 
 // NICOptions are the quotas of a NIC handle.
@@ -209,6 +213,7 @@ func OpenNIC(name string, opts NICOptions, log *slog.Logger) (*NIC, error) {
 	if n.fd, err = openPacket(ifc.Index, ifc.HardwareAddr); err != nil {
 		return nil, fmt.Errorf("caps: nic %q: %w", name, err)
 	}
+	n.Config.VnetHdr = true
 	for _, p := range cfg.Addrs {
 		if err := delAddr(ifc.Index, p); err != nil {
 			unix.Close(n.fd)
@@ -243,6 +248,12 @@ func openPacket(index int, mac net.HardwareAddr) (int, error) {
 	// receive back.
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fail("ignore outgoing", err)
+	}
+	// Frames carry a virtio-net header both ways, so the sandbox's stack
+	// can hand the host a 64 KiB TCP segment for the kernel to cut
+	// (GSO), and receive the large segments the peer's stack sends.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1); err != nil {
+		return fail("vnet header", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: index}); err != nil {
 		return fail("bind", err)
@@ -378,6 +389,62 @@ func (n *NIC) Close() error {
 	return nil
 }
 
+// VnetHdrLen is the size of the virtio-net header (struct
+// virtio_net_hdr) that starts every record on the sentry's pair.
+const VnetHdrLen = 10
+
+// The virtio-net header's values the sandbox may use (linux/virtio_net.h).
+const (
+	vnetFlagNeedsCsum = 1
+	vnetGSONone       = 0
+	vnetGSOTCPv4      = 1
+	vnetGSOTCPv6      = 4
+	vnetGSOECN        = 0x80
+)
+
+// checkEgressRecord checks a record from the sentry: a virtio-net header
+// asking for nothing but checksum completion and TCP segmentation, within
+// the frame, and then the frame itself (CheckEgress). The kernel checks
+// the header again when exo sends it; a segmented packet's segments carry
+// the checked frame's addresses.
+func (n *NIC) checkEgressRecord(rec []byte) error {
+	if len(rec) < VnetHdrLen {
+		return ErrForged
+	}
+	h, frame := rec[:VnetHdrLen], rec[VnetHdrLen:]
+	flags, gso := h[0], h[1]&^vnetGSOECN
+	hdrLen := int(binary.LittleEndian.Uint16(h[2:]))
+	gsoSize := binary.LittleEndian.Uint16(h[4:])
+	csumStart, csumOff := int(binary.LittleEndian.Uint16(h[6:])), int(binary.LittleEndian.Uint16(h[8:]))
+	if flags&^vnetFlagNeedsCsum != 0 || hdrLen > len(frame) {
+		return ErrForged
+	}
+	if flags&vnetFlagNeedsCsum != 0 && csumStart+csumOff+2 > len(frame) {
+		return ErrForged
+	}
+	if err := n.CheckEgress(frame); err != nil {
+		return err
+	}
+	switch gso {
+	case vnetGSONone:
+		return nil
+	case vnetGSOTCPv4:
+		if binary.BigEndian.Uint16(frame[12:14]) != unix.ETH_P_IP || frame[23] != unix.IPPROTO_TCP {
+			return ErrForged
+		}
+	case vnetGSOTCPv6:
+		if binary.BigEndian.Uint16(frame[12:14]) != unix.ETH_P_IPV6 || frame[20] != unix.IPPROTO_TCP {
+			return ErrForged
+		}
+	default:
+		return ErrForged
+	}
+	if gsoSize == 0 || flags&vnetFlagNeedsCsum == 0 {
+		return ErrForged
+	}
+	return nil
+}
+
 // ErrForged is why an egress frame is dropped.
 var ErrForged = errors.New("frame not from the sandbox's addresses")
 
@@ -450,7 +517,7 @@ func (n *NIC) relay(exoEnd int) {
 	}
 	go func() {
 		defer stop()
-		buf := make([]byte, 65536+14)
+		buf := make([]byte, VnetHdrLen+65536+14)
 		n.pump(packet, sentry, buf, func(frame []byte) bool {
 			n.Received.Add(1)
 			return true
@@ -458,11 +525,11 @@ func (n *NIC) relay(exoEnd int) {
 	}()
 	go func() {
 		defer stop()
-		buf := make([]byte, 65536+14)
+		buf := make([]byte, VnetHdrLen+65536+14)
 		tokens, last := float64(0), time.Now()
 		var loggedDrop atomic.Bool
 		n.pump(sentry, packet, buf, func(frame []byte) bool {
-			if err := n.CheckEgress(frame); err != nil {
+			if err := n.checkEgressRecord(frame); err != nil {
 				n.Drops.Add(1)
 				if !loggedDrop.Swap(true) {
 					n.log.Warn("caps: nic: dropped a frame the sandbox may not send (logged once)", "name", n.Config.Name, "err", err)
@@ -473,11 +540,12 @@ func (n *NIC) relay(exoEnd int) {
 				now := time.Now()
 				tokens = min(tokens+now.Sub(last).Seconds()*float64(r), float64(r))
 				last = now
-				if tokens < float64(len(frame)) {
+				wire := float64(len(frame) - VnetHdrLen)
+				if tokens < wire {
 					n.Drops.Add(1)
 					return false
 				}
-				tokens -= float64(len(frame))
+				tokens -= wire
 			}
 			n.Sent.Add(1)
 			return true

@@ -195,6 +195,7 @@ func TestNICFiltersFrames(t *testing.T) {
 		"FORGED-proto": append(append(append([]byte{}, peerMAC...), nic.mac...), 0x88, 0xb5, 'F', 'O', 'R', 'G', 'E', 'D', '-', 'p', 'r', 'o', 't', 'o'),
 	}
 	for _, f := range frames {
+		f = append(make([]byte, VnetHdrLen), f...) // no offload asked for
 		if _, err := unix.Write(sentry, f); err != nil {
 			t.Fatalf("sentry write: %v", err)
 		}
@@ -277,5 +278,54 @@ func TestCheckEgressARP(t *testing.T) {
 	}
 	if n.CheckEgress([]byte{1, 2, 3}) == nil {
 		t.Errorf("a runt frame passed")
+	}
+}
+
+// TestCheckEgressVnetHeader: the sandbox may ask the host for checksum
+// completion and TCP segmentation, nothing else, and the frame behind the
+// header is checked as ever.
+func TestCheckEgressVnetHeader(t *testing.T) {
+	mac := net.HardwareAddr{2, 1, 2, 3, 4, 5}
+	mine := netip.MustParseAddr("10.0.0.1")
+	n := &NIC{mac: mac, allowed: map[netip.Addr]bool{mine: true}}
+	peer := net.HardwareAddr{2, 9, 9, 9, 9, 9}
+	udp := udpFrame(peer, mac, mine, netip.MustParseAddr("10.0.0.2"), "payload-of-some-length")
+	tcp := append([]byte{}, udp...)
+	tcp[23] = unix.IPPROTO_TCP
+	forged := udpFrame(peer, mac, netip.MustParseAddr("10.0.0.3"), netip.MustParseAddr("10.0.0.2"), "payload")
+	hdr := func(flags, gso byte, gsoSize, csumStart, csumOff uint16) []byte {
+		h := make([]byte, VnetHdrLen)
+		h[0], h[1] = flags, gso
+		binary.LittleEndian.PutUint16(h[2:], 54)
+		binary.LittleEndian.PutUint16(h[4:], gsoSize)
+		binary.LittleEndian.PutUint16(h[6:], csumStart)
+		binary.LittleEndian.PutUint16(h[8:], csumOff)
+		return h
+	}
+	rec := func(h, f []byte) []byte { return append(append([]byte{}, h...), f...) }
+	for _, c := range []struct {
+		name string
+		rec  []byte
+		ok   bool
+	}{
+		{"no offload", rec(make([]byte, VnetHdrLen), udp), true},
+		{"checksum completion", rec(hdr(vnetFlagNeedsCsum, vnetGSONone, 0, 34, 6), udp), true},
+		{"TCPv4 segmentation", rec(hdr(vnetFlagNeedsCsum, vnetGSOTCPv4, 1448, 34, 16), tcp), true},
+		{"TCPv4 segmentation with ECN", rec(hdr(vnetFlagNeedsCsum, vnetGSOTCPv4|vnetGSOECN, 1448, 34, 16), tcp), true},
+		{"segmentation of UDP", rec(hdr(vnetFlagNeedsCsum, vnetGSOTCPv4, 1448, 34, 16), udp), false},
+		{"TCPv6 segmentation of IPv4", rec(hdr(vnetFlagNeedsCsum, vnetGSOTCPv6, 1448, 34, 16), tcp), false},
+		{"UFO", rec(hdr(vnetFlagNeedsCsum, 3, 1448, 34, 6), udp), false},
+		{"segmentation without checksum", rec(hdr(0, vnetGSOTCPv4, 1448, 0, 0), tcp), false},
+		{"segment size 0", rec(hdr(vnetFlagNeedsCsum, vnetGSOTCPv4, 0, 34, 16), tcp), false},
+		{"unknown flag", rec(hdr(vnetFlagNeedsCsum|2, vnetGSONone, 0, 34, 6), udp), false},
+		{"checksum past the frame", rec(hdr(vnetFlagNeedsCsum, vnetGSONone, 0, 1000, 6), udp), false},
+		{"forged source behind a clean header", rec(make([]byte, VnetHdrLen), forged), false},
+		{"header only", make([]byte, VnetHdrLen), false},
+		{"runt", []byte{0, 0, 0}, false},
+	} {
+		err := n.checkEgressRecord(c.rec)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
+		}
 	}
 }

@@ -1067,7 +1067,7 @@ func addNIC(st *inet.Stack, nc caps.NICConfig, byName map[string]caps.Grant) err
 	if err != nil {
 		return fmt.Errorf("network interface %q: %w", nc.Name, err)
 	}
-	c := inet.NICConfig{FD: int(g.File.Fd()), Name: nc.Name, MAC: mac, MTU: uint32(nc.MTU), Addrs: nc.Addrs}
+	c := inet.NICConfig{FD: int(g.File.Fd()), Name: nc.Name, MAC: mac, MTU: uint32(nc.MTU), Addrs: nc.Addrs, VnetHdr: nc.VnetHdr}
 	for _, r := range nc.Routes {
 		c.Routes = append(c.Routes, inet.Route{Dst: r.Dst, Gateway: r.Gateway})
 	}

@@ -19,14 +19,25 @@ type NICConfig struct {
 	MTU    uint32
 	Addrs  []netip.Prefix
 	Routes []Route // Index is ignored: the routes are this interface's
+	// VnetHdr says each record starts with a virtio-net header: the
+	// stack then sends TCP segments up to gsoMaxSize for the host to cut.
+	VnetHdr bool
 }
+
+// gsoMaxSize is the largest segment the stack hands the host at once.
+const gsoMaxSize = 65536
 
 // AddNIC adds the granted interface with its addresses and routes.
 func (st *Stack) AddNIC(c NICConfig) error {
 	if len(c.MAC) != 6 {
 		return fmt.Errorf("inet: nic %q: MAC %v is not Ethernet's", c.Name, c.MAC)
 	}
+	var gso uint32
+	if c.VnetHdr {
+		gso = gsoMaxSize
+	}
 	ep, err := fdbased.New(&fdbased.Options{
+		GSOMaxSize:     gso,
 		FDs:            []int{c.FD},
 		MTU:            c.MTU,
 		EthernetHeader: true,
