@@ -249,6 +249,12 @@ func openPacket(index int, mac net.HardwareAddr) (int, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fail("ignore outgoing", err)
 	}
+	// Room for a burst of 64 KiB segments while exo or the sentry is
+	// not scheduled: the default (rmem_default, ~200 KiB) holds three,
+	// and every frame dropped here is a retransmission for the peer.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20); err != nil {
+		return fail("receive buffer", err)
+	}
 	// Frames carry a virtio-net header both ways, so the sandbox's stack
 	// can hand the host a 64 KiB TCP segment for the kernel to cut
 	// (GSO), and receive the large segments the peer's stack sends.
