@@ -128,3 +128,33 @@ http {
 		}
 	}
 }
+
+// TestIperf3InSandbox: an iperf3 server in the sandbox takes a stream each
+// way from the peer namespace, after a client that connected and closed at
+// once (a port probe). The probe makes iperf3 close its listener and open
+// a new one; a client that connects in between is reset, as on Linux,
+// where the window is only shorter: the client retries.
+func TestIperf3InSandbox(t *testing.T) {
+	needs(t, "iperf3")
+	p := newPair(t)
+	background(t, p.sandboxed(t, "iperf3", "-s", "-p", "5201"))
+	waitFor(t, in(p.peer, "bash", "-c", "exec 3<>/dev/tcp/"+p.sandboxIP+"/5201 && echo connected"), "connected")
+	for _, dir := range [][]string{nil, {"-R"}} {
+		args := append([]string{"iperf3", "-c", p.sandboxIP, "-p", "5201", "-t", "1", "-f", "m"}, dir...)
+		var r result
+		for i := 0; i < 20; i++ {
+			if r = runFor(t, in(p.peer, args...)); r.err == nil {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		m := regexp.MustCompile(`([0-9.]+) Mbits/sec\s+receiver`).FindSubmatch(r.out)
+		if r.err != nil || m == nil {
+			t.Errorf("iperf3 %v:\n%s", dir, r)
+			continue
+		}
+		if v, _ := strconv.ParseFloat(string(m[1]), 64); v <= 0 {
+			t.Errorf("iperf3 %v: %s Mbit/s:\n%s", dir, m[1], r)
+		}
+	}
+}
