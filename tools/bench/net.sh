@@ -67,9 +67,9 @@ server() {
 		ip netns exec "$S" "$EXO" do --network=sandbox -- "$@" >"$W/server.log" 2>&1 &
 	fi
 	SPID=$!
-	# Port 0: no probe (a connection that closes at once upsets a
-	# sandboxed iperf3 server: the next client is reset); the client
-	# retries instead.
+	# Port 0: no probe (a connection that closes at once makes iperf3
+	# reopen its listener, and a client connecting meanwhile is reset);
+	# the client retries instead.
 	[[ $port == 0 ]] && return 0
 	for i in $(seq 1 200); do
 		ip netns exec "$C" bash -c "exec 3<>/dev/tcp/$SIP/$port" 2>/dev/null && return 0
