@@ -17,6 +17,7 @@ type Exo struct {
 	log     *slog.Logger
 	table   *Table
 	hostNet hostNet
+	tasks   taskTable
 }
 
 // NewExo returns an Exo with an empty table, auditing to log (slog.Default if
@@ -176,6 +177,14 @@ func (e *Exo) handle(conn *net.UnixConn, msg []byte) error {
 			return e.replyErr(conn, fmt.Errorf("socket-closed takes a handle only: %w", ErrInvalid))
 		}
 		if err := e.hostSocketClosed(req.ID); err != nil {
+			return e.replyErr(conn, err)
+		}
+		return sendMsg(conn, response{}, nil)
+	case opPlaceTask:
+		if req.Keep != 0 || req.Family != 0 || req.Type != 0 || req.Proto != 0 {
+			return e.replyErr(conn, fmt.Errorf("place-task takes a handle and a thread only: %w", ErrInvalid))
+		}
+		if err := e.placeTask(req.ID, req.PID, req.TID); err != nil {
 			return e.replyErr(conn, err)
 		}
 		return sendMsg(conn, response{}, nil)

@@ -25,6 +25,9 @@ const (
 	// (hostsock.go); opSocketClosed reports one closed.
 	opSocket       = "socket"
 	opSocketClosed = "socket-closed"
+	// opPlaceTask asks exo to count a stub thread as one of the
+	// container's tasks (tasks.go).
+	opPlaceTask = "place-task"
 )
 
 const (
@@ -48,6 +51,10 @@ type request struct {
 	Family int `json:"family,omitempty"`
 	Type   int `json:"type,omitempty"`
 	Proto  int `json:"proto,omitempty"`
+	// PID and TID name the stub thread opPlaceTask places, as the
+	// sentry's pid namespace numbers them.
+	PID int `json:"pid,omitempty"`
+	TID int `json:"tid,omitempty"`
 }
 
 type wireGrant struct {

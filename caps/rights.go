@@ -17,6 +17,7 @@ const (
 	KindNIC                     // a SOCK_SEQPACKET end exo relays to a network interface, one frame per record
 	KindHostNet                 // the right to ask exo for TCP/UDP sockets of its netns (hostsock.go)
 	KindSocket                  // one host socket exo made through a KindHostNet handle; never in the table
+	KindTasks                   // the right to have exo count stub threads as the container's tasks (tasks.go)
 )
 
 var kindNames = map[Kind]string{
@@ -26,6 +27,7 @@ var kindNames = map[Kind]string{
 	KindNIC:     "nic",
 	KindHostNet: "hostnet",
 	KindSocket:  "socket",
+	KindTasks:   "tasks",
 }
 
 func (k Kind) String() string {

@@ -35,7 +35,7 @@ func TestRightsString(t *testing.T) {
 }
 
 func TestKindText(t *testing.T) {
-	for _, k := range []Kind{KindMemory, KindDir, KindFile, KindNIC, KindHostNet, KindSocket} {
+	for _, k := range []Kind{KindMemory, KindDir, KindFile, KindNIC, KindHostNet, KindSocket, KindTasks} {
 		b, err := json.Marshal(k)
 		if err != nil {
 			t.Fatal(err)

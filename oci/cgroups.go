@@ -100,9 +100,20 @@ func (m cgroupMount) dir(p string) string {
 	return filepath.Join(m.point, rel, path.Clean("/"+p))
 }
 
+// PidsSandboxSuffix names the sibling of a container's v1 pids cgroup that
+// holds the sandbox's own threads (exo, the sentry, the stubs'
+// address-space threads) when the container's cgroup counts only the
+// threads that run workload code (JoinCgroups with splitPids; exo places
+// those through a tasks capability, caps/tasks.go).
+const PidsSandboxSuffix = ".exo-sandbox"
+
 // JoinCgroups creates cgroup p in every hierarchy and moves pid into it;
 // its children follow. It returns the directories made, for RemoveCgroups.
-func JoinCgroups(p string, pid int) ([]string, error) {
+//
+// With splitPids, in a v1 pids hierarchy pid goes to p's sibling
+// p+PidsSandboxSuffix instead: p then counts the workload's tasks only,
+// and its pids.max can be the spec's limit exactly (SetResources).
+func JoinCgroups(p string, pid int, splitPids bool) ([]string, error) {
 	if strings.Contains(p, "..") {
 		return nil, fmt.Errorf("config.json: linux.cgroupsPath: %q must not hold ..", p)
 	}
@@ -118,6 +129,15 @@ func JoinCgroups(p string, pid int) ([]string, error) {
 			return nil, fmt.Errorf("cgroup %s: %w", d, err)
 		}
 		dirs = append(dirs, d)
+		if splitPids && m.ctrls == "pids" {
+			sd := d + PidsSandboxSuffix
+			if err := mkdirCgroup(sd, false); err != nil {
+				RemoveCgroups(dirs)
+				return nil, fmt.Errorf("cgroup %s: %w", sd, err)
+			}
+			dirs = append(dirs, sd)
+			d = sd
+		}
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 			RemoveCgroups(dirs)
 			return nil, fmt.Errorf("cgroup %s: join: %w", d, err)
@@ -126,10 +146,39 @@ func JoinCgroups(p string, pid int) ([]string, error) {
 	return dirs, nil
 }
 
+// PidsTasksFile is the "tasks" file of the v1 pids cgroup that counts the
+// workload's threads alone, when JoinCgroups split it from the sandbox's
+// own ("" otherwise).
+func PidsTasksFile(dirs []string) string {
+	for _, d := range dirs {
+		if _, err := os.Stat(d + PidsSandboxSuffix); err == nil && !isV2(d) {
+			return filepath.Join(d, "tasks")
+		}
+	}
+	return ""
+}
+
+// PlaceThread moves thread tid into the container's side of a split pids
+// cgroup (a no-op when JoinCgroups did not split one).
+func PlaceThread(dirs []string, tid int) error {
+	f := PidsTasksFile(dirs)
+	if f == "" {
+		return nil
+	}
+	if err := os.WriteFile(f, []byte(strconv.Itoa(tid)), 0o644); err != nil {
+		return fmt.Errorf("cgroup %s: place thread %d: %w", filepath.Dir(f), tid, err)
+	}
+	return nil
+}
+
 // EnterCgroups moves pid into cgroup directories JoinCgroups made, as
-// far as it can: a process that cannot join still runs.
+// far as it can: a process that cannot join still runs. The workload's
+// side of a split pids cgroup is left to the placement of its threads.
 func EnterCgroups(dirs []string, pid int) {
 	for _, d := range dirs {
+		if _, err := os.Stat(d + PidsSandboxSuffix); err == nil {
+			continue
+		}
 		os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 	}
 }

@@ -23,6 +23,11 @@ import (
 // blkioWeight 0 that this kernel has nothing for. A file that exists but
 // refuses the value is an error.
 //
+// The pids limit is written exactly where the container's cgroup counts
+// the workload's tasks only (a v1 pids cgroup split by JoinCgroups: exo
+// places each stub thread that runs workload code there, and the
+// sandbox's own threads in a sibling, which gets HostPidsLimit).
+//
 // The memory limit is written as given: the sandbox's whole host
 // footprint (exo, the sentry, the stubs and the memory quota's pages)
 // counts against it, as a runc container's processes do. The pids limit
@@ -175,6 +180,32 @@ func bytesMax(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
+// pidsSplitWrites rewrites the pids.max of writes for v1 cgroup d when
+// JoinCgroups split the pids cgroup: the container's side gets n exactly,
+// the sandbox's side its headroom.
+func pidsSplitWrites(d string, writes []cgroupWrite, n int64) []cgroupWrite {
+	var v string
+	switch _, err := os.Stat(d + PidsSandboxSuffix); {
+	case err == nil:
+		v = "max"
+		if n > 0 {
+			v = strconv.FormatInt(n, 10)
+		}
+	case strings.HasSuffix(d, PidsSandboxSuffix):
+		v = pidsMax(n)
+	default:
+		return writes
+	}
+	out := make([]cgroupWrite, len(writes))
+	for i, w := range writes {
+		if w.file == "pids.max" {
+			w.value = v
+		}
+		out[i] = w
+	}
+	return out
+}
+
 // pidsMax is the host's pids.max for the library OS's limit n.
 func pidsMax(n int64) string {
 	h := HostPidsLimit(n)
@@ -201,6 +232,9 @@ func SetResources(dirs []string, r *specs.LinuxResources) error {
 		writes := v1Writes(r)
 		if v2 {
 			writes = v2Writes(r)
+		}
+		if r.Pids != nil && !v2 {
+			writes = pidsSplitWrites(d, writes, r.Pids.Limit)
 		}
 		for _, w := range writes {
 			p := filepath.Join(d, w.file)

@@ -328,6 +328,31 @@ type exoProc struct {
 // runExo is the internal `exo` command: the container's host process,
 // started by create.
 func runExo(g *globals, args []string) int {
+	go func() { os.Exit(runExoMain(g, args)) }()
+	pinMainThread()
+	return 0 // not reached
+}
+
+// pinMainThread parks the main thread for good in a syscall with every
+// signal blocked, so that it runs nothing and, above all, never creates a
+// thread. exo's pid is the container's (the pid file's), and a cgroup's
+// membership is shown by its main thread's: with a split pids cgroup
+// (oci.JoinCgroups) that thread alone joins the container's side, which
+// counts the workload's tasks against the spec's exact limit, while exo's
+// other threads, which the Go runtime makes at will, stay on the sandbox's
+// side. The process ends by os.Exit (or a signal) from another thread.
+// The main goroutine must be locked to the main thread (main's init).
+func pinMainThread() {
+	var all unix.Sigset_t
+	for i := range all.Val {
+		all.Val[i] = ^uint64(0)
+	}
+	for {
+		unix.Syscall6(unix.SYS_PPOLL, 0, 0, 0, uintptr(unsafe.Pointer(&all)), unsafe.Sizeof(all.Val[0]), 0)
+	}
+}
+
+func runExoMain(g *globals, args []string) int {
 	fs := flag.NewFlagSet("exo", flag.ContinueOnError)
 	readyFD := fs.Int("ready-fd", -1, "fd to report the created sandbox (or its failure) on")
 	consoleSocket := fs.String("console-socket", "", "unix socket to send the terminal's master to (process.terminal)")
@@ -399,7 +424,16 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 	var cgroups []string
 	if e.spec.Linux != nil && e.spec.Linux.CgroupsPath != "" {
 		// Before the sentry starts: it and its stubs inherit the cgroup.
-		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, os.Getpid()); err != nil {
+		// systrap's stub threads are placed one by one (tasks
+		// capability), so the container's pids cgroup can count the
+		// workload's tasks alone.
+		split := e.g.platform == "" || e.g.platform == "systrap"
+		if cgroups, err = oci.JoinCgroups(e.spec.Linux.CgroupsPath, os.Getpid(), split); err != nil {
+			return 0, 0, err
+		}
+		// The main thread stands for the container (pinMainThread).
+		if err := oci.PlaceThread(cgroups, os.Getpid()); err != nil {
+			e.store.Update(e.id, func(s *oci.State) { s.Cgroups = cgroups })
 			return 0, 0, err
 		}
 		if err := oci.SetResources(cgroups, e.spec.Linux.Resources); err != nil {
@@ -420,6 +454,11 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 	exo := caps.NewExo(slog.Default())
 	defer exo.Close()
 	e.exo = exo
+	if f := oci.PidsTasksFile(cgroups); f != "" {
+		if _, err := exo.GrantTasks(sentry.TasksGrant, f); err != nil {
+			return 0, 0, fmt.Errorf("cgroup: %w", err)
+		}
+	}
 	if err := e.startSentry(exo, sbx); err != nil {
 		return 0, 0, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -93,6 +94,10 @@ var commands = map[string]command{
 	"features":  {"print the features of the runtime as JSON", runFeatures},
 }
 
+// The main goroutine starts on the main thread and, for the exo
+// subcommand, keeps it (pinMainThread); the others let it go in run.
+func init() { runtime.LockOSThread() }
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -122,6 +127,9 @@ func run(args []string) int {
 		return 2
 	}
 	name := fs.Arg(0)
+	if name != "exo" {
+		runtime.UnlockOSThread()
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "runsc-exo: unknown command %q (see runsc-exo --help)\n", name)

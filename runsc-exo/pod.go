@@ -338,7 +338,7 @@ func (e *podExo) run(report func(oci.Message)) (code, sig int, err error) {
 	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
 		// The shim reads the container's stats from the cgroup of this
 		// process; the workload's memory and CPU are the sandbox's.
-		if e.cgroups, err = oci.JoinCgroups(spec.Linux.CgroupsPath, os.Getpid()); err != nil {
+		if e.cgroups, err = oci.JoinCgroups(spec.Linux.CgroupsPath, os.Getpid(), false); err != nil {
 			return 0, 0, err
 		}
 		if err := oci.SetResources(e.cgroups, spec.Linux.Resources); err != nil {

@@ -196,6 +196,25 @@ func creds(uid, gid uint32, groups []uint32, c *CapSets, noNewPrivs bool) kernel
 // NICGrant is the name exo gives the capability of interface name.
 func NICGrant(name string) string { return "nic:" + name }
 
+// TasksGrant names the tasks handle through which exo counts each stub
+// thread that runs workload code as one of the container's tasks in its
+// pids cgroup (caps/tasks.go), when exo split that cgroup.
+const TasksGrant = "tasks"
+
+// taskPlacer asks exo, through tasks handle id, to count each new stub
+// thread as one of the container's tasks. A refusal is logged once and
+// otherwise ignored: the thread stays counted with the sandbox's own.
+func taskPlacer(client *caps.Client, id caps.ID, log *slog.Logger) func(pid, tid int) {
+	var once sync.Once
+	return func(pid, tid int) {
+		if err := client.PlaceTask(id, pid, tid); err != nil && !errors.Is(err, unix.ESRCH) {
+			once.Do(func() {
+				log.Warn("stub thread not counted in the container's pids cgroup (logged once)", "tid", tid, "err", err)
+			})
+		}
+	}
+}
+
 // DNSGrant names the datagram socket exo connected to the resolver of the
 // container's network namespace at DNSAddr (docker's embedded DNS): the
 // library OS answers at the same address and relays through it.
@@ -392,7 +411,11 @@ func Boot(client *caps.Client, cfg Config, host HostState, log *slog.Logger) (*S
 	case "ptrace":
 		plat, err = ptrace.New(host.StubDir)
 	case "", "systrap":
-		plat, err = systrap.New(host.StubDir, systrap.Options{FSGSBase: host.Aux.HWCap2&systrap.HWCap2FSGSBase != 0})
+		opts := systrap.Options{FSGSBase: host.Aux.HWCap2&systrap.HWCap2FSGSBase != 0}
+		if g, ok := byName[TasksGrant]; ok && g.Kind == caps.KindTasks && client != nil {
+			opts.PlaceThread = taskPlacer(client, g.ID, log)
+		}
+		plat, err = systrap.New(host.StubDir, opts)
 	default:
 		err = fmt.Errorf("unknown platform %q (available: systrap, ptrace)", cfg.Platform)
 	}

@@ -15,6 +15,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/test/internal/harness"
 )
 
@@ -181,14 +182,36 @@ func TestUpdateAndEvents(t *testing.T) {
 	dirs := cgroupDirs(t, c.pid)
 	memLimit := func() string { return limitFile(dirs, "memory", "memory.limit_in_bytes", "memory.max") }
 	pidsMax := func() string { return limitFile(dirs, "pids", "pids.max", "pids.max") }
-	if got := memLimit(); got != "134217728" {
-		t.Errorf("host memory limit at create = %q, want 134217728", got)
+	// In a v1 pids hierarchy the container's cgroup counts the
+	// workload's tasks alone, with the spec's limit exactly, and exo's
+	// main thread, which stands for the container; the sandbox's own
+	// threads are counted in a sibling with room for them
+	// (oci.HostPidsLimit). Under v2 one cgroup has that room.
+	sandboxDir := dirs["pids"] + oci.PidsSandboxSuffix
+	_, err := os.Stat(sandboxDir)
+	split := err == nil
+	if _, v1 := dirs["pids"]; v1 && !split {
+		t.Errorf("the pids cgroup %s is not split", dirs["pids"])
 	}
-	// The library OS counts the workload's tasks; the host's wall has
-	// room for the sentry's and stubs' threads (oci.HostPidsLimit).
-	if got := pidsMax(); got != "124" {
-		t.Errorf("host pids.max at create = %q, want 124 (3*20+64)", got)
+	sandboxPids := func(f string) string {
+		return limitFile(map[string]string{"pids": sandboxDir}, "pids", f, f)
 	}
+	wantPids := func(when, n, room string) {
+		t.Helper()
+		if !split {
+			if got := pidsMax(); got != room {
+				t.Errorf("host pids.max %s = %q, want %s", when, got, room)
+			}
+			return
+		}
+		if got := pidsMax(); got != n {
+			t.Errorf("the container's pids.max %s = %q, want the spec's %s", when, got, n)
+		}
+		if got := sandboxPids("pids.max"); got != room {
+			t.Errorf("the sandbox's pids.max %s = %q, want %s", when, got, room)
+		}
+	}
+	wantPids("at create", "20", "124")
 	if got := limitFile(dirs, "cpu", "cpu.shares", "cpu.weight"); got != "512" && got != "20" {
 		t.Errorf("host CPU weight at create = %q, want shares 512 (v1) or weight 20 (v2)", got)
 	}
@@ -210,8 +233,14 @@ func TestUpdateAndEvents(t *testing.T) {
 	if got := memLimit(); got != "268435456" {
 		t.Errorf("host memory limit after update = %q, want 268435456", got)
 	}
-	if got := pidsMax(); got != "154" {
-		t.Errorf("host pids.max after update = %q, want 154", got)
+	wantPids("after update", "30", "154")
+	if split {
+		// sh exec'd sleep: one task, one stub thread counted, and
+		// exo's main thread, which stands for the container on the
+		// host (its pid is the container's).
+		if got := limitFile(dirs, "pids", "pids.current", "pids.current"); got != "2" {
+			t.Errorf("the container's pids.current = %q, want 2 (the workload's one task and exo's main thread)", got)
+		}
 	}
 	if got := limitFile(dirs, "cpu", "cpu.cfs_quota_us", "cpu.max"); got != "50000" && got != "50000 100000" {
 		t.Errorf("host CPU quota after update = %q, want 50000", got)
@@ -246,9 +275,7 @@ func TestUpdateAndEvents(t *testing.T) {
 	e.must("update", "--pids-limit", "1", c.id)
 	e.fails("resource temporarily unavailable", "exec", c.id, "true")
 	e.must("update", "--pids-limit", "-1", c.id)
-	if got := pidsMax(); got != "max" {
-		t.Errorf("host pids.max after --pids-limit -1 = %q, want max", got)
-	}
+	wantPids("after --pids-limit -1", "max", "max")
 	e.must("exec", c.id, "true")
 
 	// events streams stats until the container ends.

@@ -136,6 +136,10 @@ type Options struct {
 	FSGSBase bool
 	// NoSpin disables spinning, as on a machine with one CPU.
 	NoSpin bool
+	// PlaceThread, if set, is told of each stub thread that will run
+	// workload code (its stub's pid and its tid), once it exists; the
+	// address-space worker is not.
+	PlaceThread func(pid, tid int)
 }
 
 // Platform creates systrap stubs from a stub executable.
@@ -838,6 +842,9 @@ func (c *context) enter(as *addressSpace) error {
 	c.mu.Lock()
 	c.tid, c.pid = tid, as.pid
 	c.mu.Unlock()
+	if place := as.p.opts.PlaceThread; place != nil {
+		place(as.pid, tid)
+	}
 	if c.pendingFP != nil {
 		fp := c.pendingFP
 		c.pendingFP = nil
