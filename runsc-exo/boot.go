@@ -88,9 +88,10 @@ func runBoot(g *globals, args []string) int {
 	if err := sentry.Seal(); err != nil {
 		return fail("%v", err)
 	}
-	// From here on the sentry makes no socket; it binds and connects
-	// only with --network=host, on the sockets exo makes.
-	if err := caps.InstallSentryFilter(cfg.SentryNet()); err != nil {
+	// From here on the sentry makes only the host syscalls its grants
+	// need: no socket, no mount, no namespace; it binds and connects only
+	// with --network=host, on the sockets exo makes.
+	if err := caps.InstallSentryFilter(cfg.SentryPolicy()); err != nil {
 		return fail("%v", err)
 	}
 	if cfg.Strace && g.logFile != nil {

@@ -14,10 +14,10 @@ import (
 // dir capability. It returns the directory for the platform's stub, which
 // the sentry writes before remounting that tmpfs read-only (see Seal).
 //
-// What is not done yet, and would make the wall complete: a user
-// namespace, dropping capabilities, and a seccomp filter limiting the
-// sentry to the host syscalls the library OS needs (so far the filter
-// covers only the network: caps.InstallSentryFilter, installed after boot).
+// After boot, caps.InstallSentryFilter limits the sentry to the host
+// syscalls the library OS needs; its execve can then run only what this
+// root holds. What is not done yet, and would make the wall complete: a
+// user namespace and dropping capabilities.
 func Confine() (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", fmt.Errorf("confine sentry: make mounts private: %w", err)

@@ -122,13 +122,15 @@ type Config struct {
 // HostNetGrant is the name exo gives the host-network capability.
 const HostNetGrant = "hostnet"
 
-// SentryNet is the sentry's network confinement for cfg (see
-// caps.InstallSentryFilter).
-func (c Config) SentryNet() caps.SentryNet {
+// SentryPolicy is what the sentry's seccomp filter allows for cfg beyond
+// its base list (see caps.InstallSentryFilter): bind, connect and the rest
+// with host sockets, ptrace with the ptrace platform.
+func (c Config) SentryPolicy() caps.SentryPolicy {
+	p := caps.SentryPolicy{Net: caps.SentryNetSandbox, Ptrace: c.Platform == "ptrace"}
 	if c.HostNetwork {
-		return caps.SentryNetHost
+		p.Net = caps.SentryNetHost
 	}
-	return caps.SentryNetSandbox
+	return p
 }
 
 // Device is one node of linux.devices, directly in /dev.

@@ -24,13 +24,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
+	"golang.org/x/sys/unix"
+
+	"exokernelul.dev/exo/caps"
 	"exokernelul.dev/exo/test/internal/harness"
 )
 
@@ -371,37 +376,103 @@ func TestSocket(t *testing.T) {
 }
 
 // TestSentrySeccomp: the sentry itself (not only the workload's stubs)
-// runs under a seccomp filter, in the default network mode (none) and
-// with --network=host, whose policy (socket(2) always refused; bind,
-// connect, listen and accept only with host sockets) caps.TestSentryFilter
-// checks syscall by syscall. Here: the filter is on the real sentry, which
-// still serves the workload's sockets (TestSocket's program runs under it).
+// runs under its seccomp allowlist, on each platform, in the default
+// network mode (none) and with --network=host: the filter the kernel holds
+// for the real sentry is caps.SentryFilter of that policy (caps.
+// TestSentryFilter checks the policy syscall by syscall: mount, unshare,
+// kexec_load, bpf, ptrace outside the ptrace platform and the rest
+// refused), and the sandbox still runs its workload under it (this whole
+// suite does, on both platforms).
 func TestSentrySeccomp(t *testing.T) {
 	t.Parallel()
 	rt, _ := setup(t, "socket")
-	for _, extra := range [][]string{nil, {"--network=host"}} {
-		p, err := harness.Start(harness.Cmd{Args: rt.DoArgs(harness.DoOpts{Extra: extra}, "/bin/sh", "-c", "echo up; sleep 30")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var status string
-		for i := 0; i < 200 && status == ""; i++ {
-			time.Sleep(50 * time.Millisecond)
-			if !bytes.Contains(p.Stdout(), []byte("up")) {
+	for _, plat := range harness.AllPlatforms {
+		for _, extra := range [][]string{nil, {"--network=host"}} {
+			policy := caps.SentryPolicy{Ptrace: plat == "ptrace"}
+			if extra != nil {
+				policy.Net = caps.SentryNetHost
+			}
+			want, err := caps.SentryFilter(policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("%s %v", plat, extra)
+			p, err := harness.Start(harness.Cmd{Args: rt.On(plat).DoArgs(harness.DoOpts{Extra: extra}, "/bin/sh", "-c", "echo up; sleep 30")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var status string
+			for i := 0; i < 200 && status == ""; i++ {
+				time.Sleep(50 * time.Millisecond)
+				if !bytes.Contains(p.Stdout(), []byte("up")) {
+					continue
+				}
+				status = sentryStatus(p.Pid())
+			}
+			var filters [][]byte
+			var ferr error
+			if m := regexp.MustCompile(`(?m)^Pid:\s+(\d+)$`).FindStringSubmatch(status); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				filters, ferr = seccompFilters(pid)
+			}
+			p.Cmd.Process.Signal(syscall.SIGKILL)
+			syscall.Kill(-p.Pid(), syscall.SIGKILL)
+			p.Wait()
+			if status == "" {
+				t.Fatalf("%s: found no sentry (runsc-exo boot) below runsc-exo do %d\n%s", name, p.Pid(), p.Stderr())
+			}
+			m := regexp.MustCompile(`(?m)^Seccomp:\s+(\d+)$`).FindStringSubmatch(status)
+			if m == nil || m[1] != "2" {
+				t.Errorf("%s: the sentry is not in seccomp filter mode:\n%s", name, status)
+			}
+			if ferr != nil {
+				t.Errorf("%s: reading the sentry's filters: %v", name, ferr)
 				continue
 			}
-			status = sentryStatus(p.Pid())
+			// The allowlist first, then the unlogged clone3 one.
+			if len(filters) != 2 {
+				t.Errorf("%s: the sentry has %d seccomp filters, want 2 (allowlist, then clone3's)", name, len(filters))
+				continue
+			}
+			wantBytes := unsafe.Slice((*byte)(unsafe.Pointer(&want[0])), len(want)*8)
+			if !bytes.Equal(filters[0], wantBytes) {
+				t.Errorf("%s: the sentry's filter (%d instructions) is not caps.SentryFilter(%+v) (%d)", name, len(filters[0])/8, policy, len(want))
+			}
 		}
-		p.Cmd.Process.Signal(syscall.SIGKILL)
-		syscall.Kill(-p.Pid(), syscall.SIGKILL)
-		p.Wait()
-		if status == "" {
-			t.Fatalf("%v: found no sentry (runsc-exo boot) below runsc-exo do %d\n%s", extra, p.Pid(), p.Stderr())
+	}
+}
+
+// seccompFilters reads the seccomp filters of process pid, oldest first,
+// with PTRACE_SECCOMP_GET_FILTER (it stops the process while it reads).
+func seccompFilters(pid int) ([][]byte, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const opts = 0
+	if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, opts, 0, 0); e != 0 {
+		return nil, fmt.Errorf("seize %d: %w", pid, e)
+	}
+	defer syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(pid), 0, 0, 0, 0)
+	if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_INTERRUPT, uintptr(pid), 0, 0, 0, 0); e != 0 {
+		return nil, fmt.Errorf("interrupt %d: %w", pid, e)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+		return nil, fmt.Errorf("wait %d: %w", pid, err)
+	}
+	var out [][]byte
+	for i := 0; ; i++ {
+		n, _, e := syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(pid), uintptr(i), 0, 0, 0)
+		if e == unix.ENOENT {
+			return out, nil
 		}
-		m := regexp.MustCompile(`(?m)^Seccomp:\s+(\d+)$`).FindStringSubmatch(status)
-		if m == nil || m[1] != "2" {
-			t.Errorf("%v: the sentry is not in seccomp filter mode:\n%s", extra, status)
+		if e != 0 {
+			return nil, fmt.Errorf("filter %d of %d: %w", i, pid, e)
 		}
+		buf := make([]unix.SockFilter, n)
+		if _, _, e := syscall.Syscall6(syscall.SYS_PTRACE, unix.PTRACE_SECCOMP_GET_FILTER, uintptr(pid), uintptr(i), uintptr(unsafe.Pointer(&buf[0])), 0, 0); e != 0 {
+			return nil, fmt.Errorf("filter %d of %d: %w", i, pid, e)
+		}
+		out = append(out, unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), n*8))
 	}
 }
 
