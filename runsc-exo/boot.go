@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"time"
 
@@ -18,19 +17,6 @@ import (
 	"exokernelul.dev/exo/libos/loader"
 	"exokernelul.dev/exo/sentry"
 )
-
-// spareProcs gives the sentry's Go scheduler two Ps more than it would
-// take: a task goroutine waiting for its stub thread (the workload running
-// on the CPU) sits in a futex syscall holding its P, and with no idle P
-// left sysmon takes that P back every 20 µs and wakes a thread to run it,
-// for nothing (measured with a sandboxed redis under load: about one
-// context switch less per request with two spare Ps). GOMAXPROCS in the
-// environment still wins.
-func spareProcs() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
-	}
-}
 
 // runBoot is the sentry process: it confines itself, receives its
 // capabilities from exo, boots the library OS and runs the workload. Its
@@ -44,7 +30,6 @@ func runBoot(g *globals, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 125
 	}
-	spareProcs()
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "runsc-exo: "+format+"\n", a...)
 		if *controlFD >= 0 {
