@@ -39,18 +39,8 @@ import (
 	"exokernelul.dev/exo/libos/waiter"
 )
 
-const (
-	// sockfsMinor numbers sockfs's anonymous device, as for the library
-	// OS's other sockets.
-	sockfsMinor = 8
-	pageSize    = 4096
-	// maxSockaddr is sizeof(struct sockaddr_storage).
-	maxSockaddr = 128
-)
-
-var nextIno atomic.Uint64
-
-func init() { nextIno.Store(3 << 20) }
+// maxSockaddr is sizeof(struct sockaddr_storage).
+const maxSockaddr = 128
 
 // Provider hands out host sockets: the sentry's capability client with
 // its host-network handle.
@@ -152,7 +142,7 @@ type Socket struct {
 	family int
 	typ    int
 	proto  int
-	ino    uint64
+	vfs.Sockfs
 	// closed, if set, tells exo the socket is gone (sockets accepted
 	// here were never counted by exo).
 	closed func()
@@ -173,7 +163,7 @@ var (
 )
 
 func newSocket(fd, family, typ, proto int) *Socket {
-	return &Socket{h: hostfd.New(fd), fd: fd, family: family, typ: typ, proto: proto, ino: nextIno.Add(1)}
+	return &Socket{h: hostfd.New(fd), fd: fd, family: family, typ: typ, proto: proto, Sockfs: vfs.NewSockfs(0, 0)}
 }
 
 // Family is AF_INET or AF_INET6.
@@ -402,33 +392,6 @@ func (s *Socket) Read(b []byte) (int, error) {
 
 // Write implements vfs.File: send with no flags.
 func (s *Socket) Write(b []byte) (int, error) { return s.Send(b, nil, 0) }
-
-// Pread implements vfs.File.
-func (s *Socket) Pread([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Pwrite implements vfs.File.
-func (s *Socket) Pwrite([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Seek implements vfs.File.
-func (s *Socket) Seek(int64, int) (int64, error) { return 0, unix.ESPIPE }
-
-// Getdents implements vfs.File.
-func (s *Socket) Getdents([]byte) (int, error) { return 0, unix.ENOTDIR }
-
-// Stat implements vfs.File: a socket inode on sockfs, numbered by the
-// library OS (the host's inode numbers are not the sandbox's business).
-func (s *Socket) Stat() (unix.Stat_t, error) {
-	return unix.Stat_t{
-		Dev:     unix.Mkdev(0, sockfsMinor),
-		Ino:     s.ino,
-		Mode:    unix.S_IFSOCK | 0o777,
-		Nlink:   1,
-		Blksize: pageSize,
-	}, nil
-}
-
-// Ino is the socket's inode number.
-func (s *Socket) Ino() uint64 { return s.ino }
 
 // Close implements vfs.File: it closes the host socket and tells exo.
 func (s *Socket) Close() error {

@@ -44,7 +44,7 @@ func (t *sockTable) list() []*Socket {
 		out = append(out, s)
 	}
 	t.mu.Unlock()
-	slices.SortFunc(out, func(a, b *Socket) int { return cmp.Compare(a.ino, b.ino) })
+	slices.SortFunc(out, func(a, b *Socket) int { return cmp.Compare(a.Ino(), b.Ino()) })
 	return out
 }
 
@@ -308,10 +308,10 @@ func (st *Stack) procSockets(b *strings.Builder, family, typ int) {
 				last = 0
 			}
 			line = fmt.Sprintf("%4d: %s %s %02X %08X:%08X %02X:%08X %08X %5d %8d %d %d %016x %d %d %d %d %d",
-				n, la, ra, state, txq, rxq, 0, 0, 0, uid, 0, s.ino, 1, 0, 100, 0, 0, 10, last)
+				n, la, ra, state, txq, rxq, 0, 0, 0, uid, 0, s.Ino(), 1, 0, 100, 0, 0, 10, last)
 		} else {
 			line = fmt.Sprintf("%5d: %s %s %02X %08X:%08X %02X:%08X %08X %5d %8d %d %d %016x %d",
-				n, la, ra, state, txq, rxq, 0, 0, 0, uid, 0, s.ino, 2, 0, 0)
+				n, la, ra, state, txq, rxq, 0, 0, 0, uid, 0, s.Ino(), 2, 0, 0)
 		}
 		switch {
 		case v6:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,17 +18,8 @@ import (
 	"exokernelul.dev/exo/libos/waiter"
 )
 
-const (
-	// sockfsMinor numbers sockfs's anonymous device, as for AF_UNIX.
-	sockfsMinor = 8
-	pageSize    = 4096
-	// somaxconn is net.core.somaxconn: listen's backlog is capped to it.
-	somaxconn = 4096
-)
-
-var nextIno atomic.Uint64
-
-func init() { nextIno.Store(2 << 20) }
+// somaxconn is net.core.somaxconn: listen's backlog is capped to it.
+const somaxconn = 4096
 
 // Socket is one AF_INET or AF_INET6 socket on a netstack endpoint. It
 // implements vfs.File and waiter.Waitable.
@@ -38,7 +28,7 @@ type Socket struct {
 	family int
 	typ    int
 	proto  int
-	ino    uint64
+	vfs.Sockfs
 
 	ep tcpip.Endpoint
 	wq *gwaiter.Queue
@@ -108,7 +98,7 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 }
 
 func (st *Stack) wrap(family, typ, proto int, ep tcpip.Endpoint, wq *gwaiter.Queue) *Socket {
-	s := &Socket{st: st, family: family, typ: typ, proto: proto, ep: ep, wq: wq, ino: nextIno.Add(1), stored: make(map[[2]int]int32)}
+	s := &Socket{st: st, family: family, typ: typ, proto: proto, ep: ep, wq: wq, Sockfs: vfs.NewSockfs(0, 0), stored: make(map[[2]int]int32)}
 	s.bridge = gwaiter.NewFunctionEntry(gwaiter.EventMask(0xffffffff), func(m gwaiter.EventMask) {
 		s.q.Notify(linuxEvents(m))
 	})
@@ -404,32 +394,6 @@ func (s *Socket) Read(b []byte) (int, error) {
 
 // Write implements vfs.File: send with no flags.
 func (s *Socket) Write(b []byte) (int, error) { return s.Send(b, nil, 0) }
-
-// Pread implements vfs.File.
-func (s *Socket) Pread([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Pwrite implements vfs.File.
-func (s *Socket) Pwrite([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Seek implements vfs.File.
-func (s *Socket) Seek(int64, int) (int64, error) { return 0, unix.ESPIPE }
-
-// Getdents implements vfs.File.
-func (s *Socket) Getdents([]byte) (int, error) { return 0, unix.ENOTDIR }
-
-// Stat implements vfs.File: a socket inode on sockfs.
-func (s *Socket) Stat() (unix.Stat_t, error) {
-	return unix.Stat_t{
-		Dev:     unix.Mkdev(0, sockfsMinor),
-		Ino:     s.ino,
-		Mode:    unix.S_IFSOCK | 0o777,
-		Nlink:   1,
-		Blksize: pageSize,
-	}, nil
-}
-
-// Ino is the socket's inode number.
-func (s *Socket) Ino() uint64 { return s.ino }
 
 // Close implements vfs.File.
 func (s *Socket) Close() error {

@@ -26,33 +26,25 @@ const (
 	// fills one page-sized skb per dump round.
 	dumpChunk = 4096
 	// defaultBuf is SO_SNDBUF's and SO_RCVBUF's default.
-	defaultBuf  = 212992
-	sockfsMinor = 8
-	pageSize    = 4096
-	solNetlink  = 270
+	defaultBuf = 212992
+	solNetlink = 270
 )
 
 var le = binary.LittleEndian
 
 // nextPort numbers the sockets' port ids: Linux gives the first socket of
 // a process its pid and later ones negative numbers; any unique id does.
-var (
-	nextPort atomic.Uint32
-	nextIno  atomic.Uint64
-)
+var nextPort atomic.Uint32
 
-func init() {
-	nextPort.Store(0x40000000)
-	nextIno.Store(3 << 20)
-}
+func init() { nextPort.Store(0x40000000) }
 
 // Socket is one NETLINK_ROUTE socket. It implements vfs.File and
 // waiter.Waitable.
 type Socket struct {
 	st  *inet.Stack
 	typ int
-	ino uint64
-	q   waiter.Queue
+	vfs.Sockfs
+	q waiter.Queue
 
 	mu                 sync.Mutex
 	port               uint32
@@ -74,7 +66,7 @@ func New(st *inet.Stack, typ, proto int) (*Socket, error) {
 	if proto != unix.NETLINK_ROUTE {
 		return nil, unix.EPROTONOSUPPORT
 	}
-	return &Socket{st: st, typ: typ, ino: nextIno.Add(1), opts: make(map[[2]int]int32), sndBuf: defaultBuf, rcvBuf: defaultBuf}, nil
+	return &Socket{st: st, typ: typ, Sockfs: vfs.NewSockfs(0, 0), opts: make(map[[2]int]int32), sndBuf: defaultBuf, rcvBuf: defaultBuf}, nil
 }
 
 // Family is AF_NETLINK.
@@ -337,23 +329,6 @@ func (s *Socket) Read(b []byte) (int, error) {
 
 // Write implements vfs.File.
 func (s *Socket) Write(b []byte) (int, error) { return s.Send(b, nil, 0) }
-
-// Pread implements vfs.File.
-func (s *Socket) Pread([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Pwrite implements vfs.File.
-func (s *Socket) Pwrite([]byte, int64) (int, error) { return 0, unix.ESPIPE }
-
-// Seek implements vfs.File.
-func (s *Socket) Seek(int64, int) (int64, error) { return 0, unix.ESPIPE }
-
-// Getdents implements vfs.File.
-func (s *Socket) Getdents([]byte) (int, error) { return 0, unix.ENOTDIR }
-
-// Stat implements vfs.File.
-func (s *Socket) Stat() (unix.Stat_t, error) {
-	return unix.Stat_t{Dev: unix.Mkdev(0, sockfsMinor), Ino: s.ino, Mode: unix.S_IFSOCK | 0o777, Nlink: 1, Blksize: pageSize}, nil
-}
 
 // Ioctl implements vfs.File: the interface queries.
 func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {

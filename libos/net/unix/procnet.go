@@ -26,7 +26,7 @@ func (ns *Namespace) ProcNet() []byte {
 		socks = append(socks, s)
 	}
 	ns.liveMu.Unlock()
-	slices.SortFunc(socks, func(a, b *Socket) int { return cmp.Compare(a.ino, b.ino) })
+	slices.SortFunc(socks, func(a, b *Socket) int { return cmp.Compare(a.Ino(), b.Ino()) })
 	var b strings.Builder
 	b.WriteString("Num       RefCount Protocol Flags    Type St Inode Path\n")
 	ns.mu.Lock()
@@ -42,7 +42,7 @@ func (ns *Namespace) ProcNet() []byte {
 		if s.state == connected {
 			st = ssConnected
 		}
-		fmt.Fprintf(&b, "%016x: %08X %08X %08X %04X %02X %5d", 0, 2, 0, flags, int(s.typ), st, s.ino)
+		fmt.Fprintf(&b, "%016x: %08X %08X %08X %04X %02X %5d", 0, 2, 0, flags, int(s.typ), st, s.Ino())
 		if s.addr != "" {
 			b.WriteByte(' ')
 			name := s.addr

@@ -21,7 +21,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sys "golang.org/x/sys/unix"
@@ -58,14 +57,7 @@ const (
 	// dgramOverhead is what Linux's datagram size check leaves of the
 	// send buffer for the packet's own accounting.
 	dgramOverhead = 32
-
-	// sockfsMinor numbers sockfs's anonymous device.
-	sockfsMinor = 8
-	pageSize    = 4096
 )
-
-// sockfsDev is the st_dev of every socket.
-var sockfsDev = sys.Mkdev(0, sockfsMinor)
 
 // Cred is a process's identity as SO_PEERCRED and SCM_CREDENTIALS give
 // it: struct ucred.
@@ -96,7 +88,6 @@ type Namespace struct {
 	paths    map[InodeKey]*Socket
 	// nextAuto is the next autobind name to try.
 	nextAuto uint32
-	nextIno  atomic.Uint64
 
 	// liveMu guards live, the sockets not yet closed, which
 	// /proc/net/unix lists; its own lock since New runs with and
@@ -108,7 +99,6 @@ type Namespace struct {
 // NewNamespace returns a namespace with no names bound.
 func NewNamespace() *Namespace {
 	ns := &Namespace{abstract: make(map[abstractKey]*Socket), paths: make(map[InodeKey]*Socket), live: make(map[*Socket]struct{})}
-	ns.nextIno.Store(1 << 20)
 	return ns
 }
 
@@ -143,7 +133,7 @@ type segment struct {
 type Socket struct {
 	ns  *Namespace
 	typ Type
-	ino uint64
+	vfs.Sockfs
 	uid uint32
 	gid uint32
 
@@ -202,13 +192,13 @@ var (
 // New returns an unconnected socket of typ made by cred.
 func (ns *Namespace) New(typ Type, cred Cred) *Socket {
 	s := &Socket{
-		ns:   ns,
-		typ:  typ,
-		ino:  ns.nextIno.Add(1),
-		uid:  cred.UID,
-		gid:  cred.GID,
-		cred: cred,
-		opts: Options{SndBuf: DefaultBuf, RcvBuf: DefaultBuf, RcvLowat: 1},
+		ns:     ns,
+		typ:    typ,
+		Sockfs: vfs.NewSockfs(cred.UID, cred.GID),
+		uid:    cred.UID,
+		gid:    cred.GID,
+		cred:   cred,
+		opts:   Options{SndBuf: DefaultBuf, RcvBuf: DefaultBuf, RcvLowat: 1},
 	}
 	ns.liveMu.Lock()
 	ns.live[s] = struct{}{}
@@ -236,9 +226,6 @@ func (s *Socket) Peer() *Socket {
 
 // Type is the socket's type.
 func (s *Socket) Type() Type { return s.typ }
-
-// Ino is the socket's inode number in sockfs.
-func (s *Socket) Ino() uint64 { return s.ino }
 
 func (s *Socket) connectionOriented() bool { return s.typ != Dgram }
 
@@ -804,31 +791,6 @@ func (s *Socket) Read(b []byte) (int, error) {
 
 // Write implements vfs.File: send(2) without flags.
 func (s *Socket) Write(b []byte) (int, error) { return s.Send(b, nil, nil) }
-
-// Pread implements vfs.File: sockets have no offsets.
-func (s *Socket) Pread([]byte, int64) (int, error) { return 0, sys.ESPIPE }
-
-// Pwrite implements vfs.File.
-func (s *Socket) Pwrite([]byte, int64) (int, error) { return 0, sys.ESPIPE }
-
-// Seek implements vfs.File.
-func (s *Socket) Seek(int64, int) (int64, error) { return 0, sys.ESPIPE }
-
-// Getdents implements vfs.File.
-func (s *Socket) Getdents([]byte) (int, error) { return 0, sys.ENOTDIR }
-
-// Stat implements vfs.File: a socket of sockfs, mode 0777.
-func (s *Socket) Stat() (sys.Stat_t, error) {
-	return sys.Stat_t{
-		Dev:     sockfsDev,
-		Ino:     s.ino,
-		Nlink:   1,
-		Mode:    sys.S_IFSOCK | 0o777,
-		Uid:     s.uid,
-		Gid:     s.gid,
-		Blksize: pageSize,
-	}, nil
-}
 
 // Ioctl numbers sockets answer (asm-generic/ioctls.h, linux/sockios.h).
 const (
