@@ -16,7 +16,7 @@ func TestParseNetworkRate(t *testing.T) {
 			t.Errorf("ParseNetworkRate(%q) = %d, %v; want %d", v, got, err, want)
 		}
 	}
-	for _, v := range []string{"", "K", "-1", "1.5M", "fast", "10T", "99999999999G", "1KK"} {
+	for _, v := range []string{"", "K", "-1", "1.5M", "fast", "99999999999G", "1KK"} {
 		_, err := ParseNetworkRate(v)
 		if err == nil || !strings.Contains(err.Error(), NetworkRateAnnotation) {
 			t.Errorf("ParseNetworkRate(%q): %v, want an error naming the annotation", v, err)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/caps"
+	"exokernelul.dev/exo/oci"
 	"exokernelul.dev/exo/sentry"
 )
 
@@ -211,23 +212,11 @@ func memoryQuota(s string) (int64, error) {
 		}
 		return int64(si.Totalram) * int64(si.Unit), nil
 	}
-	mult := int64(1)
-	switch suffix := strings.ToUpper(s[len(s)-1:]); suffix {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	}
-	if mult != 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > (1<<46)/mult {
+	n, err := oci.ParseSize(s)
+	if err != nil || n == 0 || n > 1<<46 {
 		return 0, fmt.Errorf("%q is not a size like 512M or 2G", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // mountSpec is one --mount flag: the sentry's mount, and for a bind the

@@ -34,7 +34,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -145,36 +144,17 @@ func readResources(p string) (*specs.LinuxResources, error) {
 	return &r, nil
 }
 
-// parseSize reads a byte count as runc's flags take it: a number with an
-// optional k, m, g or t suffix (binary units, "b" and "ib" allowed), or
-// -1.
+// parseSize reads a byte count as runc's flags take it (oci.ParseSize),
+// or -1.
 func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		case 't':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			t = t[:n-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
+	n, err := oci.ParseSize(s)
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a size like 512m or 2g", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 func updateContainer(g *globals, id string, r *specs.LinuxResources) error {
