@@ -2,6 +2,7 @@ package caps
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -78,11 +79,17 @@ func (e *Exo) placeTask(id ID, pid, tid int) error {
 	}
 	host, err := stubThread(pid, tid, os.Getpid())
 	if err != nil {
-		e.log.Warn("caps: denied", "op", opPlaceTask, "id", id, "pid", pid, "tid", tid, "err", err)
+		// Not found is also what a thread that already exited gets (the
+		// sentry places threads after the fact): worth a debug line only.
+		e.log.Debug("caps: denied", "op", opPlaceTask, "id", id, "pid", pid, "tid", tid, "err", err)
 		return fmt.Errorf("caps: place task %d/%d: %w", pid, tid, err)
 	}
 	if err := os.WriteFile(cg.file, []byte(strconv.Itoa(host)), 0); err != nil {
-		// The thread may have exited meanwhile (ESRCH): nothing to count.
+		// ESRCH: the thread exited meanwhile; nothing to count.
+		var en unix.Errno
+		if errors.As(err, &en) {
+			err = errnoError{en}
+		}
 		return fmt.Errorf("caps: place task %d/%d: %w", pid, tid, err)
 	}
 	return nil
@@ -103,7 +110,7 @@ func stubThread(pid, tid, exo int) (int, error) {
 			}
 			threads, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", stub))
 			if err != nil {
-				return 0, fmt.Errorf("thread %d/%d: %w: %w", pid, tid, err, ErrDenied)
+				return 0, fmt.Errorf("thread %d/%d: %w: %w: %w", pid, tid, err, ErrDenied, errnoError{unix.ESRCH})
 			}
 			for _, t := range threads {
 				if nsLast(fmt.Sprintf("%d/task/%s", stub, t.Name())) == tid {
@@ -112,7 +119,7 @@ func stubThread(pid, tid, exo int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("thread %d/%d is not a stub's: %w", pid, tid, ErrDenied)
+	return 0, fmt.Errorf("thread %d/%d is not a stub's: %w: %w", pid, tid, ErrDenied, errnoError{unix.ESRCH})
 }
 
 // children lists the children of every thread of process pid.

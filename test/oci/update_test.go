@@ -237,8 +237,15 @@ func TestUpdateAndEvents(t *testing.T) {
 	if split {
 		// sh exec'd sleep: one task, one stub thread counted, and
 		// exo's main thread, which stands for the container on the
-		// host (its pid is the container's).
-		if got := limitFile(dirs, "pids", "pids.current", "pids.current"); got != "2" {
+		// host (its pid is the container's). A new thread is placed a
+		// moment after it starts (sentry.placeDelay).
+		got := ""
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if got = limitFile(dirs, "pids", "pids.current", "pids.current"); got == "2" {
+				break
+			}
+		}
+		if got != "2" {
 			t.Errorf("the container's pids.current = %q, want 2 (the workload's one task and exo's main thread)", got)
 		}
 	}
