@@ -26,7 +26,8 @@ import (
 
 // dnsRelay is one forwarder: queries get IDs of the relay's own, so
 // clients that happen to pick the same ID do not get each other's
-// answers.
+// answers. The pending table is bounded by the 16-bit ID space: an ID
+// that comes round again replaces the oldest query, long unanswered.
 type dnsRelay struct {
 	local    *gonet.UDPConn
 	upstream *os.File
@@ -41,10 +42,6 @@ type dnsQuery struct {
 	client net.Addr
 	id     uint16
 }
-
-// maxPendingDNS bounds the queries waiting for an answer; the oldest ID
-// is simply reused when a client floods.
-const maxPendingDNS = 4096
 
 // ForwardDNS answers UDP on addr:53 of the loopback interface by relaying
 // to upstream, a datagram socket already connected to the real resolver.
@@ -85,13 +82,10 @@ func (r *dnsRelay) queries() {
 		r.mu.Lock()
 		r.next++
 		id := r.next
-		if len(r.pending) >= maxPendingDNS {
-			delete(r.pending, id)
-		}
 		r.pending[id] = dnsQuery{client: from, id: binary.BigEndian.Uint16(buf[:2])}
 		r.mu.Unlock()
 		binary.BigEndian.PutUint16(buf[:2], id)
-		if _, err := r.upstream.Write(buf[:n]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if _, err := r.upstream.Write(buf[:n]); err != nil {
 			slog.Debug("dns forwarder: query not sent", "err", err)
 		}
 	}
