@@ -285,6 +285,9 @@ type exoProc struct {
 	// hostNS is the runtime's network namespace when exo runs in the
 	// container's (nil otherwise).
 	hostNS *os.File
+	// hostNet says the container shares the runtime's network (host
+	// sockets, no NICs): set by startSentry.
+	hostNet bool
 	// consoleGrant is the host pty slave granted to the sentry for
 	// init's terminal (0: none); winch reports its resizes.
 	consoleGrant caps.ID
@@ -488,9 +491,7 @@ func (e *exoProc) run(report func(oci.Message)) (code, sig int, err error) {
 			return fail(err)
 		}
 	}
-	if hostNet, err := sharesHostNetwork(sbx, e.hostNS); err != nil {
-		return fail(err)
-	} else if !hostNet && (sbx.NetNS != "" || sbx.NewNetNS) {
+	if !e.hostNet && (sbx.NetNS != "" || sbx.NewNetNS) {
 		// The hooks have configured the namespace's interfaces (docker's
 		// libnetwork-setkey is a prestart hook); CNI did it before
 		// create for a CRI pod.
@@ -579,11 +580,10 @@ func (e *exoProc) startSentry(exo *caps.Exo, sbx *oci.Sandbox) error {
 		return fmt.Errorf("rootfs %q: %w", sbx.Rootfs, err)
 	}
 	cfg := e.sentryConfig(sbx)
-	hostNet, err := sharesHostNetwork(sbx, e.hostNS)
-	if err != nil {
+	if e.hostNet, err = sharesHostNetwork(sbx, e.hostNS); err != nil {
 		return err
 	}
-	if hostNet {
+	if e.hostNet {
 		if _, err := exo.GrantHostNet(sentry.HostNetGrant, 0); err != nil {
 			return fmt.Errorf("host network: %w", err)
 		}
