@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// TestStubThread: only a thread of a grandchild of exo (a stub the
-// sentry started) may be placed; exo's own and its children's (the
-// sentry's) may not.
-func TestStubThread(t *testing.T) {
+// grandchild starts a child (standing for the sentry) with a child of its
+// own (standing for a stub), both ended with the test, and returns the
+// child and the grandchild's pid.
+func grandchild(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
 	child := exec.Command("sh", "-c", "sleep 30 & echo $!; wait")
 	out, err := child.StdoutPipe()
 	if err != nil {
@@ -23,14 +24,27 @@ func TestStubThread(t *testing.T) {
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { child.Process.Kill(); child.Wait() }()
 	buf := make([]byte, 32)
 	n, _ := out.Read(buf)
 	grand, err := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
+	t.Cleanup(func() {
+		if err == nil {
+			exec.Command("kill", strconv.Itoa(grand)).Run()
+		}
+		child.Process.Kill()
+		child.Wait()
+	})
 	if err != nil {
 		t.Fatalf("grandchild pid %q: %v", buf[:n], err)
 	}
-	defer exec.Command("kill", strconv.Itoa(grand)).Run()
+	return child, grand
+}
+
+// TestStubThread: only a thread of a grandchild of exo (a stub the
+// sentry started) may be placed; exo's own and its children's (the
+// sentry's) may not.
+func TestStubThread(t *testing.T) {
+	child, grand := grandchild(t)
 	if host, err := stubThread(grand, grand, os.Getpid()); err != nil || host != grand {
 		t.Errorf("a grandchild: %d, %v; want %d", host, err, grand)
 	}
@@ -57,16 +71,7 @@ func TestPlaceTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewClient(serve(t, e).conn)
-	child := exec.Command("sh", "-c", "sleep 30 & echo $!; wait")
-	out, _ := child.StdoutPipe()
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { child.Process.Kill(); child.Wait() }()
-	buf := make([]byte, 32)
-	n, _ := out.Read(buf)
-	grand, _ := strconv.Atoi(strings.TrimSpace(string(buf[:n])))
-	defer exec.Command("kill", strconv.Itoa(grand)).Run()
+	_, grand := grandchild(t)
 	if err := c.PlaceTask(id, grand, grand); err != nil {
 		t.Fatalf("PlaceTask(stub thread): %v", err)
 	}

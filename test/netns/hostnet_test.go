@@ -15,15 +15,7 @@ import (
 // namespace, so no traffic leaves what the test made.
 func hostNS(t *testing.T) string {
 	t.Helper()
-	harness.RequireRoot(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip")
-	}
-	nextNet.Lock()
-	nextNet.n++
-	n := nextNet.n
-	nextNet.Unlock()
-	ns := fmt.Sprintf("exo-ns-h%d-%d", n, os.Getpid())
+	ns := fmt.Sprintf("exo-ns-h%d-%d", netIndex(t), os.Getpid())
 	run(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	run(t, "ip", "-n", ns, "link", "set", "lo", "up")

@@ -86,16 +86,23 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
-func newPair(t *testing.T) pair {
+// netIndex checks that t can make network namespaces and numbers the
+// next ones, so that the tests' names and subnets never collide.
+func netIndex(t *testing.T) int {
 	t.Helper()
 	harness.RequireRoot(t)
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip")
 	}
 	nextNet.Lock()
+	defer nextNet.Unlock()
 	nextNet.n++
-	n := nextNet.n
-	nextNet.Unlock()
+	return nextNet.n
+}
+
+func newPair(t *testing.T) pair {
+	t.Helper()
+	n := netIndex(t)
 	p := pair{
 		sandbox: fmt.Sprintf("exo-ns-s%d-%d", n, os.Getpid()), peer: fmt.Sprintf("exo-ns-p%d-%d", n, os.Getpid()),
 		sandboxIP: fmt.Sprintf("10.215.%d.1", n), peerIP: fmt.Sprintf("10.215.%d.2", n),
