@@ -138,7 +138,8 @@ func readInto(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64,
 	if n = t.MM.Accessible(addr, n, mm.ProtWrite); n == 0 {
 		return 0, unix.EFAULT
 	}
-	buf := make([]byte, n)
+	buf, release := ioBuf(n)
+	defer release()
 	got, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if got > 0 {
 		t.MM.CopyOut(addr, buf[:got])
@@ -371,7 +372,8 @@ func readVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, read func([]b
 		}
 		return 0, nil
 	}
-	buf := make([]byte, min(total, maxIO))
+	buf, release := ioBuf(min(total, maxIO))
+	defer release()
 	n, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if n <= 0 {
 		return 0, err

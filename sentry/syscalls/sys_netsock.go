@@ -371,13 +371,14 @@ func netSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 	})
 }
 
-// netRecvOne receives up to n bytes, waiting unless non-blocking;
-// MSG_WAITALL on a stream reads until n bytes, end of file or a signal.
-func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, n, flags int) ([]byte, inet.RecvResult, error) {
+// netRecvOne receives up to len(buf) bytes into buf, waiting unless
+// non-blocking; MSG_WAITALL on a stream reads until buf is full, end of
+// file or a signal.
+func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, buf []byte, flags int) ([]byte, inet.RecvResult, error) {
 	if flags&msgErrQueue != 0 {
 		return nil, inet.RecvResult{}, unix.EAGAIN
 	}
-	buf := make([]byte, n)
+	n := len(buf)
 	stream := s.Type() == unix.SOCK_STREAM
 	target := 1
 	if stream && flags&unix.MSG_WAITALL != 0 && flags&unix.MSG_PEEK == 0 {
@@ -430,7 +431,9 @@ func netRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	flags := intArg(a[3])
-	buf, r, err := netRecvOne(t, d, s, int(min(a[2], maxIO)), flags)
+	scratch, release := ioBuf(int(min(a[2], maxIO)))
+	defer release()
+	buf, r, err := netRecvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -460,7 +463,9 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	buf, r, err := netRecvOne(t, d, s, int(min(iovecsLen(iovs), maxIO)), flags)
+	scratch, release := ioBuf(int(min(iovecsLen(iovs), maxIO)))
+	defer release()
+	buf, r, err := netRecvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err
 	}
