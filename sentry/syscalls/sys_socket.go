@@ -894,11 +894,11 @@ func eachMmsghdr(t *kernel.Task, base uint64, vlen uint32, flags int, recv bool,
 	return uint64(done), nil
 }
 
-// recvOne receives into a buffer of size n with recv's flags, waiting
-// unless non-blocking; MSG_WAITALL on a stream keeps reading until the
-// buffer is full, end of file, descriptions arrive or a signal.
-func recvOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, n int, flags int) ([]byte, unixsock.RecvResult, error) {
-	buf := make([]byte, n)
+// recvOne receives into buf with recv's flags, waiting unless
+// non-blocking; MSG_WAITALL on a stream keeps reading until buf is full,
+// end of file, descriptions arrive or a signal.
+func recvOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, buf []byte, flags int) ([]byte, unixsock.RecvResult, error) {
+	n := len(buf)
 	peek := flags&unix.MSG_PEEK != 0
 	stream := s.Type() == unixsock.Stream
 	if flags&unix.MSG_OOB != 0 {
@@ -969,7 +969,9 @@ func sysRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	flags := intArg(a[3])
-	buf, r, err := recvOne(t, d, s, int(min(a[2], maxIO)), flags)
+	scratch, release := ioBuf(int(min(a[2], maxIO)))
+	defer release()
+	buf, r, err := recvOne(t, d, s, scratch, flags)
 	for _, x := range r.Rights {
 		x.DecRef()
 	}
@@ -1003,7 +1005,9 @@ func recvmsgAt(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, addr 
 	if err != nil {
 		return 0, err
 	}
-	buf, r, err := recvOne(t, d, s, int(min(iovecsLen(iovs), maxIO)), flags)
+	scratch, release := ioBuf(int(min(iovecsLen(iovs), maxIO)))
+	defer release()
+	buf, r, err := recvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err
 	}
