@@ -178,20 +178,25 @@ stop_containerd() {
 
 # start_dockerd runs dockerd 20.10 on our containerd with its data, exec root
 # and socket in $E2E, no iptables or default bridge (docker's userland proxy
-# serves -p, which without iptables is the only way), and runsc-exo as runtime "exo"
-# (registered in daemon.json, the form users write; --add-runtime is the same).
+# serves -p, which without iptables is the only way), and runsc-exo as runtime "exo":
+# registered in daemon.json, or with --add-runtime when DOCKER_ADD_RUNTIME=1
+# (the two forms users write; docker.sh uses the first, network.sh the second).
 start_dockerd() {
-	local d=$E2E/docker i
+	local d=$E2E/docker i runtimes='"runtimes": { "exo": { "path": "'"$EXO"'" } },' flags=()
 	mkdir -p "$d"
+	if [[ ${DOCKER_ADD_RUNTIME:-0} == 1 ]]; then
+		runtimes=
+		flags=(--add-runtime "exo=$EXO")
+	fi
 	cat >"$d/daemon.json" <<JSON
 {
-  "deprecated-key-path": "$d/key.json",
-  "runtimes": { "exo": { "path": "$EXO" } }
+  $runtimes
+  "deprecated-key-path": "$d/key.json"
 }
 JSON
 	[[ -e /run/docker ]] || CLEANUPS+=("rm -rf /run/docker")
 	log "start dockerd"
-	/usr/sbin/dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+	/usr/sbin/dockerd --config-file "$d/daemon.json" "${flags[@]}" --data-root "$d/data" --exec-root "$d/exec" \
 		--pidfile "$d/dockerd.pid" --host "unix://$d/docker.sock" --containerd "$CONTAINERD_ADDRESS" \
 		--iptables=false --ip-masq=false --bridge=none --userland-proxy=true \
 		--storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs >"$E2E/logs/dockerd.log" 2>&1 &

@@ -53,8 +53,9 @@ cat >"$E2E/cni/net.d/10-exo-e2e.conflist" <<JSON
 }
 JSON
 start_containerd
-start_dockerd
+DOCKER_ADD_RUNTIME=1 start_dockerd
 DOCKER=/usr/bin/docker
+expect "dockerd --add-runtime registers the runtime" yes "$($DOCKER info --format '{{range $k, $v := .Runtimes}}{{if eq $k "exo"}}yes{{end}}{{end}}')"
 $DOCKER load -i "$E2E/images/busybox.tar" >/dev/null
 IMG=localhost/exo-e2e/busybox:1
 

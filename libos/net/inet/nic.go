@@ -62,7 +62,7 @@ func (st *Stack) AddNIC(c NICConfig) error {
 	st.nextIndex++
 	st.extra[id] = &nicExtra{mtu: c.MTU}
 	st.mu.Unlock()
-	if err := st.s.CreateNICWithOptions(id, ep, stack.NICOptions{Name: c.Name}); err != nil {
+	if err := st.s.CreateNICWithOptions(id, newAckCoalescer(ep), stack.NICOptions{Name: c.Name}); err != nil {
 		return fmt.Errorf("inet: nic %q: %s", c.Name, err)
 	}
 	for _, p := range c.Addrs {
