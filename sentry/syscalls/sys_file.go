@@ -405,13 +405,17 @@ func sysWritev(t *kernel.Task, a [6]uint64) (uint64, error) {
 
 // writeVec gathers an iovec array and writes it with write.
 func writeVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, write func([]byte) (int, error)) (uint64, error) {
-	var buf []byte
+	total := uint64(0)
+	for _, v := range iovs {
+		total += min(v.len, maxIO)
+	}
+	// One buffer of the gathered size, filled in place.
+	buf := make([]byte, 0, min(total, maxIO))
 	faulted := false
 	for _, v := range iovs {
 		c := int(min(v.len, uint64(maxIO-len(buf))))
-		chunk := make([]byte, c)
-		got, _ := t.MM.CopyIn(v.base, chunk)
-		buf = append(buf, chunk[:got]...)
+		got, _ := t.MM.CopyIn(v.base, buf[len(buf):len(buf)+c])
+		buf = buf[:len(buf)+got]
 		if got < c {
 			faulted = true
 			break
