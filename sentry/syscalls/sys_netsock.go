@@ -366,7 +366,7 @@ func netSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, func(addr uint64, flags int) (int, error) {
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, nil, func(addr uint64, flags int) (int, error) {
 		return netSendmsg(t, d, s, addr, flags)
 	})
 }
@@ -523,10 +523,7 @@ func netRecvmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	if a[4] != 0 {
-		t.K.WarnOnce("recvmmsg:timeout", "recvmmsg timeout is not honoured")
-	}
-	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, func(addr uint64, flags int) (int, error) {
+	return recvmmsg(t, a, func(addr uint64, flags int) (int, error) {
 		return netRecvmsg(t, d, s, addr, flags)
 	})
 }

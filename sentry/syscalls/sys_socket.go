@@ -849,7 +849,7 @@ func sysSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, func(addr uint64, flags int) (int, error) {
+	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), false, nil, func(addr uint64, flags int) (int, error) {
 		m, err := copyInMsghdr(t, addr)
 		if err != nil {
 			return 0, err
@@ -867,11 +867,17 @@ func sysSendmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 // message and its count goes to msg_len. It stops at the first error,
 // which it returns only if no message went through (as Linux does).
 // For recvmmsg (recv), MSG_WAITFORONE makes every message after the first
-// non-blocking; sendmmsg has no such flag.
-func eachMmsghdr(t *kernel.Task, base uint64, vlen uint32, flags int, recv bool, one func(addr uint64, flags int) (int, error)) (uint64, error) {
+// non-blocking; sendmmsg has no such flag. recvmmsg's timeout (to, nil
+// for none) is looked at only after each message, as Linux does: one
+// that has passed ends the call, but a wait for the next message is not
+// cut short by it.
+func eachMmsghdr(t *kernel.Task, base uint64, vlen uint32, flags int, recv bool, to *timeout, one func(addr uint64, flags int) (int, error)) (uint64, error) {
 	vlen = min(vlen, uioMaxIOV)
 	var done uint32
 	for ; done < vlen; done++ {
+		if done > 0 && to != nil && (to.zero || to.remaining() == 0) {
+			break
+		}
 		addr := base + uint64(done)*mmsghdrLen
 		n, err := one(addr, flags)
 		if err == nil {
@@ -1135,12 +1141,35 @@ func sysRecvmmsg(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, err
 	}
 	defer d.DecRef()
-	if a[4] != 0 {
-		t.K.WarnOnce("recvmmsg:timeout", "recvmmsg timeout is not honoured")
-	}
-	return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, func(addr uint64, flags int) (int, error) {
+	return recvmmsg(t, a, func(addr uint64, flags int) (int, error) {
 		return recvmsgAt(t, d, s, addr, flags)
 	})
+}
+
+// recvmmsg runs recvmmsg's loop with one receiving each message, and its
+// timeout (a[4]): read first (EFAULT, EINVAL), and the time left written
+// back when messages were received.
+func recvmmsg(t *kernel.Task, a [6]uint64, one func(addr uint64, flags int) (int, error)) (uint64, error) {
+	if a[4] == 0 {
+		return eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, nil, one)
+	}
+	to, err := copyInTimespec(t, a[4])
+	if err != nil {
+		return 0, err
+	}
+	n, err := eachMmsghdr(t, a[1], u32Arg(a[2]), intArg(a[3]), true, &to, one)
+	if n == 0 || err != nil {
+		return n, err
+	}
+	var b [16]byte
+	if r := to.remaining(); !to.zero {
+		binary.LittleEndian.PutUint64(b[:], uint64(r/time.Second))
+		binary.LittleEndian.PutUint64(b[8:], uint64(r%time.Second))
+	}
+	if _, err := t.MM.CopyOut(a[4], b[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	return n, nil
 }
 
 // Socket options (asm-generic/socket.h) x/sys does not name for x86-64

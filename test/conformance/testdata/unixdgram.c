@@ -151,9 +151,32 @@ static void mmsg(void)
 	CHECK(in[0].msg_len == 1 && in[1].msg_len == 2 && in[2].msg_len == 3 && memcmp(bufs[2], "ccc", 3) == 0);
 	CHECK(send(sv[0], "w", 1, 0) == 1);
 	CHECK(recvmmsg(sv[1], in, 4, MSG_WAITFORONE, NULL) == 1);
+
+	/* The timeout is looked at after each message: a zero one ends the
+	 * call after the first, and the time left is written back. */
+	CHECK(sendmmsg(sv[0], out, 3, 0) == 3);
+	struct timespec ts = {0, 0};
+	CHECK(recvmmsg(sv[1], in, 4, MSG_DONTWAIT, &ts) == 1);
+	CHECK(ts.tv_sec == 0 && ts.tv_nsec == 0);
+	ts.tv_sec = 100;
+	CHECK(recvmmsg(sv[1], in, 2, MSG_DONTWAIT, &ts) == 2);
+	CHECK(in[0].msg_len == 2 && in[1].msg_len == 3);
+	CHECKF(ts.tv_sec >= 90 && ts.tv_sec <= 100 && (ts.tv_sec < 100 || ts.tv_nsec == 0) && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000,
+	       "time left %ld.%09ld", (long)ts.tv_sec, (long)ts.tv_nsec);
+	/* Nothing received: the timeout is left alone. */
+	ts.tv_sec = 7;
+	ts.tv_nsec = 5;
+	EXPECT_ERR(recvmmsg(sv[1], in, 2, MSG_DONTWAIT, &ts), EAGAIN);
+	CHECK(ts.tv_sec == 7 && ts.tv_nsec == 5);
+	ts.tv_nsec = 1000000000;
+	EXPECT_ERR(recvmmsg(sv[1], in, 2, MSG_DONTWAIT, &ts), EINVAL);
+	ts.tv_sec = -1;
+	ts.tv_nsec = 0;
+	EXPECT_ERR(recvmmsg(sv[1], in, 2, MSG_DONTWAIT, &ts), EINVAL);
+	EXPECT_ERR(recvmmsg(sv[1], in, 2, MSG_DONTWAIT, (struct timespec *)8), EFAULT);
 	close(sv[0]);
 	close(sv[1]);
-	puts("sendmmsg/recvmmsg: counts and lengths, MSG_WAITFORONE");
+	puts("sendmmsg/recvmmsg: counts and lengths, MSG_WAITFORONE, the timeout after each message, EINVAL, EFAULT");
 }
 
 static void seqpacket(void)
