@@ -10,8 +10,9 @@ import (
 // afresh made a sandboxed redis, whose reads ask for 16 KiB, collect its
 // garbage constantly (a fifth of the sentry's CPU time under
 // redis-benchmark). Buffers up to maxPooledIO are reused; they are never
-// handed to anything that keeps them, and only the bytes a read reports
-// are copied out, so a reused buffer's old contents go nowhere.
+// handed to anything that keeps them (the files' Write methods copy what
+// they are given: sendfile writes from one), and only the bytes a read
+// reports are copied out, so a reused buffer's old contents go nowhere.
 const (
 	minPooledShift = 12
 	maxPooledShift = 16

@@ -635,7 +635,8 @@ func sysGetdents64(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if t.MM.Accessible(a[1], count, mm.ProtWrite) < count {
 		return 0, unix.EFAULT
 	}
-	buf := make([]byte, count)
+	buf, release := ioBuf(count)
+	defer release()
 	n, err := d.File.Getdents(buf)
 	if err != nil {
 		return 0, err
@@ -816,7 +817,8 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if count == 0 {
 		return 0, nil
 	}
-	buf := make([]byte, count)
+	buf, release := ioBuf(int(count))
+	defer release()
 	var n int
 	if a[2] != 0 {
 		if n, err = in.File.Pread(buf, off); n > 0 {
