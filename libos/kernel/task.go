@@ -62,6 +62,7 @@ type Task struct {
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
+	memPolicy  MemPolicy
 
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64
@@ -360,6 +361,28 @@ func (t *Task) Affinity(tid int32) (uint64, error) {
 		}
 	}
 	return o.affinity, nil
+}
+
+// MemPolicy is a task's NUMA memory policy (set_mempolicy): the mode with
+// its flags, and the node mask it was given. The library OS has one node,
+// so a policy changes nothing but what get_mempolicy reports.
+type MemPolicy struct {
+	Mode  int32
+	Nodes []uint64
+}
+
+// MemPolicy returns the caller's memory policy.
+func (t *Task) MemPolicy() MemPolicy {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	return t.memPolicy
+}
+
+// SetMemPolicy sets the caller's memory policy; clone copies it.
+func (t *Task) SetMemPolicy(p MemPolicy) {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	t.memPolicy = p
 }
 
 // SetAffinity records the CPU mask of task tid (0: the caller).

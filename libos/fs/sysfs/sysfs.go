@@ -48,6 +48,12 @@ func New(mem *mm.MemoryFile, opts Options) (*FS, error) {
 		"devices/system/cpu/kernel_max":                 "8191\n",
 		"devices/system/node/online":                    "0\n",
 		"devices/system/node/possible":                  "0\n",
+		"devices/system/node/has_cpu":                   "0\n",
+		"devices/system/node/has_memory":                "0\n",
+		"devices/system/node/has_normal_memory":         "0\n",
+		"devices/system/node/node0/cpulist":             cpuList,
+		"devices/system/node/node0/cpumap":              cpuMask(cpus),
+		"devices/system/node/node0/distance":            "10\n",
 		"kernel/mm/transparent_hugepage/enabled":        "always [madvise] never\n",
 		"kernel/mm/transparent_hugepage/defrag":         "always defer defer+madvise [madvise] never\n",
 		"kernel/mm/transparent_hugepage/hpage_pmd_size": "2097152\n",
@@ -113,4 +119,17 @@ func writeFile(dir vfs.Inode, name, content string) error {
 	defer f.Close()
 	_, err = f.Write([]byte(content))
 	return err
+}
+
+// cpuMask is the first cpus CPUs as sysfs writes a cpumask: hexadecimal in
+// 32-bit groups separated by commas, the first group without leading
+// zeroes, as many groups as the CPU count needs ("3" for 2 CPUs,
+// "1,ffffffff" for 33).
+func cpuMask(cpus int) string {
+	var groups []string
+	for left := cpus; left > 0; left -= 32 {
+		n := min(left, 32)
+		groups = append([]string{fmt.Sprintf("%0*x", (n+3)/4, uint64(1)<<n-1)}, groups...)
+	}
+	return strings.Join(groups, ",") + "\n"
 }
