@@ -24,19 +24,22 @@ func needs(t *testing.T, progs ...string) {
 	}
 }
 
-// waitFor runs args until it succeeds and its output contains want, for up
-// to a minute.
-func waitFor(t *testing.T, args []string, want string) result {
+// waitFor runs args in the peer until it succeeds and its output contains
+// want, for up to a minute. On failure it also shows the sandbox side's
+// addresses: still there means exo never took them off, that is never
+// opened the NIC; gone means the sandbox's stack answered.
+func (p pair) waitFor(t *testing.T, args []string, want string) result {
 	t.Helper()
 	var r result
 	for i := 0; i < 120; i++ {
-		r = runFor(t, args)
+		r = runFor(t, in(p.peer, args...))
 		if r.err == nil && strings.Contains(string(r.out), want) {
 			return r
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("never answered %q:\n%s", want, r)
+	addrs, _ := exec.Command("ip", "-n", p.sandbox, "addr", "show", "eth0").CombinedOutput()
+	t.Fatalf("never answered %q:\n%s\nthe sandbox's netns:\n%s", want, r, addrs)
 	return r
 }
 
@@ -48,7 +51,7 @@ func TestRedisInSandbox(t *testing.T) {
 	p := newPair(t)
 	background(t, p.sandboxed(t, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no",
 		"--save", "", "--appendonly", "no", "--dir", "/tmp"))
-	waitFor(t, in(p.peer, "redis-cli", "-h", p.sandboxIP, "ping"), "PONG")
+	p.waitFor(t, []string{"redis-cli", "-h", p.sandboxIP, "ping"}, "PONG")
 	expectBody(t, "redis-cli set", runFor(t, in(p.peer, "redis-cli", "-h", p.sandboxIP, "set", "greeting", "from-the-peer")), "OK")
 	expectBody(t, "redis-cli get", runFor(t, in(p.peer, "redis-cli", "-h", p.sandboxIP, "get", "greeting")), "from-the-peer")
 	const n = 20000
@@ -109,7 +112,7 @@ http {
 	background(t, in(p.sandbox, rt.DoArgs(harness.DoOpts{Extra: []string{"--network=sandbox", "--mount", "type=bind,src=" + dir + ",dst=/mnt,ro"}},
 		"nginx", "-c", "/mnt/nginx.conf", "-g", "daemon off;")...))
 	url := "http://" + p.sandboxIP + ":8080/index.html"
-	waitFor(t, in(p.peer, "curl", "-sS", "-m", "5", url), page[:100])
+	p.waitFor(t, []string{"curl", "-sS", "-m", "5", url}, page[:100])
 	r := runFor(t, in(p.peer, "wrk", "-t2", "-c50", "-d3s", url))
 	if r.err != nil {
 		t.Fatalf("wrk failed:\n%s", r)
@@ -138,7 +141,7 @@ func TestIperf3InSandbox(t *testing.T) {
 	needs(t, "iperf3")
 	p := newPair(t)
 	background(t, p.sandboxed(t, "iperf3", "-s", "-p", "5201"))
-	waitFor(t, in(p.peer, "bash", "-c", "exec 3<>/dev/tcp/"+p.sandboxIP+"/5201 && echo connected"), "connected")
+	p.waitFor(t, []string{"bash", "-c", "exec 3<>/dev/tcp/" + p.sandboxIP + "/5201 && echo connected"}, "connected")
 	for _, dir := range [][]string{nil, {"-R"}} {
 		args := append([]string{"iperf3", "-c", p.sandboxIP, "-p", "5201", "-t", "1", "-f", "m"}, dir...)
 		var r result
