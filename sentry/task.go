@@ -56,15 +56,18 @@ func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
 			// look busy.
 			s.syscall(t)
 		case platform.ExitFault:
-			if exit.Signo == int(unix.SIGSEGV) && exit.Code == arch.SEGVAccErr {
-				handled, err := t.MM.HandleFault(exit.Addr, true)
+			if exit.Signo == int(unix.SIGSEGV) && (exit.Code == arch.SEGVAccErr || exit.Code == arch.SEGVMapErr) {
+				// A page touched for the first time (the host shows
+				// nothing there) or written while shared copy-on-write
+				// (the host shows it read-only).
+				handled, err := t.MM.HandleFault(exit.Addr, exit.Code == arch.SEGVAccErr)
 				if handled {
 					continue
 				}
 				if err != nil {
-					// Out of memory quota while copying on write: what
-					// Linux's OOM killer would do.
-					s.log.Warn("copy-on-write past the memory quota; killing the process", "tid", t.TID)
+					// Out of memory quota for the page: what Linux's
+					// OOM killer would do.
+					s.log.Warn("page fault past the memory quota; killing the process", "tid", t.TID)
 					t.ExitGroup(kernel.ExitStatus{Signal: int(unix.SIGKILL)})
 					continue
 				}

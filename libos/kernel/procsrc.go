@@ -194,8 +194,10 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 		p.RootDentry, p.CwdDentry = root, cwd
 	}
 	if memory != nil {
-		size := memory.MappedBytes()
-		p.Mem = proc.MemUsage{Peak: size, Size: size, HWM: size, RSS: size, RSSAnon: size, Locked: memory.LockedBytes()}
+		u := memory.Usage(exe)
+		p.Mem = proc.MemUsage{Peak: u.Size, Size: u.Size, HWM: u.RSS, RSS: u.RSS, RSSAnon: u.RSSAnon,
+			RSSFile: u.RSSFile, RSSShmem: u.RSSShmem, Data: u.Data, Stack: u.Stack, Exe: u.Exe, Lib: u.Lib,
+			Locked: memory.LockedBytes()}
 		_, brk := memory.BrkRange()
 		p.Layout.StartBrk = brk
 	}

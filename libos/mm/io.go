@@ -9,6 +9,9 @@ import (
 	"exokernelul.dev/exo/libos/arch"
 )
 
+// zeroPage is what an untouched page reads as; nothing writes it.
+var zeroPage [arch.PageSize]byte
+
 // copyRange walks [addr, addr+n) page by page through the mappings,
 // calling fn with the sentry's view of each piece. need is the access every
 // piece must allow (0 for the loader, which writes read-only text). A write
@@ -32,8 +35,21 @@ func (mm *MemoryManager) copyRange(addr uint64, n int, need Prot, write bool, fn
 			return done, unix.EFAULT
 		}
 		i := int((cur - m.start) / arch.PageSize)
+		off := cur % arch.PageSize
+		chunk := min(uint64(n-done), arch.PageSize-off)
 		if m.frames[i] == noFrame {
-			return done, unix.EFAULT
+			switch {
+			case !m.lazy(i):
+				return done, unix.EFAULT
+			case !write:
+				// An untouched page reads as zeroes and stays untouched.
+				fn(done, zeroPage[off:off+chunk])
+				done += int(chunk)
+				continue
+			}
+			if err := mm.touchLocked(m, i); err != nil {
+				return done, unix.EFAULT
+			}
 		}
 		if write && !m.shared && mm.mf.Shared(m.frames[i]) {
 			if err := mm.breakCOWLocked(m, i); err != nil {
@@ -44,8 +60,6 @@ func (mm *MemoryManager) copyRange(addr uint64, n int, need Prot, write bool, fn
 				return done, unix.EFAULT
 			}
 		}
-		off := cur % arch.PageSize
-		chunk := min(uint64(n-done), arch.PageSize-off)
 		fn(done, mm.mf.page(m.frames[i])[off:off+chunk])
 		done += int(chunk)
 	}
@@ -129,7 +143,12 @@ func (mm *MemoryManager) word(addr uint64, write bool) (*uint32, error) {
 	}
 	i := int((addr - m.start) / arch.PageSize)
 	if m.frames[i] == noFrame {
-		return nil, unix.EFAULT
+		if !m.lazy(i) {
+			return nil, unix.EFAULT
+		}
+		if err := mm.touchLocked(m, i); err != nil {
+			return nil, unix.EFAULT
+		}
 	}
 	if write && !m.shared && mm.mf.Shared(m.frames[i]) {
 		if err := mm.breakCOWLocked(m, i); err != nil {

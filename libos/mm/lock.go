@@ -3,9 +3,10 @@ package mm
 import "golang.org/x/sys/unix"
 
 // Lock implements mlock (lock set) and munlock over [start, end), which
-// must be page aligned and entirely mapped (ENOMEM otherwise). Locking
-// only counts: memory-capability frames are never
-// swapped, so every mapped page is resident already.
+// must be page aligned and entirely mapped (ENOMEM otherwise). Memory-
+// capability frames are never swapped, so locking gives the untouched
+// pages their frames, as mlock faults them in, and otherwise only counts;
+// EAGAIN when the quota cannot hold them.
 func (mm *MemoryManager) Lock(start, end uint64, lock bool) error {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
@@ -16,10 +17,23 @@ func (mm *MemoryManager) Lock(start, end uint64, lock bool) error {
 	mm.splitLocked(end)
 	for _, m := range mm.maps {
 		if m.start >= start && m.end <= end {
+			if lock {
+				if err := mm.lockPagesLocked(m); err != nil {
+					return err
+				}
+			}
 			m.locked = lock
 		}
 	}
 	return nil
+}
+
+// lockPagesLocked gives m's untouched pages their frames and maps them.
+func (mm *MemoryManager) lockPagesLocked(m *mapping) error {
+	if err := mm.populateLocked(m, m.start, m.end); err != nil {
+		return unix.EAGAIN
+	}
+	return mm.hostMapLocked(m, m.start, m.end)
 }
 
 // LockAll implements mlockall: current locks every mapping, future every
@@ -37,6 +51,9 @@ func (mm *MemoryManager) LockAll(current, future, unlock bool) {
 	mm.lockFuture = future
 	if current {
 		for _, m := range mm.maps {
+			// mlockall locks what the quota can hold, as Linux's
+			// does what it can fault in.
+			mm.lockPagesLocked(m)
 			m.locked = true
 		}
 	}

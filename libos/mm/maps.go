@@ -1,5 +1,7 @@
 package mm
 
+import "exokernelul.dev/exo/libos/arch"
+
 // MappingInfo describes one mapping of an address space, as
 // /proc/PID/maps shows it.
 type MappingInfo struct {
@@ -29,6 +31,55 @@ func (mm *MemoryManager) Mappings() []MappingInfo {
 			Name: m.name, Dev: m.dev, Ino: m.ino, Offset: m.offset})
 	}
 	return out
+}
+
+// Usage is an address space's accounting in bytes, as /proc/PID/status
+// reports it (VmSize, VmRSS and its split, VmData, VmStk, VmExe, VmLib).
+type Usage struct {
+	Size                            uint64
+	RSS, RSSAnon, RSSFile, RSSShmem uint64
+	Data, Stack, Exe, Lib           uint64
+}
+
+// Usage measures the address space. A page is resident once it has a
+// frame (the workload touched it, or the loader filled it); exe names the
+// executable, whose executable mappings are its text (VmExe) while those
+// of other files are libraries' (VmLib).
+func (mm *MemoryManager) Usage(exe string) Usage {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	var u Usage
+	for _, m := range mm.maps {
+		size := m.end - m.start
+		u.Size += size
+		var resident uint64
+		for _, f := range m.frames {
+			if f != noFrame {
+				resident += arch.PageSize
+			}
+		}
+		fileBacked := m.name != "" && m.name[0] != '['
+		switch {
+		case m.shared && !fileBacked:
+			u.RSSShmem += resident
+		case fileBacked:
+			u.RSSFile += resident
+		default:
+			u.RSSAnon += resident
+		}
+		u.RSS += resident
+		switch {
+		case m.name == "[stack]":
+			u.Stack += size
+		case m.prot&ProtWrite != 0 && !m.shared:
+			u.Data += size
+		case m.prot&ProtExec != 0 && fileBacked && m.name == exe:
+			u.Exe += size
+		case m.prot&ProtExec != 0 && fileBacked:
+			u.Lib += size
+		}
+	}
+	return u
 }
 
 // BrkRange is the heap: from where the program break started to where

@@ -19,12 +19,20 @@ func TestSetLimitMovesTheQuotaLive(t *testing.T) {
 	if got := mf.Size(); got != 64<<10 {
 		t.Fatalf("Size after SetLimit = %d, want %d", got, 64<<10)
 	}
+	// mlock gives a mapping's pages their frames at once.
 	a, err := m.Map(MapOpts{Length: 48 << 10, Prot: ProtRead | ProtWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Map(MapOpts{Length: 32 << 10, Prot: ProtRead | ProtWrite}); !errors.Is(err, unix.ENOMEM) {
-		t.Fatalf("map past the limit: err = %v, want ENOMEM", err)
+	if err := m.Lock(a, a+48<<10, true); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Map(MapOpts{Length: 32 << 10, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Lock(b, b+32<<10, true); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("mlock past the limit: err = %v, want EAGAIN", err)
 	}
 	if err := mf.SetLimit(32 << 10); !errors.Is(err, unix.EBUSY) {
 		t.Fatalf("limit below use: err = %v, want EBUSY", err)
@@ -35,8 +43,8 @@ func TestSetLimitMovesTheQuotaLive(t *testing.T) {
 	if err := mf.SetLimit(128 << 10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Map(MapOpts{Length: 32 << 10, Prot: ProtRead | ProtWrite}); err != nil {
-		t.Fatalf("map within the raised limit: %v", err)
+	if err := m.Lock(b, b+32<<10, true); err != nil {
+		t.Fatalf("mlock within the raised limit: %v", err)
 	}
 	st := mf.Stats()
 	if st.Usage != 80<<10 || st.Limit != 128<<10 || st.MaxUsage != 80<<10 || st.Failcnt != 1 {

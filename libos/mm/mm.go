@@ -95,6 +95,11 @@ type mapping struct {
 	// locked is set by mlock; it only counts (VmLck, RLIMIT_MEMLOCK):
 	// memory-capability frames are never swapped out.
 	locked bool
+	// anon is anonymous memory, whose pages get frames on first touch
+	// (see lazy); around is how many pages its next first touch
+	// takes (see faultAround).
+	anon   bool
+	around int
 }
 
 func (m *mapping) pages() int { return int((m.end - m.start) / arch.PageSize) }
@@ -182,6 +187,12 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 			return 0, err
 		}
 		m.frames = frames
+	} else if m.anon = o.File == nil; m.anon && o.Prot != 0 {
+		frames, err := mm.noFramesLocked(m.pages())
+		if err != nil {
+			return 0, err
+		}
+		m.frames = frames
 	} else if o.Prot != 0 || o.Shared {
 		frames, err := mm.mf.Allocate(m.pages())
 		if err != nil {
@@ -198,6 +209,13 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	if o.Fixed {
 		mm.unmapLocked(addr, addr+length, false)
 	}
+	if m.locked {
+		if err := mm.populateLocked(m, m.start, m.end); err != nil {
+			mm.mf.DecRef(m.frames)
+			m.unref()
+			return 0, err
+		}
+	}
 	if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
 		mm.mf.DecRef(m.frames)
 		m.unref()
@@ -205,6 +223,117 @@ func (mm *MemoryManager) Map(o MapOpts) (uint64, error) {
 	}
 	mm.insertLocked(m)
 	return addr, nil
+}
+
+// Private anonymous memory gets its frames when first touched, as Linux
+// gives pages: until then a page has noFrame, the host shows nothing
+// there, and the fault that touching it makes is served by HandleFault
+// (the sentry's own accesses read zeroes or allocate, see copyRange). So
+// the memory quota counts the memory a workload uses, as a memory cgroup
+// does, not what it maps: thread stacks, malloc arenas and the heaps
+// runtimes reserve up front cost nothing until used.
+
+// overcommit bounds how much memory an address space may map with page
+// tables of its own (every mapping with memory behind it, touched or
+// not): overcommit times the quota, and minOvercommit at least. Untouched
+// memory costs the quota nothing but costs the sentry 8 bytes a page to
+// keep track of: without a bound, a workload mapping terabytes would make
+// the sentry itself run out of memory. With it the sentry spends at most
+// a 64th of the quota (or 2 MiB) on one address space's page tables.
+// Thread stacks are what needs the room: glibc maps 8 MiB for each.
+// (Linux's heuristic overcommit refuses one mapping larger than the
+// machine's memory; this refuses less, and only in total.)
+const (
+	overcommit    = 8
+	minOvercommit = 1 << 30
+)
+
+// noFramesLocked is n pages without frames, or ENOMEM when the address
+// space would map more than overcommit times the quota with them.
+func (mm *MemoryManager) noFramesLocked(n int) ([]uint64, error) {
+	total := uint64(n)
+	for _, m := range mm.maps {
+		total += uint64(len(m.frames))
+	}
+	if total > max(overcommit*mm.mf.Size(), minOvercommit)/arch.PageSize {
+		return nil, unix.ENOMEM
+	}
+	frames := make([]uint64, n)
+	for i := range frames {
+		frames[i] = noFrame
+	}
+	return frames, nil
+}
+
+// lazy reports whether page i of m is allocated on first touch when it
+// has no frame: anonymous memory, private or shared (fork gives a shared
+// mapping's untouched pages their frames first, so that both sides share
+// them), not a file page past the end of its file (SIGBUS).
+func (m *mapping) lazy(int) bool {
+	return m.anon && m.prot != 0
+}
+
+// faultAround is how many pages around a touched one get their frames
+// with it: one fault, not sixteen, for memory used in sequence, for at
+// most 60 KiB of the quota more than the pages touched. A mapping whose
+// faults keep landing next to memory already touched (a heap or buffer
+// filled in order) doubles its block at each such fault, up to
+// maxFaultAround (2 MiB, a huge page's worth): a fault costs the
+// workload a trip to the sentry and one to the host address space,
+// tens of microseconds, where Linux's costs one.
+const (
+	faultAround    = 16
+	maxFaultAround = 512
+)
+
+// populateLocked gives every lazy page of m in [start, end) a zeroed
+// frame; the caller maps them on the host.
+func (mm *MemoryManager) populateLocked(m *mapping, start, end uint64) error {
+	if m.frames == nil {
+		return nil
+	}
+	first, last := int((start-m.start)/arch.PageSize), int((end-m.start)/arch.PageSize)
+	var need []int
+	for i := first; i < last; i++ {
+		if m.frames[i] == noFrame && m.lazy(i) {
+			need = append(need, i)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	frames, err := mm.mf.Allocate(len(need))
+	if err != nil {
+		return err
+	}
+	for k, i := range need {
+		m.frames[i] = frames[k]
+	}
+	return nil
+}
+
+// touchLocked gives lazy page i of m, and the pages around it, their
+// frames and maps them on the host.
+func (mm *MemoryManager) touchLocked(m *mapping, i int) error {
+	around := max(m.around, faultAround)
+	if i > 0 && m.frames[i-1] != noFrame || i+1 < len(m.frames) && m.frames[i+1] != noFrame {
+		around = min(2*around, maxFaultAround)
+	}
+	m.around = around
+	// The block is aligned in the address space, cut to the mapping.
+	base := int(m.start / arch.PageSize)
+	block := (base + i) &^ (around - 1)
+	lo := max(block, base) - base
+	hi := min(block+around, base+m.pages()) - base
+	s, e := m.start+uint64(lo)*arch.PageSize, m.start+uint64(hi)*arch.PageSize
+	if err := mm.populateLocked(m, s, e); err != nil {
+		// Short of the quota for the block: the page alone.
+		s, e = m.start+uint64(i)*arch.PageSize, m.start+uint64(i+1)*arch.PageSize
+		if err := mm.populateLocked(m, s, e); err != nil {
+			return err
+		}
+	}
+	return mm.hostMapLocked(m, s, e)
 }
 
 // placeLocked chooses where a mapping of length bytes goes, as mmap does
@@ -384,6 +513,24 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 			if prot == 0 {
 				continue
 			}
+			if m.anon && !m.shared {
+				frames, err := mm.noFramesLocked(m.pages())
+				if err != nil {
+					m.prot = old
+					return err
+				}
+				m.frames = frames
+				if m.locked {
+					if err := mm.populateLocked(m, m.start, m.end); err != nil {
+						m.frames, m.prot = nil, old
+						return err
+					}
+				}
+				if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
+					return err
+				}
+				continue
+			}
 			frames, err := mm.mf.Allocate(m.pages())
 			if err != nil {
 				// Earlier pieces keep their new access, as a partially
@@ -408,7 +555,9 @@ func (mm *MemoryManager) Protect(addr, length uint64, prot Prot) error {
 // shared copy-on-write need a different access from the rest, so a
 // writable private mapping is mapped afresh; otherwise one mprotect does.
 func (mm *MemoryManager) reprotectLocked(m *mapping, start, end uint64) error {
-	if m.prot&ProtWrite != 0 && !m.shared || m.busFrom != 0 {
+	// Untouched pages are not on the host to protect: map what is.
+	untouched := m.anon && slices.Contains(m.frames[(start-m.start)/arch.PageSize:(end-m.start)/arch.PageSize], noFrame)
+	if m.prot&ProtWrite != 0 && !m.shared || m.busFrom != 0 || untouched {
 		return mm.hostMapLocked(m, start, end)
 	}
 	if err := mm.host.Protect(start, end-start, m.prot); err != nil {
@@ -587,6 +736,17 @@ func (mm *MemoryManager) growFramesLocked(m, ext *mapping, n int) error {
 		ext.frames = frames
 		return err
 	}
+	if m.anon {
+		frames, err := mm.noFramesLocked(n)
+		if err != nil {
+			return err
+		}
+		ext.frames = frames
+		if m.locked {
+			return mm.populateLocked(ext, ext.start, ext.end)
+		}
+		return nil
+	}
 	frames, err := mm.mf.Allocate(n)
 	ext.frames = frames
 	return err
@@ -601,10 +761,17 @@ func (mm *MemoryManager) refillLocked(m *mapping) error {
 	}
 	var frames []uint64
 	var err error
-	if m.file != nil {
+	switch {
+	case m.file != nil:
 		m.busFrom = 0
 		frames, err = mm.fileFramesLocked(m, 0, m.offset, m.pages())
-	} else {
+	case m.anon:
+		// The same size as before: no new room is taken.
+		frames = make([]uint64, m.pages())
+		for i := range frames {
+			frames[i] = noFrame
+		}
+	default:
 		frames, err = mm.mf.Allocate(m.pages())
 	}
 	if err != nil {
@@ -658,6 +825,17 @@ func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
 	defer mm.mu.Unlock()
 	child := &MemoryManager{mf: mm.mf, host: host, brkStart: mm.brkStart, brk: mm.brk}
 	for _, m := range mm.maps {
+		if m.shared && m.anon && m.frames != nil && slices.Contains(m.frames, noFrame) {
+			// Both sides must meet on the same frames.
+			if err := mm.populateLocked(m, m.start, m.end); err != nil {
+				return nil, err
+			}
+			if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, m := range mm.maps {
 		c := *m
 		if m.frames != nil {
 			c.frames = slices.Clone(m.frames)
@@ -685,21 +863,39 @@ func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
 	return child, nil
 }
 
-// HandleFault resolves a write fault at addr that copy-on-write explains,
-// and reports whether it did; any other fault is the workload's own and
-// becomes a signal. It fails with ENOMEM when the copy exceeds the quota.
+// HandleFault resolves a fault at addr that the memory manager explains,
+// the first touch of a lazy page or a write to a page shared
+// copy-on-write, and reports whether it did; any other fault is the
+// workload's own and becomes a signal. It fails with ENOMEM when the page
+// exceeds the quota.
 func (mm *MemoryManager) HandleFault(addr uint64, write bool) (bool, error) {
-	if !write {
-		return false, nil
-	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	m := mm.findLocked(addr)
-	if m == nil || m.frames == nil || m.prot&ProtWrite == 0 || m.shared {
+	if m == nil || m.frames == nil {
 		return false, nil
 	}
 	i := int((addr - m.start) / arch.PageSize)
 	if m.frames[i] == noFrame {
+		if !m.lazy(i) {
+			return false, nil
+		}
+		// First touch. Whatever the access was, the page is mapped
+		// with the mapping's access: one the mapping does not allow
+		// faults again and is the workload's own.
+		if err := mm.touchLocked(m, i); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if !write {
+		// The host showed nothing here, yet the page has its frame:
+		// another thread's fault on the same block mapped it meanwhile.
+		// Running again settles it; an access the mapping does not
+		// allow faults again, as a protection fault.
+		return m.prot != 0, nil
+	}
+	if m.prot&ProtWrite == 0 || m.shared {
 		return false, nil
 	}
 	if err := mm.breakCOWLocked(m, i); err != nil {
@@ -871,6 +1067,13 @@ func (mm *MemoryManager) Discard(addr, length uint64) error {
 			if m.frames[i] == noFrame {
 				continue
 			}
+			if m.lazy(i) {
+				// Back to untouched: the quota gets the page back.
+				mm.mf.DecRef(m.frames[i : i+1])
+				m.frames[i] = noFrame
+				remap = true
+				continue
+			}
 			if !mm.mf.Shared(m.frames[i]) {
 				mm.mf.zero(m.frames[i])
 				continue
@@ -892,15 +1095,17 @@ func (mm *MemoryManager) Discard(addr, length uint64) error {
 	return nil
 }
 
-// MappedBytes is the memory the address space holds from the quota,
-// counting shared frames once per sharer.
-func (mm *MemoryManager) MappedBytes() uint64 {
+// ResidentBytes is the memory the address space holds from the quota
+// (its pages with frames), counting shared frames once per sharer.
+func (mm *MemoryManager) ResidentBytes() uint64 {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	var n uint64
 	for _, m := range mm.maps {
-		if m.frames != nil {
-			n += m.end - m.start
+		for _, f := range m.frames {
+			if f != noFrame {
+				n += arch.PageSize
+			}
 		}
 	}
 	return n

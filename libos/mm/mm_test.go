@@ -41,11 +41,14 @@ func TestMapCopyUnmap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.maps != 1 {
-		t.Fatalf("host maps = %d, want 1", h.maps)
+	if h.maps != 0 {
+		t.Fatalf("host maps = %d before anything was touched, want 0", h.maps)
 	}
 	if _, err := m.CopyOut(addr+4000, []byte("across a page")); err != nil {
 		t.Fatal(err)
+	}
+	if h.maps == 0 {
+		t.Fatal("a touched page was not mapped on the host")
 	}
 	buf := make([]byte, 13)
 	if _, err := m.CopyIn(addr+4000, buf); err != nil || string(buf) != "across a page" {
@@ -62,25 +65,55 @@ func TestMapCopyUnmap(t *testing.T) {
 	}
 }
 
-func TestQuotaIsENOMEMAndFreedMemoryIsReused(t *testing.T) {
+// TestQuotaCountsTouchedPages: mappings cost the quota nothing until
+// their pages are touched; a touch past the quota fails (ENOMEM from a
+// fault, EFAULT from the sentry's own write), and freed memory is reused
+// without its old contents.
+func TestQuotaCountsTouchedPages(t *testing.T) {
 	m, _ := newMM(t, 64<<10)
 	a, err := m.Map(MapOpts{Length: 48 << 10, Prot: ProtRead | ProtWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Map(MapOpts{Length: 32 << 10, Prot: ProtRead | ProtWrite}); !errors.Is(err, unix.ENOMEM) {
-		t.Fatalf("map past quota: err = %v, want ENOMEM", err)
+	b, err := m.Map(MapOpts{Length: 192 << 10, Prot: ProtRead | ProtWrite})
+	// Past the bound on what may be mapped (minOvercommit, here).
+	if _, err := m.Map(MapOpts{Length: minOvercommit, Prot: ProtRead | ProtWrite}); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("mapping past the overcommit bound: %v, want ENOMEM", err)
+	}
+	if err != nil {
+		t.Fatalf("a mapping past the quota, untouched: %v", err)
+	}
+
+	if used := m.mf.Stats().Usage; used != 0 {
+		t.Fatalf("usage %d before any touch", used)
+	}
+	if _, err := m.CopyOut(a, make([]byte, 48<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if used := m.mf.Stats().Usage; used != 48<<10 {
+		t.Fatalf("usage %d after touching 48K", used)
+	}
+	zero := make([]byte, 4096)
+	if n, err := m.CopyIn(b+128<<10, zero); err != nil || n != 4096 {
+		t.Fatalf("read of an untouched page: %d, %v", n, err)
+	}
+	if used := m.mf.Stats().Usage; used != 48<<10 {
+		t.Fatalf("reading an untouched page took memory: usage %d", used)
+	}
+	if _, err := m.CopyOut(b, make([]byte, 32<<10)); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("sentry write past the quota: %v, want EFAULT", err)
+	}
+	if _, err := m.HandleFault(b+160<<10, true); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("fault past the quota: %v, want ENOMEM", err)
 	}
 	m.CopyOut(a, []byte("secret"))
 	if err := m.Unmap(a, 48<<10); err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.Map(MapOpts{Length: 64 << 10, Prot: ProtRead | ProtWrite})
-	if err != nil {
-		t.Fatalf("map after freeing: %v", err)
+	if _, err := m.CopyOut(b, make([]byte, 64<<10)); err != nil {
+		t.Fatalf("touch after freeing: %v", err)
 	}
 	buf := make([]byte, 6)
-	m.CopyIn(b, buf)
 	for off := uint64(0); off < 64<<10; off += 4096 {
 		m.CopyIn(b+off, buf)
 		if string(buf) == "secret" {
@@ -89,9 +122,94 @@ func TestQuotaIsENOMEMAndFreedMemoryIsReused(t *testing.T) {
 	}
 }
 
+// TestFirstTouch: a fault on an untouched page maps the aligned block of
+// faultAround pages around it; DONTNEED gives touched pages back to the
+// quota; fork shares nothing untouched, and mlock touches everything.
+func TestFirstTouch(t *testing.T) {
+	m, h := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 64 * 4096, Prot: ProtRead | ProtWrite})
+	handled, err := m.HandleFault(a+20*4096+5, false)
+	if !handled || err != nil {
+		t.Fatalf("first touch: %v, %v", handled, err)
+	}
+	if used := m.mf.Stats().Usage; used != faultAround*4096 {
+		t.Fatalf("usage %d after one touch, want %d", used, faultAround*4096)
+	}
+	vec := make([]byte, 64)
+	m.Resident(a, vec)
+	base := int(a/4096) % faultAround
+	for i, r := range vec {
+		want := (base+i)/faultAround == (base+20)/faultAround
+		if (r == 1) != want {
+			t.Fatalf("page %d resident %d, want %v", i, r, want)
+		}
+	}
+	// Another thread's fault on the block, reported after it was mapped:
+	// run again, allocating nothing.
+	if handled, err := m.HandleFault(a+21*4096, false); !handled || err != nil {
+		t.Fatalf("a fault on a page mapped meanwhile: %v, %v", handled, err)
+	}
+	if used := m.mf.Stats().Usage; used != faultAround*4096 {
+		t.Fatalf("usage %d after a second fault in the block", used)
+	}
+	maps := h.maps
+	child, err := m.Fork(&fakeHost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := child.CopyOut(a+60*4096, []byte("child")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if m.CopyIn(a+60*4096, buf); string(buf) == "child" {
+		t.Fatal("the child's first touch showed in the parent")
+	}
+	child.Release()
+	if err := m.Discard(a, 64*4096); err != nil {
+		t.Fatal(err)
+	}
+	if used := m.mf.Stats().Usage; used != 0 {
+		t.Fatalf("usage %d after DONTNEED of everything", used)
+	}
+	if err := m.Lock(a, a+64*4096, true); err != nil {
+		t.Fatal(err)
+	}
+	if used := m.mf.Stats().Usage; used != 64*4096 {
+		t.Fatalf("usage %d after mlock of 64 pages", used)
+	}
+	if h.maps == maps {
+		t.Fatal("mlock mapped nothing on the host")
+	}
+	// Faults that keep landing right after touched memory take bigger
+	// and bigger blocks.
+	big, _ := newMM(t, 16<<20)
+	c, _ := big.Map(MapOpts{Length: 1024 * 4096, Prot: ProtRead | ProtWrite})
+	next := c
+	for range 5 {
+		if handled, err := big.HandleFault(next, true); !handled || err != nil {
+			t.Fatalf("sequential touch: %v, %v", handled, err)
+		}
+		v := make([]byte, 1024)
+		big.Resident(c, v)
+		for next = c; v[(next-c)/4096] == 1; next += 4096 {
+		}
+	}
+	if got := big.mf.Stats().Usage / 4096; got < 5*faultAround+64 {
+		t.Fatalf("five faults in sequence took %d pages, want bigger blocks than %d each", got, faultAround)
+	}
+	small, _ := newMM(t, 8*4096)
+	b, _ := small.Map(MapOpts{Length: 16 * 4096, Prot: ProtRead | ProtWrite})
+	if err := small.Lock(b, b+16*4096, true); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("mlock past the quota: %v, want EAGAIN", err)
+	}
+	if handled, err := small.HandleFault(b, true); !handled || err != nil {
+		t.Fatalf("a touch short of the block's quota takes the page alone: %v, %v", handled, err)
+	}
+}
+
 func TestProtNoneCostsNothingUntilAccessible(t *testing.T) {
 	m, _ := newMM(t, 64<<10)
-	a, err := m.Map(MapOpts{Length: 1 << 30, Prot: 0})
+	a, err := m.Map(MapOpts{Length: 2 << 30, Prot: 0})
 	if err != nil {
 		t.Fatalf("PROT_NONE reservation bigger than the quota: %v", err)
 	}
@@ -104,8 +222,22 @@ func TestProtNoneCostsNothingUntilAccessible(t *testing.T) {
 	if _, err := m.CopyOut(a, []byte("ok")); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Protect(a+16<<10, 1<<20, ProtRead); !errors.Is(err, unix.ENOMEM) {
-		t.Fatalf("mprotect past quota: %v, want ENOMEM", err)
+	if err := m.Protect(a, minOvercommit+4096, ProtRead); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("mprotect past the overcommit bound: %v, want ENOMEM", err)
+	}
+	if err := m.Protect(a+16<<10, 128<<10, ProtRead); err != nil {
+		t.Fatalf("mprotect past the quota, untouched: %v", err)
+	}
+	// Touches take the quota until it is gone; then ENOMEM.
+	var err2 error
+	for off := uint64(16 << 10); off < 144<<10 && err2 == nil; off += 16 << 10 {
+		_, err2 = m.HandleFault(a+off, false)
+	}
+	if !errors.Is(err2, unix.ENOMEM) {
+		t.Fatalf("touches past the quota: %v, want ENOMEM", err2)
+	}
+	if used := m.mf.Stats().Usage; used > 64<<10 {
+		t.Fatalf("usage %d past the quota", used)
 	}
 }
 
@@ -168,8 +300,11 @@ func TestBrk(t *testing.T) {
 	if _, err := m.CopyOut(0x600000+9999, []byte{1}); err != nil {
 		t.Fatalf("write below the break: %v", err)
 	}
-	if got := m.Brk(0x600000 + 2<<20); got != 0x600000+10000 {
-		t.Fatalf("brk past the quota = %#x, want the old break", got)
+	if got := m.Brk(0x600000 + 2<<20); got != 0x600000+2<<20 {
+		t.Fatalf("brk past the quota, untouched = %#x, want it moved", got)
+	}
+	if _, err := m.CopyOut(0x600000+2<<20-1, []byte{1}); err != nil {
+		t.Fatalf("a touch within the quota: %v", err)
 	}
 	if got := m.Brk(0x600000); got != 0x600000 {
 		t.Fatalf("shrink brk = %#x", got)
@@ -227,7 +362,9 @@ func TestForkCopyOnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent.CopyOut(a, []byte("parent"))
-	used := parent.mf.FreeBytes()
+	// An untouched shared page gets its frame at fork, for both sides.
+	before := parent.mf.FreeBytes()
+	used := before - 4096
 	child, err := parent.Fork(&fakeHost{})
 	if err != nil {
 		t.Fatal(err)
@@ -258,8 +395,9 @@ func TestForkCopyOnWrite(t *testing.T) {
 	if ok, err := parent.HandleFault(a+4096, true); !ok || err != nil {
 		t.Fatalf("HandleFault on a copy-on-write page = %v, %v", ok, err)
 	}
-	if ok, _ := parent.HandleFault(a+4096, false); ok {
-		t.Fatal("a read fault is never copy-on-write")
+	free := parent.mf.FreeBytes()
+	if ok, _ := parent.HandleFault(a+4096, false); !ok || parent.mf.FreeBytes() != free {
+		t.Fatal("a read fault on a page with its frame is run again, copying nothing")
 	}
 	if ok, _ := parent.HandleFault(0x1000, true); ok {
 		t.Fatal("a fault outside any mapping was handled")

@@ -156,7 +156,8 @@ func rusage(t *kernel.Task, u kernel.Usage) unix.Rusage {
 	ru.Utime = unix.NsecToTimeval(u.User.Nanoseconds())
 	ru.Stime = unix.NsecToTimeval(u.Sys.Nanoseconds())
 	if t.MM != nil {
-		ru.Maxrss = int64(t.MM.MappedBytes() / 1024)
+		// The current resident set: the largest one is not kept.
+		ru.Maxrss = int64(t.MM.ResidentBytes() / 1024)
 	}
 	return ru
 }

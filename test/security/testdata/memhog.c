@@ -1,9 +1,11 @@
 /*
  * memhog MODE: allocate and touch up to 256 MiB in 1 MiB steps with MODE
- * mmap, brk or malloc. Run under a smaller memory quota, the allocation must
- * fail with ENOMEM (brk: the break stays put) before the quota is exceeded.
- * Prints "ENOMEM after N MiB" and exits 0 then; exits 1 if 256 MiB fit or
- * the failure was something else.
+ * mmap, brk or malloc, printing "touched N MiB" after each step. Run under
+ * a smaller memory quota it must be stopped before the quota is exceeded:
+ * either an allocation fails with ENOMEM (brk: the break stays put), when
+ * it prints "ENOMEM after N MiB" and exits 0, or touching the memory gets
+ * it killed, as a memory cgroup's OOM killer does. Exits 1 if 256 MiB fit
+ * or an allocation failed with something else.
  */
 #include "../../conformance/testdata/check.h"
 #include <stdint.h>
@@ -12,10 +14,14 @@
 #define MiB (1UL << 20)
 #define LIMIT 256
 
+static int touched;
+
 static void touch(unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i += 4096)
 		p[i] = 1;
+	printf("touched %d MiB\n", ++touched);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
