@@ -188,6 +188,16 @@ func (s *SignalInfo) SetSys(callAddr uint64, nr int32, arch uint32) {
 // Addr returns si_addr.
 func (s *SignalInfo) Addr() uint64 { return le.Uint64(s.Fields[siAddr:]) }
 
+// Poll returns the _sigpoll member: si_band and si_fd.
+func (s *SignalInfo) Poll() (band int64, fd int32) {
+	return int64(le.Uint64(s.Fields[siBand:])), int32(le.Uint32(s.Fields[siFD:]))
+}
+
+// ChildTimes returns the _sigchld member's si_utime and si_stime.
+func (s *SignalInfo) ChildTimes() (utime, stime int64) {
+	return int64(le.Uint64(s.Fields[siUtime:])), int64(le.Uint64(s.Fields[siStime:]))
+}
+
 // PID returns si_pid.
 func (s *SignalInfo) PID() int32 { return int32(le.Uint32(s.Fields[siPID:])) }
 

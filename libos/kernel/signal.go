@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"exokernelul.dev/exo/libos/waiter"
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
@@ -218,6 +219,7 @@ func (k *Kernel) generateLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo,
 			return
 		}
 	}
+	k.notifySignalfdsLocked(tg)
 	if t != nil {
 		t.pending.add(info)
 		k.wakeLocked(t)
@@ -231,6 +233,16 @@ func (k *Kernel) generateLocked(tg *ThreadGroup, t *Task, info *arch.SignalInfo,
 			k.wakeLocked(o)
 			return
 		}
+	}
+}
+
+// notifySignalfdsLocked tells tg's signalfds' waiters that a signal is
+// being queued. Their callbacks may send signals themselves (O_ASYNC),
+// which takes k.mu, so they run from a goroutine of their own, after the
+// caller has queued the signal and let go of k.mu.
+func (k *Kernel) notifySignalfdsLocked(tg *ThreadGroup) {
+	if !tg.signalfdQ.Empty() {
+		go tg.signalfdQ.Notify(waiter.EventIn | waiter.EventRdNorm)
 	}
 }
 

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"exokernelul.dev/exo/libos/waiter"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,9 @@ type ThreadGroup struct {
 	k      *Kernel
 	tgid   int32
 	leader *Task
+	// signalfdQ wakes signalfds' waiters when a signal is queued for the
+	// group or one of its threads (its own lock; notified outside k.mu).
+	signalfdQ waiter.Queue
 
 	// Guarded by k.mu.
 	tasks    []*Task // live threads

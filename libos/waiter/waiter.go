@@ -75,6 +75,13 @@ func (q *Queue) Unregister(e *Entry) {
 	delete(q.entries, e)
 }
 
+// Empty reports whether no waiter is registered.
+func (q *Queue) Empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.entries) == 0
+}
+
 // Notify wakes every entry interested in any of events. Objects must call
 // it without holding their own locks: an epoll callback takes the epoll's
 // lock, and epoll asks objects for their Readiness while holding it.
