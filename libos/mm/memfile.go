@@ -157,6 +157,17 @@ func (m *MemoryFile) IncRef(frames []uint64) {
 	}
 }
 
+// RefCount is how many references frame f has (1 for a frame handed out
+// and not shared; a free frame's count means nothing).
+func (m *MemoryFile) RefCount(f uint64) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.refs[f]; ok {
+		return c
+	}
+	return 1
+}
+
 // Shared reports whether a frame has more than one reference.
 func (m *MemoryFile) Shared(f uint64) bool {
 	m.mu.Lock()

@@ -627,7 +627,7 @@ func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, o RemapOpts) (uin
 	grow := int((newLen - oldLen) / arch.PageSize)
 	if !o.Fixed && !o.DontUnmap && oldAddr+newLen <= MaxUserAddress && oldAddr+newLen > oldAddr && !mm.overlapsLocked(oldAddr+oldLen, oldAddr+newLen) {
 		ext := &mapping{start: oldAddr + oldLen, end: oldAddr + newLen, prot: m.prot, shared: m.shared,
-			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite}
+			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite, anon: m.anon}
 		if err := mm.growFramesLocked(m, ext, grow); err != nil {
 			return 0, err
 		}
@@ -656,13 +656,14 @@ func (mm *MemoryManager) Remap(oldAddr, oldLen, newLen uint64, o RemapOpts) (uin
 		}
 	}
 	moved := &mapping{start: newAddr, end: newAddr + newLen, prot: m.prot, shared: m.shared,
-		name: m.name, dev: m.dev, ino: m.ino, offset: m.offset, file: m.file, mayWrite: m.mayWrite, locked: m.locked}
+		name: m.name, dev: m.dev, ino: m.ino, offset: m.offset, file: m.file, mayWrite: m.mayWrite, locked: m.locked,
+		anon: m.anon}
 	if m.busFrom != 0 {
 		moved.busFrom = newAddr + (m.busFrom - m.start)
 	}
 	if m.frames != nil {
 		tail := &mapping{start: newAddr + oldLen, end: newAddr + newLen, prot: m.prot, shared: m.shared,
-			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite}
+			offset: m.offset + oldLen, file: m.file, mayWrite: m.mayWrite, anon: m.anon}
 		if err := mm.growFramesLocked(m, tail, grow); err != nil {
 			return 0, err
 		}
@@ -1124,7 +1125,17 @@ func (mm *MemoryManager) FutexKey(addr uint64) (shared bool, frame uint64, err e
 	if !m.shared {
 		return false, 0, nil
 	}
-	return true, m.frames[(addr-m.start)/arch.PageSize] + addr%arch.PageSize, nil
+	i := int((addr - m.start) / arch.PageSize)
+	if m.frames[i] == noFrame {
+		// The key is the frame: an untouched page gets its own first.
+		if !m.lazy(i) {
+			return false, 0, unix.EFAULT
+		}
+		if err := mm.touchLocked(m, i); err != nil {
+			return false, 0, unix.EFAULT
+		}
+	}
+	return true, m.frames[i] + addr%arch.PageSize, nil
 }
 
 // Mapped reports whether [addr, addr+length) is entirely mapped, for the

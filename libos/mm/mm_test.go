@@ -408,3 +408,35 @@ func TestForkCopyOnWrite(t *testing.T) {
 		t.Fatalf("frames leaked: %d of %d free", parent.mf.FreeBytes(), parent.mf.Size())
 	}
 }
+
+// TestRemapKeepsFirstTouch: memory moved or grown by mremap still gets
+// its frames when first touched, and keeps what was written.
+func TestRemapKeepsFirstTouch(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	a, _ := m.Map(MapOpts{Length: 4 * 4096, Prot: ProtRead | ProtWrite})
+	m.CopyOut(a, []byte("kept"))
+	// Something right after it, so that growing must move.
+	if _, err := m.Map(MapOpts{Addr: a + 4*4096, Length: 4096, Prot: ProtRead, Fixed: true}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Remap(a, 4*4096, 64*4096, RemapOpts{MayMove: true})
+	if err != nil || b == a {
+		t.Fatalf("mremap: %#x, %v", b, err)
+	}
+	buf := make([]byte, 4)
+	if m.CopyIn(b, buf); string(buf) != "kept" {
+		t.Fatalf("moved memory reads %q", buf)
+	}
+	for _, off := range []uint64{2 * 4096, 40 * 4096} {
+		if handled, err := m.HandleFault(b+off, true); !handled || err != nil {
+			t.Fatalf("first touch at +%#x of moved memory: %v, %v", off, handled, err)
+		}
+	}
+	c, err := m.Remap(b, 64*4096, 128*4096, RemapOpts{MayMove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handled, err := m.HandleFault(c+100*4096, false); !handled || err != nil {
+		t.Fatalf("first touch of grown memory: %v, %v", handled, err)
+	}
+}
