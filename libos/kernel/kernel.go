@@ -93,6 +93,10 @@ type Kernel struct {
 	// netlink and the interface ioctls on other sockets.
 	HostNet *hostinet.Net
 
+	// shm is the System V shared memory registry, made on first use.
+	shmOnce sync.Once
+	shm     *ShmRegistry
+
 	stdio           [3]vfs.File
 	newAddressSpace func(name string) (HostAddressSpace, error)
 	startTask       func(*Task)

@@ -424,6 +424,25 @@ func TestSqlite(t *testing.T) {
 	}
 }
 
+// TestPostgres: PostgreSQL's initdb, a server on a unix socket, a table of
+// 20,000 rows with an index, a join, a rolled-back transaction and a
+// parallel scan (background workers, dynamic shared memory), and a clean
+// stop. Its latches wait on a signalfd and its postmaster holds a System V
+// shared memory segment.
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	need(t, "setpriv")
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
+		t.Fatal("postgresql is needed on the host (tools/setup installs it)")
+	}
+	sh := scriptFile(t, "postgres.sh")
+	r := runPair(t, "postgres", pair{argv: func(string) []string { return []string{"/bin/bash", sh} }, timeout: 5 * time.Minute})
+	compare(t, r, nil)
+	if !bytes.Contains(r.native.Stdout, []byte("20000|100070125|row-1|20000\n")) || !bytes.HasSuffix(r.native.Stdout, []byte("stopped\n")) {
+		t.Errorf("the queries did not all run natively:\n%s", r.native)
+	}
+}
+
 // TestPerl: a perl -e script writes, appends, renames, stats, chmods,
 // links, makes and removes a tree, forks, runs a command in backticks, and
 // changes the seed files.
