@@ -462,24 +462,44 @@ func putItimerspec(t *kernel.Task, addr uint64, v, i time.Duration) error {
 	return nil
 }
 
-func sysTimerSettime(t *kernel.Task, a [6]uint64) (uint64, error) {
-	id, flags := int32(a[0]), intArg(a[1])
+// copyInItimerspec reads a struct itimerspec: EFAULT, or EINVAL for a
+// negative or unnormalized time.
+func copyInItimerspec(t *kernel.Task, addr uint64) (interval, value time.Duration, err error) {
 	var b [32]byte
-	if _, err := t.MM.CopyIn(a[2], b[:]); err != nil {
-		return 0, unix.EFAULT
+	if _, err := t.MM.CopyIn(addr, b[:]); err != nil {
+		return 0, 0, unix.EFAULT
 	}
 	ts := func(off int) (time.Duration, error) {
 		sec, nsec := int64(binary.LittleEndian.Uint64(b[off:])), int64(binary.LittleEndian.Uint64(b[off+8:]))
 		if sec < 0 || nsec < 0 || nsec >= 1e9 {
 			return 0, unix.EINVAL
 		}
+		if sec >= int64(maxTimeout/time.Second) {
+			return maxTimeout, nil
+		}
 		return time.Duration(sec)*time.Second + time.Duration(nsec), nil
 	}
-	interval, err := ts(0)
-	if err != nil {
-		return 0, err
+	if interval, err = ts(0); err != nil {
+		return 0, 0, err
 	}
-	value, err := ts(16)
+	if value, err = ts(16); err != nil {
+		return 0, 0, err
+	}
+	return interval, value, nil
+}
+
+// untilAbsolute turns an absolute time on clock into the time left from
+// now, at least 1 ns: a time already past expires at once.
+func untilAbsolute(clock int32, at time.Duration) time.Duration {
+	hc, _ := hostClock(clock)
+	var now unix.Timespec
+	unix.ClockGettime(hc, &now)
+	return max(at-time.Duration(now.Nano()), time.Nanosecond)
+}
+
+func sysTimerSettime(t *kernel.Task, a [6]uint64) (uint64, error) {
+	id, flags := int32(a[0]), intArg(a[1])
+	interval, value, err := copyInItimerspec(t, a[2])
 	if err != nil {
 		return 0, err
 	}
@@ -488,13 +508,7 @@ func sysTimerSettime(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if !ok {
 			return 0, unix.EINVAL
 		}
-		hc, _ := hostClock(clock)
-		var now unix.Timespec
-		unix.ClockGettime(hc, &now)
-		value -= time.Duration(now.Nano())
-		if value <= 0 {
-			value = time.Nanosecond
-		}
+		value = untilAbsolute(clock, value)
 	}
 	oldV, oldI, err := t.TimerSet(id, value, interval)
 	if err != nil {
