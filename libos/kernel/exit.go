@@ -93,6 +93,10 @@ func (t *Task) exitThread() {
 	}
 	tg.zombie = true
 	tg.timers.stopAll()
+	if k.sem != nil {
+		// SEM_UNDO: the process's adjustments are applied as it goes.
+		k.sem.exit(tg)
+	}
 	// Orphans go to init (or are reaped there if already dead): their
 	// container's, or the sandbox's.
 	if tg != k.init {

@@ -96,6 +96,9 @@ type Kernel struct {
 	// shm is the System V shared memory registry, made on first use.
 	shmOnce sync.Once
 	shm     *ShmRegistry
+	// sem is the System V semaphore registry, made on first use.
+	semOnce sync.Once
+	sem     *SemRegistry
 
 	stdio           [3]vfs.File
 	newAddressSpace func(name string) (HostAddressSpace, error)
