@@ -1,7 +1,6 @@
 package kernel
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -35,13 +34,11 @@ type semaphore struct {
 
 // SemSet is one set; guarded by the registry's lock.
 type SemSet struct {
-	ID, Key              int32
-	sems                 []semaphore
-	UID, GID, CUID, CGID uint32
-	Mode                 uint16
-	Seq                  uint16
-	OTime, CTime         time.Time
-	removed              bool
+	IPCPerm
+	ID           int32
+	sems         []semaphore
+	OTime, CTime time.Time
+	removed      bool
 	// changed is closed, and replaced, at every change of the set.
 	changed chan struct{}
 }
@@ -69,21 +66,6 @@ func (s *SemSet) changedLocked() {
 	s.changed = make(chan struct{})
 }
 
-// semAccess is shmAccess for a set.
-func semAccess(c *Creds, s *SemSet, want uint16) bool {
-	if c.HasCap(unix.CAP_IPC_OWNER) {
-		return true
-	}
-	mode := s.Mode
-	switch {
-	case c.EUID == s.UID || c.EUID == s.CUID:
-		mode >>= 6
-	case c.EGID == s.GID || c.EGID == s.CGID || slices.Contains(c.Groups, s.GID):
-		mode >>= 3
-	}
-	return mode&want == want
-}
-
 // Get is semget.
 func (r *SemRegistry) Get(t *Task, key int32, nsems int, flags int) (int32, error) {
 	creds := t.Creds()
@@ -103,7 +85,7 @@ func (r *SemRegistry) Get(t *Task, key int32, nsems int, flags int) (int32, erro
 			if nsems > len(s.sems) {
 				return 0, unix.EINVAL
 			}
-			if !semAccess(&creds, s, uint16(flags>>6)&7) {
+			if !s.access(&creds, uint16(flags>>6)&7) {
 				return 0, unix.EACCES
 			}
 			return s.ID, nil
@@ -118,19 +100,14 @@ func (r *SemRegistry) Get(t *Task, key int32, nsems int, flags int) (int32, erro
 	if len(r.sets) >= SemMNI {
 		return 0, unix.ENOSPC
 	}
-	used := make(map[int32]bool, len(r.sets))
-	for _, s := range r.sets {
-		used[s.ID&0x7fff] = true
-	}
-	idx := int32(0)
-	for used[idx] {
-		idx++
+	ids := make([]int32, 0, len(r.sets))
+	for id := range r.sets {
+		ids = append(ids, id)
 	}
 	r.seq++
 	s := &SemSet{
-		ID: int32(r.seq)<<15 | idx, Key: key, sems: make([]semaphore, nsems),
-		UID: creds.EUID, GID: creds.EGID, CUID: creds.EUID, CGID: creds.EGID,
-		Mode: uint16(flags & 0o777), Seq: r.seq, CTime: time.Now(), changed: make(chan struct{}),
+		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcID(r.seq, ids), sems: make([]semaphore, nsems),
+		CTime: time.Now(), changed: make(chan struct{}),
 	}
 	r.sets[s.ID] = s
 	return s.ID, nil
@@ -177,7 +154,7 @@ func (r *SemRegistry) Op(t *Task, id int32, ops []SemOp, deadline time.Time) err
 	if alter {
 		want = 2
 	}
-	if !semAccess(&creds, s, want) {
+	if !s.access(&creds, want) {
 		r.mu.Unlock()
 		return unix.EACCES
 	}
@@ -317,11 +294,10 @@ func (r *SemRegistry) clearUndoLocked(s *SemSet, num int) {
 
 // SemStat is what IPC_STAT reports of a set.
 type SemStat struct {
-	ID, Key              int32
-	UID, GID, CUID, CGID uint32
-	Mode, Seq            uint16
-	OTime, CTime         time.Time
-	NSems                int
+	IPCPerm
+	ID           int32
+	OTime, CTime time.Time
+	NSems        int
 }
 
 // lookupLocked finds set id (by index for SEM_STAT).
@@ -346,16 +322,10 @@ func (r *SemRegistry) Stat(t *Task, id int32, byIndex, any bool) (SemStat, error
 	if s == nil {
 		return SemStat{}, unix.EINVAL
 	}
-	if !any && !semAccess(&creds, s, 4) {
+	if !any && !s.access(&creds, 4) {
 		return SemStat{}, unix.EACCES
 	}
-	return SemStat{ID: s.ID, Key: s.Key, UID: s.UID, GID: s.GID, CUID: s.CUID, CGID: s.CGID,
-		Mode: s.Mode, Seq: s.Seq, OTime: s.OTime, CTime: s.CTime, NSems: len(s.sems)}, nil
-}
-
-// semOwner reports whether creds may change or remove s.
-func semOwner(c *Creds, s *SemSet) bool {
-	return c.EUID == s.UID || c.EUID == s.CUID || c.HasCap(unix.CAP_SYS_ADMIN)
+	return SemStat{IPCPerm: s.IPCPerm, ID: s.ID, OTime: s.OTime, CTime: s.CTime, NSems: len(s.sems)}, nil
 }
 
 // Set is IPC_SET.
@@ -367,11 +337,10 @@ func (r *SemRegistry) Set(t *Task, id int32, uid, gid uint32, mode uint16) error
 	if !ok {
 		return unix.EINVAL
 	}
-	if !semOwner(&creds, s) {
+	if !s.owner(&creds) {
 		return unix.EPERM
 	}
-	s.UID, s.GID = uid, gid
-	s.Mode = s.Mode&^0o777 | mode&0o777
+	s.set(uid, gid, mode)
 	s.CTime = time.Now()
 	return nil
 }
@@ -386,7 +355,7 @@ func (r *SemRegistry) Remove(t *Task, id int32) error {
 	if !ok {
 		return unix.EINVAL
 	}
-	if !semOwner(&creds, s) {
+	if !s.owner(&creds) {
 		return unix.EPERM
 	}
 	s.removed = true
@@ -421,7 +390,7 @@ func (r *SemRegistry) Value(t *Task, id int32, num int, what SemValue) (int, err
 	if num < 0 || num >= len(s.sems) {
 		return 0, unix.EINVAL
 	}
-	if !semAccess(&creds, s, 4) {
+	if !s.access(&creds, 4) {
 		return 0, unix.EACCES
 	}
 	sem := s.sems[num]
@@ -445,7 +414,7 @@ func (r *SemRegistry) Values(t *Task, id int32) ([]uint16, error) {
 	if !ok {
 		return nil, unix.EINVAL
 	}
-	if !semAccess(&creds, s, 4) {
+	if !s.access(&creds, 4) {
 		return nil, unix.EACCES
 	}
 	out := make([]uint16, len(s.sems))
@@ -474,7 +443,7 @@ func (r *SemRegistry) SetValues(t *Task, id int32, num int, vals []int) error {
 			return unix.ERANGE
 		}
 	}
-	if !semAccess(&creds, s, 2) {
+	if !s.access(&creds, 2) {
 		return unix.EACCES
 	}
 	pid := t.tg.tgid

@@ -36,16 +36,13 @@ const (
 // ShmSegment is one segment. Its fields are guarded by the registry's
 // lock.
 type ShmSegment struct {
+	IPCPerm
 	ID     int32
-	Key    int32
 	Size   uint64
 	frames []uint64
 
-	UID, GID, CUID, CGID uint32
-	Mode                 uint16 // permission bits, SHM_DEST, SHM_LOCKED
-	Seq                  uint16
-	ATime, DTime, CTime  time.Time
-	CPID, LPID           int32
+	ATime, DTime, CTime time.Time
+	CPID, LPID          int32
 }
 
 // ShmRegistry is the sandbox's set of segments.
@@ -76,22 +73,6 @@ func (r *ShmRegistry) pruneLocked(k *Kernel) {
 	}
 }
 
-// shmAccess reports whether creds may access s as want (4 read, 2 write),
-// by the owner, group and other bits, or CAP_IPC_OWNER.
-func shmAccess(c *Creds, s *ShmSegment, want uint16) bool {
-	if c.HasCap(unix.CAP_IPC_OWNER) {
-		return true
-	}
-	mode := s.Mode
-	switch {
-	case c.EUID == s.UID || c.EUID == s.CUID:
-		mode >>= 6
-	case c.EGID == s.GID || c.EGID == s.CGID || slices.Contains(c.Groups, s.GID):
-		mode >>= 3
-	}
-	return mode&want == want
-}
-
 // Get is shmget: the segment with key (a new one for IPC_PRIVATE or with
 // IPC_CREAT), its id.
 func (r *ShmRegistry) Get(t *Task, key int32, size uint64, flags int) (int32, error) {
@@ -111,7 +92,7 @@ func (r *ShmRegistry) Get(t *Task, key int32, size uint64, flags int) (int32, er
 			if size > s.Size {
 				return 0, unix.EINVAL
 			}
-			if !shmAccess(&creds, s, uint16(flags>>6)&7) {
+			if !s.access(&creds, uint16(flags>>6)&7) {
 				return 0, unix.EACCES
 			}
 			return s.ID, nil
@@ -136,20 +117,14 @@ func (r *ShmRegistry) Get(t *Task, key int32, size uint64, flags int) (int32, er
 	}
 	// ids: the index in the low 15 bits and a sequence number above, as
 	// Linux makes them, so that a stale id rarely names a new segment.
-	used := make(map[int32]bool, len(r.segs))
-	for _, s := range r.segs {
-		used[s.ID&0x7fff] = true
-	}
-	idx := int32(0)
-	for used[idx] {
-		idx++
+	ids := make([]int32, 0, len(r.segs))
+	for id := range r.segs {
+		ids = append(ids, id)
 	}
 	r.seq++
-	now := time.Now()
 	s := &ShmSegment{
-		ID: int32(r.seq&0xffff)<<15 | idx, Key: key, Size: size, frames: frames,
-		UID: creds.EUID, GID: creds.EGID, CUID: creds.EUID, CGID: creds.EGID,
-		Mode: uint16(flags & 0o777), Seq: r.seq, CTime: now, CPID: t.TGID(),
+		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcID(r.seq, ids), Size: size, frames: frames,
+		CTime: time.Now(), CPID: t.TGID(),
 	}
 	r.segs[s.ID] = s
 	return s.ID, nil
@@ -170,7 +145,7 @@ func (r *ShmRegistry) Attach(t *Task, id int32, readOnly bool) ([]uint64, int32,
 	if !readOnly {
 		want |= 2
 	}
-	if !shmAccess(&creds, s, want) {
+	if !s.access(&creds, want) {
 		return nil, 0, unix.EACCES
 	}
 	return slices.Clone(s.frames), s.Key, nil
@@ -228,7 +203,7 @@ func (r *ShmRegistry) Stat(t *Task, id int32, byIndex, any bool) (ShmStat, error
 	if s == nil {
 		return ShmStat{}, unix.EINVAL
 	}
-	if !any && !shmAccess(&creds, s, 4) {
+	if !any && !s.access(&creds, 4) {
 		return ShmStat{}, unix.EACCES
 	}
 	return ShmStat{ShmSegment: *s, Attached: r.attachedLocked(t.K, s)}, nil
@@ -244,11 +219,10 @@ func (r *ShmRegistry) Set(t *Task, id int32, uid, gid uint32, mode uint16) error
 	if !ok {
 		return unix.EINVAL
 	}
-	if creds.EUID != s.UID && creds.EUID != s.CUID && !creds.HasCap(unix.CAP_SYS_ADMIN) {
+	if !s.owner(&creds) {
 		return unix.EPERM
 	}
-	s.UID, s.GID = uid, gid
-	s.Mode = s.Mode&^0o777 | mode&0o777
+	s.set(uid, gid, mode)
 	s.CTime = time.Now()
 	return nil
 }
@@ -263,7 +237,7 @@ func (r *ShmRegistry) Remove(t *Task, id int32) error {
 	if !ok {
 		return unix.EINVAL
 	}
-	if creds.EUID != s.UID && creds.EUID != s.CUID && !creds.HasCap(unix.CAP_SYS_ADMIN) {
+	if !s.owner(&creds) {
 		return unix.EPERM
 	}
 	s.Mode |= ShmDest

@@ -86,24 +86,18 @@ func sysSemctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case ipcRmid:
 		return 0, r.Remove(t, id)
 	case ipcSet:
-		var b [48]byte
-		if _, err := t.MM.CopyIn(arg, b[:]); err != nil {
-			return 0, unix.EFAULT
+		uid, gid, mode, err := copyInIPCSet(t, arg)
+		if err != nil {
+			return 0, err
 		}
-		return 0, r.Set(t, id, le.Uint32(b[4:]), le.Uint32(b[8:]), uint16(le.Uint32(b[20:])))
+		return 0, r.Set(t, id, uid, gid, mode)
 	case ipcStat, semStat, semStatAny:
 		st, err := r.Stat(t, id, cmd != ipcStat, cmd == semStatAny)
 		if err != nil {
 			return 0, err
 		}
 		b := make([]byte, semidDsSize)
-		le.PutUint32(b[0:], uint32(st.Key))
-		le.PutUint32(b[4:], st.UID)
-		le.PutUint32(b[8:], st.GID)
-		le.PutUint32(b[12:], st.CUID)
-		le.PutUint32(b[16:], st.CGID)
-		le.PutUint32(b[20:], uint32(st.Mode))
-		le.PutUint16(b[24:], st.Seq)
+		putIPCPerm(b, st.IPCPerm)
 		if !st.OTime.IsZero() {
 			le.PutUint64(b[48:], uint64(st.OTime.Unix()))
 		}

@@ -131,24 +131,18 @@ func sysShmctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case shmLock, shmUnlock:
 		return 0, shm.Lock(t, id, cmd == shmLock)
 	case ipcSet:
-		var b [48]byte
-		if _, err := t.MM.CopyIn(buf, b[:]); err != nil {
-			return 0, unix.EFAULT
+		uid, gid, mode, err := copyInIPCSet(t, buf)
+		if err != nil {
+			return 0, err
 		}
-		return 0, shm.Set(t, id, le.Uint32(b[4:]), le.Uint32(b[8:]), uint16(le.Uint32(b[20:])))
+		return 0, shm.Set(t, id, uid, gid, mode)
 	case ipcStat, shmStat, shmStatAny:
 		st, err := shm.Stat(t, id, cmd != ipcStat, cmd == shmStatAny)
 		if err != nil {
 			return 0, err
 		}
 		b := make([]byte, 112)
-		le.PutUint32(b[0:], uint32(st.Key))
-		le.PutUint32(b[4:], st.UID)
-		le.PutUint32(b[8:], st.GID)
-		le.PutUint32(b[12:], st.CUID)
-		le.PutUint32(b[16:], st.CGID)
-		le.PutUint32(b[20:], uint32(st.Mode))
-		le.PutUint16(b[24:], st.Seq)
+		putIPCPerm(b, st.IPCPerm)
 		le.PutUint64(b[48:], st.Size)
 		for i, tm := range []time.Time{st.ATime, st.DTime, st.CTime} {
 			if !tm.IsZero() {
@@ -189,4 +183,28 @@ func sysShmctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return uint64(highest), nil
 	}
 	return 0, unix.EINVAL
+}
+
+// putIPCPerm lays p out as struct ipc64_perm, the first 48 bytes of
+// shmid_ds and semid_ds on x86-64.
+func putIPCPerm(b []byte, p kernel.IPCPerm) {
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(p.Key))
+	le.PutUint32(b[4:], p.UID)
+	le.PutUint32(b[8:], p.GID)
+	le.PutUint32(b[12:], p.CUID)
+	le.PutUint32(b[16:], p.CGID)
+	le.PutUint32(b[20:], uint32(p.Mode))
+	le.PutUint16(b[24:], p.Seq)
+}
+
+// copyInIPCSet reads what IPC_SET takes from the ipc64_perm at addr: the
+// owner, group and mode.
+func copyInIPCSet(t *kernel.Task, addr uint64) (uid, gid uint32, mode uint16, err error) {
+	var b [48]byte
+	if _, err := t.MM.CopyIn(addr, b[:]); err != nil {
+		return 0, 0, 0, unix.EFAULT
+	}
+	le := binary.LittleEndian
+	return le.Uint32(b[4:]), le.Uint32(b[8:]), uint16(le.Uint32(b[20:])), nil
 }
