@@ -99,6 +99,9 @@ type Kernel struct {
 	// sem is the System V semaphore registry, made on first use.
 	semOnce sync.Once
 	sem     *SemRegistry
+	// msg is the System V message queue registry, made on first use.
+	msgOnce sync.Once
+	msg     *MsgRegistry
 
 	stdio           [3]vfs.File
 	newAddressSpace func(name string) (HostAddressSpace, error)
