@@ -65,3 +65,79 @@ func ipcID(seq uint16, inUse []int32) int32 {
 	}
 	return int32(seq)<<15 | idx
 }
+
+// ipcPerm gives the registries' helpers an object's permission.
+func (p *IPCPerm) ipcPerm() *IPCPerm { return p }
+
+// ipcObject is a segment, a semaphore set or a message queue.
+type ipcObject interface{ ipcPerm() *IPCPerm }
+
+// ipcLookup is the part of shmget, semget and msgget that finds an
+// existing object by key: its id, with EEXIST for IPC_CREAT|IPC_EXCL,
+// check's error (a size the object cannot give), then EACCES for an
+// access the flags ask for and creds do not have. found is false when
+// there is none and one may be made (ENOENT without IPC_CREAT).
+func ipcLookup[T ipcObject](objs map[int32]T, key int32, flags int, c *Creds, check func(T) error) (id int32, found bool, err error) {
+	if key == unix.IPC_PRIVATE {
+		return 0, false, nil
+	}
+	for oid, o := range objs {
+		p := o.ipcPerm()
+		if p.Key != key {
+			continue
+		}
+		if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
+			return 0, true, unix.EEXIST
+		}
+		if check != nil {
+			if err := check(o); err != nil {
+				return 0, true, err
+			}
+		}
+		if !p.access(c, uint16(flags>>6)&7) {
+			return 0, true, unix.EACCES
+		}
+		return oid, true, nil
+	}
+	if flags&unix.IPC_CREAT == 0 {
+		return 0, true, unix.ENOENT
+	}
+	return 0, false, nil
+}
+
+// ipcNewID is the id of an object made next in objs, with seq.
+func ipcNewID[T any](objs map[int32]T, seq uint16) int32 {
+	ids := make([]int32, 0, len(objs))
+	for id := range objs {
+		ids = append(ids, id)
+	}
+	return ipcID(seq, ids)
+}
+
+// ipcAt is the object with id, or at index id for the *_STAT commands.
+func ipcAt[T any](objs map[int32]T, id int32, byIndex bool) (T, bool) {
+	if !byIndex {
+		o, ok := objs[id]
+		return o, ok
+	}
+	for oid, o := range objs {
+		if oid&0x7fff == id {
+			return o, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// ipcOwned is the object with id for IPC_SET and IPC_RMID: EINVAL if there
+// is none, EPERM if creds may not change it.
+func ipcOwned[T ipcObject](objs map[int32]T, id int32, c *Creds) (T, error) {
+	o, ok := objs[id]
+	if !ok {
+		return o, unix.EINVAL
+	}
+	if !o.ipcPerm().owner(c) {
+		return o, unix.EPERM
+	}
+	return o, nil
+}

@@ -61,33 +61,15 @@ func (r *MsgRegistry) Get(t *Task, key int32, flags int) (int32, error) {
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if key != unix.IPC_PRIVATE {
-		for _, q := range r.queues {
-			if q.Key != key {
-				continue
-			}
-			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
-				return 0, unix.EEXIST
-			}
-			if !q.access(&creds, uint16(flags>>6)&7) {
-				return 0, unix.EACCES
-			}
-			return q.ID, nil
-		}
-		if flags&unix.IPC_CREAT == 0 {
-			return 0, unix.ENOENT
-		}
+	if id, found, err := ipcLookup(r.queues, key, flags, &creds, nil); found {
+		return id, err
 	}
 	if len(r.queues) >= MsgMNI {
 		return 0, unix.ENOSPC
 	}
-	ids := make([]int32, 0, len(r.queues))
-	for id := range r.queues {
-		ids = append(ids, id)
-	}
 	r.seq++
 	q := &MsgQueue{
-		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcID(r.seq, ids),
+		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcNewID(r.queues, r.seq),
 		QBytes: MsgMNB, CTime: time.Now(), changed: make(chan struct{}),
 	}
 	r.queues[q.ID] = q
@@ -232,17 +214,8 @@ func (r *MsgRegistry) Stat(t *Task, id int32, byIndex, any bool) (MsgStat, error
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var q *MsgQueue
-	if byIndex {
-		for _, x := range r.queues {
-			if x.ID&0x7fff == id {
-				q = x
-			}
-		}
-	} else {
-		q = r.queues[id]
-	}
-	if q == nil {
+	q, ok := ipcAt(r.queues, id, byIndex)
+	if !ok {
 		return MsgStat{}, unix.EINVAL
 	}
 	if !any && !q.access(&creds, 4) {
@@ -258,12 +231,9 @@ func (r *MsgRegistry) Set(t *Task, id int32, uid, gid uint32, mode uint16, qbyte
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q, ok := r.queues[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !q.owner(&creds) {
-		return unix.EPERM
+	q, err := ipcOwned(r.queues, id, &creds)
+	if err != nil {
+		return err
 	}
 	if qbytes > MsgMNB && !creds.HasCap(unix.CAP_SYS_RESOURCE) {
 		return unix.EPERM
@@ -281,12 +251,9 @@ func (r *MsgRegistry) Remove(t *Task, id int32) error {
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	q, ok := r.queues[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !q.owner(&creds) {
-		return unix.EPERM
+	q, err := ipcOwned(r.queues, id, &creds)
+	if err != nil {
+		return err
 	}
 	q.removed = true
 	delete(r.queues, id)

@@ -74,25 +74,14 @@ func (r *SemRegistry) Get(t *Task, key int32, nsems int, flags int) (int32, erro
 	if nsems < 0 || nsems > SemMSL {
 		return 0, unix.EINVAL
 	}
-	if key != unix.IPC_PRIVATE {
-		for _, s := range r.sets {
-			if s.Key != key {
-				continue
-			}
-			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
-				return 0, unix.EEXIST
-			}
-			if nsems > len(s.sems) {
-				return 0, unix.EINVAL
-			}
-			if !s.access(&creds, uint16(flags>>6)&7) {
-				return 0, unix.EACCES
-			}
-			return s.ID, nil
+	check := func(s *SemSet) error {
+		if nsems > len(s.sems) {
+			return unix.EINVAL
 		}
-		if flags&unix.IPC_CREAT == 0 {
-			return 0, unix.ENOENT
-		}
+		return nil
+	}
+	if id, found, err := ipcLookup(r.sets, key, flags, &creds, check); found {
+		return id, err
 	}
 	if nsems == 0 {
 		return 0, unix.EINVAL
@@ -100,13 +89,9 @@ func (r *SemRegistry) Get(t *Task, key int32, nsems int, flags int) (int32, erro
 	if len(r.sets) >= SemMNI {
 		return 0, unix.ENOSPC
 	}
-	ids := make([]int32, 0, len(r.sets))
-	for id := range r.sets {
-		ids = append(ids, id)
-	}
 	r.seq++
 	s := &SemSet{
-		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcID(r.seq, ids), sems: make([]semaphore, nsems),
+		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcNewID(r.sets, r.seq), sems: make([]semaphore, nsems),
 		CTime: time.Now(), changed: make(chan struct{}),
 	}
 	r.sets[s.ID] = s
@@ -300,26 +285,13 @@ type SemStat struct {
 	NSems        int
 }
 
-// lookupLocked finds set id (by index for SEM_STAT).
-func (r *SemRegistry) lookupLocked(id int32, byIndex bool) *SemSet {
-	if !byIndex {
-		return r.sets[id]
-	}
-	for _, s := range r.sets {
-		if s.ID&0x7fff == id {
-			return s
-		}
-	}
-	return nil
-}
-
 // Stat returns set id's state.
 func (r *SemRegistry) Stat(t *Task, id int32, byIndex, any bool) (SemStat, error) {
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.lookupLocked(id, byIndex)
-	if s == nil {
+	s, ok := ipcAt(r.sets, id, byIndex)
+	if !ok {
 		return SemStat{}, unix.EINVAL
 	}
 	if !any && !s.access(&creds, 4) {
@@ -333,12 +305,9 @@ func (r *SemRegistry) Set(t *Task, id int32, uid, gid uint32, mode uint16) error
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.sets[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !s.owner(&creds) {
-		return unix.EPERM
+	s, err := ipcOwned(r.sets, id, &creds)
+	if err != nil {
+		return err
 	}
 	s.set(uid, gid, mode)
 	s.CTime = time.Now()
@@ -351,12 +320,9 @@ func (r *SemRegistry) Remove(t *Task, id int32) error {
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.sets[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !s.owner(&creds) {
-		return unix.EPERM
+	s, err := ipcOwned(r.sets, id, &creds)
+	if err != nil {
+		return err
 	}
 	s.removed = true
 	delete(r.sets, id)

@@ -81,25 +81,14 @@ func (r *ShmRegistry) Get(t *Task, key int32, size uint64, flags int) (int32, er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pruneLocked(k)
-	if key != unix.IPC_PRIVATE {
-		for _, s := range r.segs {
-			if s.Key != key || s.Mode&ShmDest != 0 {
-				continue
-			}
-			if flags&unix.IPC_CREAT != 0 && flags&unix.IPC_EXCL != 0 {
-				return 0, unix.EEXIST
-			}
-			if size > s.Size {
-				return 0, unix.EINVAL
-			}
-			if !s.access(&creds, uint16(flags>>6)&7) {
-				return 0, unix.EACCES
-			}
-			return s.ID, nil
+	check := func(s *ShmSegment) error {
+		if size > s.Size {
+			return unix.EINVAL
 		}
-		if flags&unix.IPC_CREAT == 0 {
-			return 0, unix.ENOENT
-		}
+		return nil
+	}
+	if id, found, err := ipcLookup(r.segs, key, flags, &creds, check); found {
+		return id, err
 	}
 	if size < ShmMin || size > ShmMax {
 		return 0, unix.EINVAL
@@ -117,13 +106,9 @@ func (r *ShmRegistry) Get(t *Task, key int32, size uint64, flags int) (int32, er
 	}
 	// ids: the index in the low 15 bits and a sequence number above, as
 	// Linux makes them, so that a stale id rarely names a new segment.
-	ids := make([]int32, 0, len(r.segs))
-	for id := range r.segs {
-		ids = append(ids, id)
-	}
 	r.seq++
 	s := &ShmSegment{
-		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcID(r.seq, ids), Size: size, frames: frames,
+		IPCPerm: newIPCPerm(&creds, key, flags, r.seq), ID: ipcNewID(r.segs, r.seq), Size: size, frames: frames,
 		CTime: time.Now(), CPID: t.TGID(),
 	}
 	r.segs[s.ID] = s
@@ -190,17 +175,8 @@ func (r *ShmRegistry) Stat(t *Task, id int32, byIndex, any bool) (ShmStat, error
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pruneLocked(t.K)
-	var s *ShmSegment
-	if byIndex {
-		for _, x := range r.segs {
-			if x.ID&0x7fff == id {
-				s = x
-			}
-		}
-	} else {
-		s = r.segs[id]
-	}
-	if s == nil {
+	s, ok := ipcAt(r.segs, id, byIndex)
+	if !ok {
 		return ShmStat{}, unix.EINVAL
 	}
 	if !any && !s.access(&creds, 4) {
@@ -215,12 +191,9 @@ func (r *ShmRegistry) Set(t *Task, id int32, uid, gid uint32, mode uint16) error
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.segs[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !s.owner(&creds) {
-		return unix.EPERM
+	s, err := ipcOwned(r.segs, id, &creds)
+	if err != nil {
+		return err
 	}
 	s.set(uid, gid, mode)
 	s.CTime = time.Now()
@@ -233,12 +206,9 @@ func (r *ShmRegistry) Remove(t *Task, id int32) error {
 	creds := t.Creds()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.segs[id]
-	if !ok {
-		return unix.EINVAL
-	}
-	if !s.owner(&creds) {
-		return unix.EPERM
+	s, err := ipcOwned(r.segs, id, &creds)
+	if err != nil {
+		return err
 	}
 	s.Mode |= ShmDest
 	s.Key = unix.IPC_PRIVATE
