@@ -24,21 +24,33 @@ const (
 // maxPooledIO.
 var ioPools [maxPooledShift - minPooledShift + 1]sync.Pool
 
-// ioBuf returns a buffer of n bytes and the function that gives it back;
-// the buffer must not be used after that.
-func ioBuf(n int) ([]byte, func()) {
+// ioBuf returns a buffer of n bytes and the pooled slice it is cut from
+// (nil when it is not pooled), for putIOBuf to give back; the buffer must
+// not be used after that. (A release closure instead would be one more
+// allocation per syscall, which is what the pools are for.)
+func ioBuf(n int) ([]byte, *[]byte) {
 	if n > maxPooledIO {
-		return make([]byte, n), func() {}
+		return make([]byte, n), nil
 	}
-	class := 0
-	if n > minPooledIO {
-		class = bits.Len(uint(n-1)) - minPooledShift
-	}
-	p := &ioPools[class]
-	b, _ := p.Get().(*[]byte)
+	b, _ := ioPools[ioClass(n)].Get().(*[]byte)
 	if b == nil {
-		s := make([]byte, minPooledIO<<class)
+		s := make([]byte, minPooledIO<<ioClass(n))
 		b = &s
 	}
-	return (*b)[:n], func() { p.Put(b) }
+	return (*b)[:n], b
+}
+
+// putIOBuf gives back a buffer ioBuf pooled.
+func putIOBuf(b *[]byte) {
+	if b != nil {
+		ioPools[ioClass(cap(*b))].Put(b)
+	}
+}
+
+// ioClass is the pool of buffers of n bytes (n at most maxPooledIO).
+func ioClass(n int) int {
+	if n <= minPooledIO {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minPooledShift
 }

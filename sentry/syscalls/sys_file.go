@@ -138,8 +138,8 @@ func readInto(t *kernel.Task, d *vfs.FileDescription, addr uint64, count uint64,
 	if n = t.MM.Accessible(addr, n, mm.ProtWrite); n == 0 {
 		return 0, unix.EFAULT
 	}
-	buf, release := ioBuf(n)
-	defer release()
+	buf, pooled := ioBuf(n)
+	defer putIOBuf(pooled)
 	got, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if got > 0 {
 		t.MM.CopyOut(addr, buf[:got])
@@ -372,8 +372,8 @@ func readVec(t *kernel.Task, d *vfs.FileDescription, iovs []iovec, read func([]b
 		}
 		return 0, nil
 	}
-	buf, release := ioBuf(min(total, maxIO))
-	defer release()
+	buf, pooled := ioBuf(min(total, maxIO))
+	defer putIOBuf(pooled)
 	n, err := blockingRead(t, d, func() (int, error) { return read(buf) })
 	if n <= 0 {
 		return 0, err
@@ -635,8 +635,8 @@ func sysGetdents64(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if t.MM.Accessible(a[1], count, mm.ProtWrite) < count {
 		return 0, unix.EFAULT
 	}
-	buf, release := ioBuf(count)
-	defer release()
+	buf, pooled := ioBuf(count)
+	defer putIOBuf(pooled)
 	n, err := d.File.Getdents(buf)
 	if err != nil {
 		return 0, err
@@ -817,8 +817,8 @@ func sysSendfile(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if count == 0 {
 		return 0, nil
 	}
-	buf, release := ioBuf(int(count))
-	defer release()
+	buf, pooled := ioBuf(int(count))
+	defer putIOBuf(pooled)
 	var n int
 	if a[2] != 0 {
 		if n, err = in.File.Pread(buf, off); n > 0 {

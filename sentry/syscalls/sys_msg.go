@@ -2,7 +2,6 @@ package syscalls
 
 import (
 	"encoding/binary"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -94,11 +93,9 @@ func sysMsgctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 		b := make([]byte, msqidDsSize)
 		putIPCPerm(b, st.IPCPerm)
-		for i, tm := range []time.Time{st.STime, st.RTime, st.CTime} {
-			if !tm.IsZero() {
-				le.PutUint64(b[48+8*i:], uint64(tm.Unix()))
-			}
-		}
+		putIPCTime(b[48:], st.STime)
+		putIPCTime(b[56:], st.RTime)
+		putIPCTime(b[64:], st.CTime)
 		le.PutUint64(b[72:], uint64(st.Bytes))
 		le.PutUint64(b[80:], uint64(st.QNum))
 		le.PutUint64(b[88:], uint64(st.QBytes))

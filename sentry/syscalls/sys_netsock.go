@@ -431,8 +431,8 @@ func netRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	flags := intArg(a[3])
-	scratch, release := ioBuf(int(min(a[2], maxIO)))
-	defer release()
+	scratch, pooled := ioBuf(int(min(a[2], maxIO)))
+	defer putIOBuf(pooled)
 	buf, r, err := netRecvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err
@@ -463,8 +463,8 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	scratch, release := ioBuf(int(min(iovecsLen(iovs), maxIO)))
-	defer release()
+	scratch, pooled := ioBuf(int(min(iovecsLen(iovs), maxIO)))
+	defer putIOBuf(pooled)
 	buf, r, err := netRecvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err

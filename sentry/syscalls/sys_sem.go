@@ -98,10 +98,8 @@ func sysSemctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 		b := make([]byte, semidDsSize)
 		putIPCPerm(b, st.IPCPerm)
-		if !st.OTime.IsZero() {
-			le.PutUint64(b[48:], uint64(st.OTime.Unix()))
-		}
-		le.PutUint64(b[64:], uint64(st.CTime.Unix()))
+		putIPCTime(b[48:], st.OTime)
+		putIPCTime(b[64:], st.CTime)
 		le.PutUint64(b[80:], uint64(st.NSems))
 		if _, err := t.MM.CopyOut(arg, b); err != nil {
 			return 0, unix.EFAULT

@@ -144,11 +144,9 @@ func sysShmctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		b := make([]byte, 112)
 		putIPCPerm(b, st.IPCPerm)
 		le.PutUint64(b[48:], st.Size)
-		for i, tm := range []time.Time{st.ATime, st.DTime, st.CTime} {
-			if !tm.IsZero() {
-				le.PutUint64(b[56+8*i:], uint64(tm.Unix()))
-			}
-		}
+		putIPCTime(b[56:], st.ATime)
+		putIPCTime(b[64:], st.DTime)
+		putIPCTime(b[72:], st.CTime)
 		le.PutUint32(b[80:], uint32(st.CPID))
 		le.PutUint32(b[84:], uint32(st.LPID))
 		le.PutUint64(b[88:], st.Attached)
@@ -207,4 +205,11 @@ func copyInIPCSet(t *kernel.Task, addr uint64) (uid, gid uint32, mode uint16, er
 	}
 	le := binary.LittleEndian
 	return le.Uint32(b[4:]), le.Uint32(b[8:]), uint16(le.Uint32(b[20:])), nil
+}
+
+// putIPCTime writes an IPC object's time as seconds, 0 for never.
+func putIPCTime(b []byte, tm time.Time) {
+	if !tm.IsZero() {
+		binary.LittleEndian.PutUint64(b, uint64(tm.Unix()))
+	}
 }

@@ -975,8 +975,8 @@ func sysRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 		return 0, unix.EINVAL
 	}
 	flags := intArg(a[3])
-	scratch, release := ioBuf(int(min(a[2], maxIO)))
-	defer release()
+	scratch, pooled := ioBuf(int(min(a[2], maxIO)))
+	defer putIOBuf(pooled)
 	buf, r, err := recvOne(t, d, s, scratch, flags)
 	for _, x := range r.Rights {
 		x.DecRef()
@@ -1011,8 +1011,8 @@ func recvmsgAt(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, addr 
 	if err != nil {
 		return 0, err
 	}
-	scratch, release := ioBuf(int(min(iovecsLen(iovs), maxIO)))
-	defer release()
+	scratch, pooled := ioBuf(int(min(iovecsLen(iovs), maxIO)))
+	defer putIOBuf(pooled)
 	buf, r, err := recvOne(t, d, s, scratch, flags)
 	if err != nil {
 		return 0, err
