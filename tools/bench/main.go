@@ -8,6 +8,9 @@
 // platform (-platforms) is a column of its own. The last row is the floor
 // of a seccomp-trap platform: a getpid that a filter turns into SIGSYS and
 // a handler answers, measured natively. -quick runs only the syscall rows.
+// A last small table times a bare handoff between two processes pinned to
+// one CPU (tools/bench/c/handoff.c), the floor of a trapped syscall when
+// no CPU is free to poll on.
 //
 // With runc installed, a last table drives runc and runsc-exo as containerd's
 // shim does (create --pid-file, start, reap the pid-file process, delete) to
@@ -382,6 +385,9 @@ func run(iters, reps int, platforms []string, quick, ociOnly bool) error {
 		}
 		fmt.Printf("%s getpid: %.1f× the SIGSYS floor (%.0f ns)\n", r.name, rows[0].vals[i+1]/floor, floor)
 	}
+	if err := handoffTable(work, iters, reps); err != nil {
+		return err
+	}
 	if quick {
 		return nil
 	}
@@ -389,6 +395,32 @@ func run(iters, reps int, platforms []string, quick, ociOnly bool) error {
 		return nil
 	}
 	return runOCI(exo, rootfs, work, platforms, reps)
+}
+
+// handoffTable prints what a round trip between two processes costs when
+// neither side may poll, both pinned to one CPU as on a busy machine: the
+// floor under every trapped syscall once the CPUs are taken (futex: how the
+// systrap stub and sentry sleep; notif and notif-sync: a seccomp user
+// notification, without and with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP).
+func handoffTable(work string, iters, reps int) error {
+	bin := filepath.Join(work, "handoff")
+	if out, err := command("gcc", "-O2", "-o", bin, "tools/bench/c/handoff.c").CombinedOutput(); err != nil {
+		return fmt.Errorf("build handoff.c: %v\n%s", err, out)
+	}
+	fmt.Println("\n| handoff between two processes, one CPU (native) | ns/round trip |")
+	fmt.Println("| --- | --- |")
+	for _, mode := range []string{"futex", "notif", "notif-sync"} {
+		v, err := median(reps, func() (float64, error) {
+			return loopNs([]string{"taskset", "-c", "0", bin, mode, strconv.Itoa(iters)})
+		})
+		if err != nil {
+			// notif-sync needs Linux 6.6: say so in the table.
+			fmt.Fprintf(os.Stderr, "bench: handoff %s: %v\n", mode, err)
+			v = math.NaN()
+		}
+		fmt.Printf("| %s | %.1f |\n", mode, v)
+	}
+	return nil
 }
 
 func command(argv ...string) *exec.Cmd {
