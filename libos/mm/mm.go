@@ -38,16 +38,18 @@ type HostMapper interface {
 	Protect(addr, length uint64, prot Prot) error
 }
 
-// HostMap is one MapFile call.
+// HostMap is one call of a batch: show Length bytes of the memory file at
+// Offset at Addr with access Prot, or, with Unmap, remove whatever is
+// mapped in [Addr, Addr+Length).
 type HostMap struct {
 	Addr, Length, Offset uint64
 	Prot                 Prot
+	Unmap                bool
 }
 
-// BatchMapper is a HostMapper that can make several MapFile calls for the
-// price of one round trip (systrap's stub runs them in one batch). The
-// calls are made in order up to the first that fails, whose error is
-// returned.
+// BatchMapper is a HostMapper that can make several calls for the price of
+// one round trip (systrap's stub runs them in one batch). The calls are
+// made in order up to the first that fails, whose error is returned.
 type BatchMapper interface {
 	HostMapper
 	MapFiles(maps []HostMap) error
@@ -413,24 +415,33 @@ func (mm *MemoryManager) effectiveProt(m *mapping, i int) Prot {
 // hostMapLocked maps [start, end) of m on the host, one host call per run
 // of pages that are contiguous in the memory file with the same access.
 func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
+	if err := applyHost(mm.host, mm.appendHostOps(nil, m, start, end, false)); err != nil {
+		return fmt.Errorf("map %#x-%#x on the host: %w", start, end, err)
+	}
+	return nil
+}
+
+// appendHostOps appends to ops the host calls that make [start, end) of m
+// show what it holds: a map per run of pages contiguous in the memory file
+// with the same access, and an unmap per run of pages without a frame,
+// since a fault there must reach the memory manager (a first touch, SIGBUS
+// past the end of a file) whatever was mapped before. fresh says the host
+// has nothing mapped in the range yet (a new child's address space), so
+// the unmaps are left out.
+func (mm *MemoryManager) appendHostOps(ops []HostMap, m *mapping, start, end uint64, fresh bool) []HostMap {
 	if m.frames == nil {
-		return nil
+		return ops
 	}
 	first := int((start - m.start) / arch.PageSize)
 	last := int((end - m.start) / arch.PageSize)
-	var runs []HostMap
 	for i := first; i < last; {
 		if m.frames[i] == noFrame {
-			// Nothing may show there: a fault must reach the memory
-			// manager (SIGBUS past the end of a file), whatever was
-			// mapped before.
 			j := i + 1
 			for j < last && m.frames[j] == noFrame {
 				j++
 			}
-			addr := m.start + uint64(i)*arch.PageSize
-			if err := mm.host.Unmap(addr, uint64(j-i)*arch.PageSize); err != nil {
-				return fmt.Errorf("unmap %#x on the host: %w", addr, err)
+			if !fresh {
+				ops = append(ops, HostMap{Addr: m.start + uint64(i)*arch.PageSize, Length: uint64(j-i) * arch.PageSize, Unmap: true})
 			}
 			i = j
 			continue
@@ -440,18 +451,30 @@ func (mm *MemoryManager) hostMapLocked(m *mapping, start, end uint64) error {
 		for j < last && m.frames[j] != noFrame && m.frames[j] == m.frames[j-1]+arch.PageSize && mm.effectiveProt(m, j) == prot {
 			j++
 		}
-		runs = append(runs, HostMap{Addr: m.start + uint64(i)*arch.PageSize, Length: uint64(j-i) * arch.PageSize, Offset: m.frames[i], Prot: prot})
+		ops = append(ops, HostMap{Addr: m.start + uint64(i)*arch.PageSize, Length: uint64(j-i) * arch.PageSize, Offset: m.frames[i], Prot: prot})
 		i = j
 	}
-	if b, ok := mm.host.(BatchMapper); ok && len(runs) > 1 {
-		if err := b.MapFiles(runs); err != nil {
-			return fmt.Errorf("map %#x-%#x on the host: %w", start, end, err)
-		}
+	return ops
+}
+
+// applyHost makes the calls ops on host, in order: in batches where the
+// platform has them (a round trip to the stub each), else one by one.
+func applyHost(host HostMapper, ops []HostMap) error {
+	if len(ops) == 0 {
 		return nil
 	}
-	for _, r := range runs {
-		if err := mm.host.MapFile(r.Addr, r.Length, r.Offset, r.Prot); err != nil {
-			return fmt.Errorf("map %#x on the host: %w", r.Addr, err)
+	if b, ok := host.(BatchMapper); ok {
+		return b.MapFiles(ops)
+	}
+	for _, op := range ops {
+		var err error
+		if op.Unmap {
+			err = host.Unmap(op.Addr, op.Length)
+		} else {
+			err = host.MapFile(op.Addr, op.Length, op.Offset, op.Prot)
+		}
+		if err != nil {
+			return fmt.Errorf("%#x: %w", op.Addr, err)
 		}
 	}
 	return nil
@@ -847,19 +870,25 @@ func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
 		c.ref()
 		child.maps = append(child.maps, &c)
 	}
+	// Both sides' host calls go in as few round trips as the platform
+	// allows: a fork is otherwise one or more per mapping.
+	var ops []HostMap
 	for _, m := range mm.maps {
 		if m.frames != nil && m.prot&ProtWrite != 0 && !m.shared {
-			if err := mm.hostMapLocked(m, m.start, m.end); err != nil {
-				child.releaseLocked()
-				return nil, fmt.Errorf("write-protect %#x for fork: %w", m.start, err)
-			}
+			ops = mm.appendHostOps(ops, m, m.start, m.end, false)
 		}
 	}
+	if err := applyHost(mm.host, ops); err != nil {
+		child.releaseLocked()
+		return nil, fmt.Errorf("write-protect for fork: %w", err)
+	}
+	ops = ops[:0]
 	for _, c := range child.maps {
-		if err := child.hostMapLocked(c, c.start, c.end); err != nil {
-			child.releaseLocked()
-			return nil, err
-		}
+		ops = child.appendHostOps(ops, c, c.start, c.end, true)
+	}
+	if err := applyHost(child.host, ops); err != nil {
+		child.releaseLocked()
+		return nil, fmt.Errorf("map the child of a fork: %w", err)
 	}
 	return child, nil
 }
