@@ -440,3 +440,66 @@ func TestRemapKeepsFirstTouch(t *testing.T) {
 		t.Fatalf("first touch of grown memory: %v, %v", handled, err)
 	}
 }
+
+// batchHost is a fakeHost that batches: it counts round trips and what
+// each carried.
+type batchHost struct {
+	fakeHost
+	batches        int
+	mapped, unmaps []HostMap
+}
+
+func (b *batchHost) MapFiles(ops []HostMap) error {
+	b.batches++
+	for _, op := range ops {
+		if op.Unmap {
+			b.unmaps = append(b.unmaps, op)
+		} else {
+			b.mapped = append(b.mapped, op)
+		}
+	}
+	return nil
+}
+
+// TestForkBatchesHostCalls: a fork costs each side one round trip to its
+// host however many mappings there are, and the child's new address space
+// is not asked to unmap pages nobody touched.
+func TestForkBatchesHostCalls(t *testing.T) {
+	parent, _ := newMM(t, 1<<22)
+	ph := &batchHost{}
+	parent.host = ph
+	for i := 0; i < 5; i++ {
+		a, err := parent.Map(MapOpts{Length: 8 * 4096, Prot: ProtRead | ProtWrite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first page touched, the rest never.
+		if _, err := parent.CopyOut(a, []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ph.batches, ph.maps, ph.unmaps, ph.mapped = 0, 0, nil, nil
+	ch := &batchHost{}
+	child, err := parent.Fork(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	if ph.batches != 1 || ph.maps != 0 {
+		t.Errorf("parent: %d batches and %d single maps for the write-protect, want 1 batch", ph.batches, ph.maps)
+	}
+	for _, op := range ph.mapped {
+		if op.Prot&ProtWrite != 0 {
+			t.Errorf("parent page %#x still writable after fork", op.Addr)
+		}
+	}
+	if ch.batches != 1 || ch.maps != 0 {
+		t.Errorf("child: %d batches and %d single maps, want 1 batch", ch.batches, ch.maps)
+	}
+	if len(ch.unmaps) != 0 {
+		t.Errorf("child's fresh address space got %d unmaps", len(ch.unmaps))
+	}
+	if len(ch.mapped) < 5 {
+		t.Errorf("child got %d maps, want the 5 touched pages at least", len(ch.mapped))
+	}
+}
