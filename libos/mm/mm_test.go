@@ -469,14 +469,18 @@ func TestForkBatchesHostCalls(t *testing.T) {
 	ph := &batchHost{}
 	parent.host = ph
 	for i := 0; i < 5; i++ {
-		a, err := parent.Map(MapOpts{Length: 8 * 4096, Prot: ProtRead | ProtWrite})
+		// Larger than a fault-around block: the first page touched
+		// brings a block, the rest stays untouched.
+		a, err := parent.Map(MapOpts{Length: 128 * 4096, Prot: ProtRead | ProtWrite})
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The first page touched, the rest never.
 		if _, err := parent.CopyOut(a, []byte{1}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := parent.Map(MapOpts{Length: 4 * 4096, Prot: ProtRead | ProtWrite}); err != nil {
+		t.Fatal(err)
 	}
 	ph.batches, ph.maps, ph.unmaps, ph.mapped = 0, 0, nil, nil
 	ch := &batchHost{}
