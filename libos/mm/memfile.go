@@ -40,6 +40,11 @@ type MemoryFile struct {
 	// refused.
 	peak    uint64
 	failcnt uint64
+
+	// reclaimers free memory the library OS can drop (idle file caches)
+	// when the quota would refuse an allocation. Appended at boot, read
+	// without a lock afterwards.
+	reclaimers []func(want uint64) uint64
 }
 
 type extent struct{ start, end uint64 }
@@ -67,16 +72,26 @@ func NewMemoryFile(f *os.File, size int64) (*MemoryFile, error) {
 // SetLimit changes the quota live. A limit below what is in use fails
 // with EBUSY and changes nothing, as a cgroup v1 memory.limit_in_bytes
 // write does when reclaim cannot bring the usage under it: the library
-// OS has no swap and nothing it could drop without losing data. A limit
-// above the memfd's size is capped at it.
+// OS has no swap, and once the reclaimers have dropped what they could,
+// nothing it could drop without losing data. A limit above the memfd's
+// size is capped at it.
 func (m *MemoryFile) SetLimit(limit uint64) error {
 	limit &^= arch.PageSize - 1
 	if limit == 0 {
 		return unix.EINVAL
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	limit = min(limit, m.size)
+	over := m.used > limit
+	used := m.used
+	m.mu.Unlock()
+	if over {
+		for _, fn := range m.reclaimers {
+			fn(used - limit)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if limit < m.used {
 		return unix.EBUSY
 	}
@@ -106,16 +121,46 @@ func (m *MemoryFile) Size() uint64 {
 	return m.limit
 }
 
+// AddReclaimer registers fn, which frees up to want bytes of memory that
+// can be dropped without losing data (a file's cached pages nobody maps)
+// and returns how much it freed. Allocations past the quota call it before
+// they fail, as a memory cgroup reclaims page cache before it declares
+// itself out of memory. fn runs without the memory file's lock, on the
+// allocating goroutine, which may hold the memory manager's lock. Call it
+// only while setting up, before the workload runs.
+func (m *MemoryFile) AddReclaimer(fn func(want uint64) uint64) {
+	m.reclaimers = append(m.reclaimers, fn)
+}
+
 // Allocate hands out n zeroed frames, contiguous in the file when a long
 // enough free extent exists (so they map with one host call), scattered
-// otherwise. It fails with ENOMEM, allocating nothing, past the quota.
+// otherwise. Past the quota it first has the reclaimers free what they
+// can; then it fails with ENOMEM, allocating nothing.
 func (m *MemoryFile) Allocate(n int) ([]uint64, error) {
+	length := uint64(n) * arch.PageSize
+	if frames := m.allocate(n); frames != nil {
+		return frames, nil
+	}
+	for _, fn := range m.reclaimers {
+		if fn(length) > 0 {
+			if frames := m.allocate(n); frames != nil {
+				return frames, nil
+			}
+		}
+	}
+	m.mu.Lock()
+	m.failcnt++
+	m.mu.Unlock()
+	return nil, unix.ENOMEM
+}
+
+// allocate is Allocate without reclaiming: nil past the quota.
+func (m *MemoryFile) allocate(n int) []uint64 {
 	length := uint64(n) * arch.PageSize
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.used > m.limit || m.limit-m.used < length {
-		m.failcnt++
-		return nil, unix.ENOMEM
+		return nil
 	}
 	frames := make([]uint64, 0, n)
 	take := func(i int, pages uint64) {
@@ -138,7 +183,7 @@ func (m *MemoryFile) Allocate(n int) ([]uint64, error) {
 	m.free = slices.DeleteFunc(m.free, func(e extent) bool { return e.start == e.end })
 	m.used += length
 	m.peak = max(m.peak, m.used)
-	return frames, nil
+	return frames
 }
 
 // IncRef takes another reference on each frame (fork sharing them).
