@@ -173,6 +173,8 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 				SigPnd: t.pending.set,
 				SigBlk: t.sigMask,
 				CPUs:   t.affinity,
+				Nice:   t.sched.nice,
+				Policy: uint32(t.sched.policy),
 			})
 		}
 	}

@@ -64,6 +64,7 @@ type Task struct {
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
 	memPolicy  MemPolicy
+	sched      schedState // nice, policy, I/O priority (sched.go)
 
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64

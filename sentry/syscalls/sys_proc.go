@@ -321,16 +321,6 @@ func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
 	return nil
 }
 
-// Scheduling policies (linux/sched.h).
-const (
-	schedOther    = 0
-	schedFIFO     = 1
-	schedRR       = 2
-	schedBatch    = 3
-	schedIdle     = 5
-	schedDeadline = 6
-)
-
 // cpuMaskBytes is the size of the kernel's CPU mask (nr_cpu_ids rounded
 // up to a long).
 const cpuMaskBytes = 8
@@ -368,81 +358,6 @@ func sysSchedSetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
 
 func init() {
 	register(SysSchedSetaffinity, sysSchedSetaffinity)
-	// Scheduling policy: every task is SCHED_OTHER at nice 0, as the
-	// library OS leaves scheduling to the host; real-time policies need a
-	// privilege the container does not have.
-	register(SysSchedGetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 {
-			return 0, unix.EINVAL
-		}
-		if _, err := t.Affinity(int32(a[0])); err != nil {
-			return 0, err
-		}
-		return schedOther, nil
-	})
-	register(SysSchedGetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 || a[1] == 0 {
-			return 0, unix.EINVAL
-		}
-		if _, err := t.Affinity(int32(a[0])); err != nil {
-			return 0, err
-		}
-		return 0, putU64(t, a[1], 0, 4)
-	})
-	register(SysSchedSetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 {
-			return 0, unix.EINVAL
-		}
-		switch intArg(a[1]) &^ 0x40000000 { // SCHED_RESET_ON_FORK
-		case schedOther, schedBatch, schedIdle:
-			return 0, nil
-		case schedFIFO, schedRR:
-			return 0, unix.EPERM
-		}
-		return 0, unix.EINVAL
-	})
-	register(SysSchedSetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 || a[1] == 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
-	})
-	register(SysSchedGetPriorityMax, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		switch intArg(a[0]) {
-		case schedFIFO, schedRR:
-			return 99, nil
-		case schedOther, schedBatch, schedIdle, schedDeadline:
-			return 0, nil
-		}
-		return 0, unix.EINVAL
-	})
-	register(SysSchedGetPriorityMin, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		switch intArg(a[0]) {
-		case schedFIFO, schedRR:
-			return 1, nil
-		case schedOther, schedBatch, schedIdle, schedDeadline:
-			return 0, nil
-		}
-		return 0, unix.EINVAL
-	})
-	register(SysSchedRrGetInterval, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return 0, putTimespec(t, a[1], unix.Timespec{Nsec: 100_000_000})
-	})
-	register(SysGetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
-			return 0, unix.EINVAL
-		}
-		return 20, nil // nice 0, as the kernel encodes it (20 - nice)
-	})
-	register(SysSetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
-			return 0, unix.EINVAL
-		}
-		if c := t.Creds(); int32(a[2]) < 0 && !c.HasCap(kernel.CapSysNice) {
-			return 0, unix.EACCES
-		}
-		return 0, nil
-	})
 	register(SysGetcpu, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		mask, _ := t.Affinity(0)
 		cpu := uint64(0)
