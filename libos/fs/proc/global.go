@@ -47,6 +47,7 @@ var globals = []global{
 	}},
 	{name: "uptime", mode: unix.S_IFREG | 0o444, read: genUptime},
 	{name: "version", mode: unix.S_IFREG | 0o444, read: func(fs *FS) ([]byte, error) { return []byte(fs.versionLine()), nil }},
+	{name: "vmstat", mode: unix.S_IFREG | 0o444, read: genVmstat},
 }
 
 // rootDir is /proc itself: its own entries, then one directory per
@@ -214,6 +215,44 @@ func genMeminfo(fs *FS) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "%-16s%8d kB\n%-16s%8d kB\n", "Hugepagesize:", 2048, "Hugetlb:", 0)
 	fmt.Fprintf(&b, "%-16s%8d kB\n%-16s%8d kB\n", "DirectMap4k:", 0, "DirectMap2M:", m.Total>>10)
+	return []byte(b.String()), nil
+}
+
+// genVmstat is /proc/vmstat: the page counts meminfo shows, in pages,
+// under vmstat's names, and the event counters the library OS does not
+// keep (page-ins, swaps, faults machine-wide) as zeros. procps's vmstat
+// and free refuse to run without the file.
+func genVmstat(fs *FS) ([]byte, error) {
+	m := fs.src.System().Mem
+	const page = 4096
+	rows := []struct {
+		k string
+		v uint64
+	}{
+		{"nr_free_pages", m.Free / page},
+		{"nr_zone_inactive_anon", 0}, {"nr_zone_active_anon", m.AnonPages / page},
+		{"nr_zone_inactive_file", m.Inactive / page}, {"nr_zone_active_file", 0},
+		{"nr_zone_unevictable", m.Mlocked / page}, {"nr_zone_write_pending", m.Dirty / page},
+		{"nr_mlock", m.Mlocked / page},
+		{"nr_inactive_anon", 0}, {"nr_active_anon", m.AnonPages / page},
+		{"nr_inactive_file", m.Inactive / page}, {"nr_active_file", 0},
+		{"nr_unevictable", m.Mlocked / page},
+		{"nr_slab_reclaimable", 0}, {"nr_slab_unreclaimable", m.Slab / page},
+		{"nr_anon_pages", m.AnonPages / page}, {"nr_mapped", m.Mapped / page},
+		{"nr_file_pages", (m.Cached + m.Buffers) / page}, {"nr_dirty", m.Dirty / page},
+		{"nr_writeback", 0}, {"nr_shmem", m.Shmem / page},
+		{"nr_kernel_stack", m.KernelStack >> 10}, {"nr_page_table_pages", m.PageTables / page},
+		{"nr_dirty_threshold", m.Total / page / 5}, {"nr_dirty_background_threshold", m.Total / page / 10},
+		{"pgpgin", 0}, {"pgpgout", 0}, {"pswpin", 0}, {"pswpout", 0},
+		{"pgalloc_normal", 0}, {"pgfree", 0}, {"pgactivate", 0}, {"pgdeactivate", 0},
+		{"pgfault", 0}, {"pgmajfault", 0}, {"pgrefill", 0},
+		{"pgsteal_kswapd", 0}, {"pgsteal_direct", 0}, {"pgscan_kswapd", 0}, {"pgscan_direct", 0},
+		{"oom_kill", 0},
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%s %d\n", r.k, r.v)
+	}
 	return []byte(b.String()), nil
 }
 

@@ -369,7 +369,7 @@ func TestRootListing(t *testing.T) {
 	fs, _ := newTestFS(t)
 	ds := list(t, fs, "")
 	want := []string{".", "..", "cmdline", "cpuinfo", "filesystems", "loadavg", "meminfo", "mounts",
-		"self", "stat", "swaps", "sys", "thread-self", "uptime", "version", "1", "5", "9"}
+		"self", "stat", "swaps", "sys", "thread-self", "uptime", "version", "vmstat", "1", "5", "9"}
 	if got := names(ds); !slices.Equal(got, want) {
 		t.Fatalf("root lists %q, want %q", got, want)
 	}
@@ -850,6 +850,18 @@ func TestGlobalFiles(t *testing.T) {
 		t.Errorf("meminfo layout:\n%s", mem)
 	}
 
+	vm := readAll(t, fs, "vmstat")
+	vmRe := regexp.MustCompile(`^[a-z_]+ \d+$`)
+	for _, l := range strings.Split(strings.TrimSuffix(vm, "\n"), "\n") {
+		if !vmRe.MatchString(l) {
+			t.Errorf("vmstat line %q", l)
+		}
+	}
+	// MemFree 512 MiB is 131072 pages.
+	if !strings.HasPrefix(vm, "nr_free_pages 131072\n") || !strings.Contains(vm, "\npswpin 0\n") {
+		t.Errorf("vmstat:\n%s", vm)
+	}
+
 	stat := readAll(t, fs, "stat")
 	lines := strings.Split(stat, "\n")
 	if lines[0] != "cpu  0 0 0 0 0 0 0 0 0 0" || lines[1] != "cpu0 0 0 0 0 0 0 0 0 0 0" || lines[2] != "cpu1 0 0 0 0 0 0 0 0 0 0" {
@@ -939,6 +951,7 @@ func TestStatModesOwnersInodes(t *testing.T) {
 		"5/oom_score_adj":     unix.S_IFREG | 0o644,
 		"self":                unix.S_IFLNK | 0o777,
 		"meminfo":             unix.S_IFREG | 0o444,
+		"vmstat":              unix.S_IFREG | 0o444,
 		"sys":                 unix.S_IFDIR | 0o555,
 		"sys/kernel/hostname": unix.S_IFREG | 0o644,
 	} {
@@ -1040,6 +1053,7 @@ func TestWrites(t *testing.T) {
 		"5/comm":              unix.EACCES,
 		"sys/kernel/hostname": unix.EROFS,
 		"meminfo":             unix.EACCES,
+		"vmstat":              unix.EACCES,
 	} {
 		if _, err := mustWalk(t, fs, p).Open(unix.O_WRONLY); err != want {
 			t.Errorf("open %s for writing: %v, want %v", p, err, want)
