@@ -96,7 +96,12 @@ func (s *Sandbox) syscall(t *kernel.Task) {
 		// A successful exec replaces the memory its arguments were in.
 		before = syscalls.FormatCall(nr, args, 0, t.MM)
 	}
-	ret := syscalls.Dispatch(t, nr, args)
+	var ret int64
+	if v := t.CheckSeccomp(nr, args, t.Regs.Rip); v.Skip {
+		ret = v.Return
+	} else {
+		ret = syscalls.Dispatch(t, nr, args)
+	}
 	if s.strace != nil {
 		s.traceSyscall(t, nr, args, ret, before)
 	}

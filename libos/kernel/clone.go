@@ -133,6 +133,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.sigMask = t.sigMask
 	child.affinity = t.affinity
 	child.sched = t.sched.forked()
+	child.seccomp.inherit(&t.seccomp)
 	child.memPolicy = t.memPolicy
 	if f&unix.CLONE_VM == 0 || f&unix.CLONE_VFORK != 0 {
 		child.altStack = t.altStack

@@ -117,6 +117,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 		ExitSignal:  int32(tg.termSig),
 		Dumpable:    leader.Dumpable,
 		NoNewPrivs:  leader.creds.NoNewPrivs,
+		Seccomp:     leader.SeccompMode(),
 		OOMScoreAdj: tg.oomAdj,
 		Start:       leader.Start.Sub(k.Boot),
 		LoginUID:    ^uint32(0),

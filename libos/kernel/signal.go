@@ -615,6 +615,13 @@ func (t *Task) TakeSignal(set uint64) (arch.SignalInfo, bool) {
 func (t *Task) Fault(signo, code int, addr uint64) {
 	info := &arch.SignalInfo{Signo: int32(signo), Code: int32(code)}
 	info.SetAddr(addr)
+	t.ForceSignal(info)
+}
+
+// ForceSignal queues a synchronous signal the thread caused (a fault,
+// seccomp's SIGSYS): blocked or ignored, it takes its default action.
+func (t *Task) ForceSignal(info *arch.SignalInfo) {
+	signo := int(info.Signo)
 	t.K.mu.Lock()
 	defer t.K.mu.Unlock()
 	// A synchronous fault that is blocked or ignored cannot be handled:

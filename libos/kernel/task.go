@@ -66,6 +66,10 @@ type Task struct {
 	memPolicy  MemPolicy
 	sched      schedState // nice, policy, I/O priority (sched.go)
 
+	// seccomp is the thread's seccomp mode and filters (seccomp.go);
+	// atomic, not under K.mu, for the check on every syscall.
+	seccomp seccompState
+
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64
 	blocked      atomic.Int64 // nanoseconds asleep in Block

@@ -47,6 +47,16 @@ func sysPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 			return 1, nil
 		}
 		return 0, nil
+	case unix.PR_GET_SECCOMP:
+		return uint64(t.SeccompMode()), nil
+	case unix.PR_SET_SECCOMP:
+		switch a[1] {
+		case kernel.SeccompModeStrict:
+			return doSeccomp(t, seccompSetModeStrict, 0, 0)
+		case kernel.SeccompModeFilter:
+			return doSeccomp(t, seccompSetModeFilter, 0, a[2])
+		}
+		return 0, unix.EINVAL
 	case unix.PR_SET_DUMPABLE:
 		if a[1] > 1 {
 			return 0, unix.EINVAL
@@ -78,8 +88,6 @@ func sysPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if t.Creds().KeepCaps {
 			return 1 << 4, nil
 		}
-		return 0, nil
-	case unix.PR_GET_SECCOMP:
 		return 0, nil
 	case unix.PR_SET_TIMERSLACK, unix.PR_SET_CHILD_SUBREAPER, unix.PR_SET_THP_DISABLE, unix.PR_SET_VMA:
 		return 0, nil
