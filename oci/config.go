@@ -37,6 +37,8 @@ type Sandbox struct {
 	// every capability as with runc).
 	Caps            *Caps
 	NoNewPrivileges bool
+	// Seccomp is linux.seccomp compiled to classic BPF (nil: none).
+	Seccomp []SockFilter
 	// OOMScoreAdj is process.oomScoreAdj (0 when not given).
 	OOMScoreAdj int
 	Hostname    string
@@ -558,6 +560,13 @@ func translateLinux(l *specs.Linux, sb *Sandbox) error {
 	}
 	if err := translateSysctl(l.Sysctl, sb); err != nil {
 		return err
+	}
+	if l.Seccomp != nil {
+		prog, err := compileSeccomp(l.Seccomp)
+		if err != nil {
+			return err
+		}
+		sb.Seccomp = prog
 	}
 	for i, p := range l.MaskedPaths {
 		if !path.IsAbs(p) {

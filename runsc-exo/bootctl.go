@@ -174,3 +174,16 @@ func sentryCaps(c *oci.Caps) *sentry.CapSets {
 	}
 	return &sentry.CapSets{Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable, Permitted: c.Permitted, Ambient: c.Ambient}
 }
+
+// sentrySeccomp passes the compiled linux.seccomp program on to the
+// sentry.
+func sentrySeccomp(prog []oci.SockFilter) []sentry.SeccompInsn {
+	if len(prog) == 0 {
+		return nil
+	}
+	out := make([]sentry.SeccompInsn, len(prog))
+	for i, in := range prog {
+		out[i] = sentry.SeccompInsn{Code: in.Code, JT: in.JT, JF: in.JF, K: in.K}
+	}
+	return out
+}

@@ -714,6 +714,7 @@ func (e *exoProc) sentryConfig(sbx *oci.Sandbox) sentry.Config {
 
 		Caps:            sentryCaps(sbx.Caps),
 		NoNewPrivileges: sbx.NoNewPrivileges,
+		Seccomp:         sentrySeccomp(sbx.Seccomp),
 		OOMScoreAdj:     int32(sbx.OOMScoreAdj),
 		Cgroup: sentry.CgroupConfig{
 			V1:        !oci.HostCgroupV2(),

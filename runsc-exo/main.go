@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"exokernelul.dev/exo/oci"
+	"exokernelul.dev/exo/sentry/syscalls"
 )
 
 // version and commit are set at build time with -ldflags "-X
@@ -97,6 +100,11 @@ var commands = map[string]command{
 // The main goroutine starts on the main thread and, for the exo
 // subcommand, keeps it (pinMainThread); the others let it go in run.
 func init() { runtime.LockOSThread() }
+
+func init() {
+	// oci compiles linux.seccomp with the library OS's syscall table.
+	oci.SyscallNumber = syscalls.Number
+}
 
 func main() {
 	os.Exit(run(os.Args[1:]))

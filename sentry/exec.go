@@ -45,14 +45,15 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		return 0, errors.New("no capability client")
 	}
 	var ctr *kernel.Container
-	// The terminal's devpts is the one the process's mount tree shows.
-	pts := s.terms.pts
+	// The terminal's devpts is the one the process's mount tree shows;
+	// the container's seccomp filter applies, as runc applies it to exec.
+	pts, filter := s.terms.pts, s.seccomp
 	if spec.Container != "" {
 		pc, err := s.container(spec.Container)
 		if err != nil {
 			return 0, err
 		}
-		ctr, pts = pc.c, pc.terms.pts
+		ctr, pts, filter = pc.c, pc.terms.pts, pc.seccomp
 	}
 	grants, err := s.client.Grants()
 	if err != nil {
@@ -118,6 +119,7 @@ func (s *Sandbox) Exec(spec ExecSpec, exited func(kernel.ExitStatus)) (int32, er
 		Stdio:     stdio,
 		Exited:    exited,
 		Container: ctr,
+		Seccomp:   filter,
 	}
 	if cons != nil {
 		ss.TTY = cons.tty

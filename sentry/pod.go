@@ -60,6 +60,8 @@ type podContainer struct {
 	// grants are the container's capabilities, held for its life: its
 	// file systems use their raw fds.
 	grants []caps.Grant
+	// seccomp is the container's filter, for its init and execs.
+	seccomp *kernel.SeccompFilter
 }
 
 // CreateContainer builds container id from cfg (its rootfs and mounts
@@ -211,6 +213,10 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
 		}
 	}
+	filter, err := seccompFilter(cfg.Seccomp)
+	if err != nil {
+		return 0, err
+	}
 	t, err := s.kernel.SpawnContainerInit(c, kernel.SpawnSpec{
 		Argv:    cfg.Argv,
 		Env:     cfg.Env,
@@ -219,12 +225,13 @@ func (s *Sandbox) createContainer(pc *podContainer, id string, cfg Config, exite
 		Rlimits: rlimits,
 		Stdio:   stdio,
 		TTY:     terms.initTTY(),
+		Seccomp: filter,
 	})
 	if err != nil {
 		return 0, err
 	}
 	s.pod.mu.Lock()
-	pc.c, pc.init, pc.terms = c, t, terms
+	pc.c, pc.init, pc.terms, pc.seccomp = c, t, terms, filter
 	s.pod.mu.Unlock()
 	return t.TID, nil
 }

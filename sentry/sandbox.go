@@ -97,6 +97,11 @@ type Config struct {
 	Caps *CapSets `json:"caps,omitempty"`
 	// NoNewPrivileges is init's prctl(PR_SET_NO_NEW_PRIVS).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Seccomp is the container's seccomp filter (linux.seccomp, which
+	// the runtime compiled to classic BPF as runc has libseccomp do):
+	// init and every process exec'd into the container run under it
+	// from their first syscall. Empty: none.
+	Seccomp []SeccompInsn `json:"seccomp,omitempty"`
 	// OOMScoreAdj is init's /proc/self/oom_score_adj.
 	OOMScoreAdj int32 `json:"oomScoreAdj,omitempty"`
 	// Terminal gives init a library OS terminal bridged to the host pty
@@ -321,7 +326,10 @@ type Sandbox struct {
 	nicGrants []caps.Grant
 	// init is the container's first task once Load made it; started
 	// says whether it was given to the platform.
-	init    *kernel.Task
+	init *kernel.Task
+	// seccomp is cfg.Seccomp compiled, for init and the processes
+	// exec'd into the container (nil: none).
+	seccomp *kernel.SeccompFilter
 	started sync.Once
 	// client asks exo for capabilities granted after boot (an exec's
 	// stdio).
@@ -519,6 +527,11 @@ func (s *Sandbox) Load() error {
 			rlimits[r.Resource] = kernel.Rlimit{Cur: r.Soft, Max: r.Hard}
 		}
 	}
+	filter, err := seccompFilter(s.cfg.Seccomp)
+	if err != nil {
+		return err
+	}
+	s.seccomp = filter
 	t, err := s.kernel.NewInitTask(kernel.InitSpec{
 		Argv:        s.cfg.Argv,
 		Env:         s.cfg.Env,
@@ -527,6 +540,7 @@ func (s *Sandbox) Load() error {
 		Rlimits:     rlimits,
 		OOMScoreAdj: s.cfg.OOMScoreAdj,
 		TTY:         s.terms.initTTY(),
+		Seccomp:     s.seccomp,
 	})
 	if err != nil {
 		return err

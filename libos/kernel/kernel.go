@@ -283,6 +283,9 @@ type InitSpec struct {
 	// fds 0-2 instead of the sandbox's stdio, and its controlling
 	// terminal.
 	TTY *devpts.Terminal
+	// Seccomp, if set, is init's seccomp filter from its first syscall
+	// (linux.seccomp, which runc attaches just before the execve).
+	Seccomp *SeccompFilter
 }
 
 // NewInitTask creates pid 1 with fds 0-2 on the sandbox's stdio and loads
@@ -322,6 +325,7 @@ func (k *Kernel) NewInitTask(spec InitSpec) (*Task, error) {
 		interrupt: make(chan struct{}, 1),
 		Start:     time.Now(),
 	}
+	t.seccomp.start(spec.Seccomp)
 	k.nextPID = 1
 	t.TID = 1
 	tg.tgid = 1

@@ -74,6 +74,14 @@ func (s *seccompState) inherit(from *seccompState) {
 	s.filter.Store(from.filter.Load())
 }
 
+// start gives a new process the runtime's filter, if any.
+func (s *seccompState) start(f *SeccompFilter) {
+	if f != nil {
+		s.filter.Store(f)
+		s.mode.Store(SeccompModeFilter)
+	}
+}
+
 // SeccompMode returns the thread's mode.
 func (t *Task) SeccompMode() int { return int(t.seccomp.mode.Load()) }
 
@@ -153,6 +161,7 @@ func (t *Task) AttachSeccompFilter(f *SeccompFilter, tsync, tsyncESRCH bool) (in
 			return o.TID, nil
 		}
 	}
+	// f is the caller's own, compiled for this call: linking it is safe.
 	f.prev = cur
 	t.seccomp.filter.Store(f)
 	t.seccomp.mode.Store(SeccompModeFilter)

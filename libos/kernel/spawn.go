@@ -33,6 +33,9 @@ type SpawnSpec struct {
 	// Container, if set, is the pod container the process joins: its
 	// mount tree, its processes (see Container).
 	Container *Container
+	// Seccomp, if set, is the process's seccomp filter from its first
+	// syscall (its container's linux.seccomp).
+	Seccomp *SeccompFilter
 
 	// containerInit makes the process Container's init
 	// (SpawnContainerInit).
@@ -138,6 +141,7 @@ func (k *Kernel) Spawn(spec SpawnSpec) (_ *Task, err error) {
 		interrupt: make(chan struct{}, 1),
 		Start:     time.Now(),
 	}
+	t.seccomp.start(spec.Seccomp)
 	tg.leader = t
 	tg.tasks = []*Task{t}
 	sess := &Session{sid: pid}

@@ -1,6 +1,9 @@
 package syscalls
 
-import "strconv"
+import (
+	"strconv"
+	"sync"
+)
 
 // Name returns the name of syscall nr ("openat", "exit_group"), or
 // "syscall_<nr>" (decimal) when nr is not a known x86-64 syscall.
@@ -12,6 +15,26 @@ func Name(nr uintptr) string {
 	}
 	return "syscall_" + strconv.FormatUint(uint64(nr), 10)
 }
+
+// Number returns the number of the x86-64 syscall called name
+// ("openat"); ok is false for a name this table does not know.
+func Number(name string) (nr uintptr, ok bool) {
+	numbersOnce.Do(func() {
+		numbers = make(map[string]uintptr, len(names))
+		for i, n := range names {
+			if n != "" {
+				numbers[n] = uintptr(i)
+			}
+		}
+	})
+	nr, ok = numbers[name]
+	return nr, ok
+}
+
+var (
+	numbersOnce sync.Once
+	numbers     map[string]uintptr
+)
 
 // numArgs returns how many arguments syscall nr takes; 6 when unknown.
 func numArgs(nr uintptr) int {

@@ -1080,3 +1080,41 @@ func TestProcessCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestSeccompProfile: linux.seccomp holds for init and for a process exec'd
+// into the container; a profile the runtime cannot honour fails create
+// with the field named.
+func TestSeccompProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	profile := func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls: []specs.LinuxSyscall{
+				{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: func() *uint { e := uint(13); return &e }()},
+				{Names: []string{"getppid"}, Action: specs.ActErrno},
+			},
+		}
+	}
+	script := `mkdir /tmp/denied 2>/dev/null; echo "mkdir $?"; grep Seccomp: /proc/self/status`
+	b := e.bundle([]string{"sh", "-c", script}, profile)
+	r := e.run("run", "--bundle", b, "seccomp-run")
+	if got, want := string(r.Stdout), "mkdir 1\nSeccomp:\t2\n"; got != want {
+		t.Errorf("container printed %q, want %q\n%s", got, want, r)
+	}
+
+	c := e.create(e.bundle([]string{"sh", "-c", loopScript}, profile), "seccomp-exec")
+	e.must("start", c.id)
+	e.waitOutput(c, "started")
+	r = e.run("exec", c.id, "sh", "-c", `mkdir /tmp/denied-too || echo refused`)
+	if !strings.Contains(string(r.Stdout), "refused") || !strings.Contains(string(r.Stderr), "Permission denied") {
+		t.Errorf("exec under the profile: %s", r)
+	}
+
+	bad := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		profile(s)
+		s.Linux.Seccomp.Syscalls[1].Action = "SCMP_ACT_NOPE"
+	})
+	e.fails("linux.seccomp.syscalls[1].action", "create", "--bundle", bad, "seccomp-bad")
+}
