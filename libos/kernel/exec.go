@@ -95,11 +95,19 @@ func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, de
 		return t.exec(id, interp, nargv, envv, depth+1)
 	}
 
-	as, err := t.K.newAddressSpace(path.Base(file))
-	if err != nil {
-		return fmt.Errorf("exec: new address space: %w", err)
+	// The stub the image will run in starts while the image loads into
+	// an address space that records its host mappings; they reach the
+	// stub in one batch once both are ready.
+	type started struct {
+		as  HostAddressSpace
+		err error
 	}
-	newMM := mm.New(t.K.Memory, as)
+	asc := make(chan started, 1)
+	go func() {
+		as, err := t.K.newAddressSpace(path.Base(file))
+		asc <- started{as, err}
+	}()
+	newMM := mm.NewDeferred(t.K.Memory)
 	var a loader.Args
 	a.Filename = file
 	a.Argv, a.Envv = argv, envv
@@ -107,15 +115,28 @@ func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, de
 	a.Creds = [4]uint32{c.UID, c.EUID, c.GID, c.EGID}
 	a.HostAux = t.K.HostAux
 	a.VDSO = t.K.VDSO
-	if _, err := io.ReadFull(rand.Reader, a.Random[:]); err != nil {
-		newMM.Release()
-		as.Release()
-		return fmt.Errorf("AT_RANDOM: %w", err)
+	var img loader.Image
+	_, err := io.ReadFull(rand.Reader, a.Random[:])
+	if err != nil {
+		err = fmt.Errorf("AT_RANDOM: %w", err)
+	} else {
+		img, err = loader.Load(newMM, r, t.openInterp, a)
 	}
-	img, err := loader.Load(newMM, r, t.openInterp, a)
+	st := <-asc
+	as := st.as
+	switch {
+	case st.err != nil:
+		err = fmt.Errorf("exec: new address space: %w", st.err)
+	case err == nil:
+		if err = newMM.Attach(as); err != nil {
+			err = fmt.Errorf("exec: %w", err)
+		}
+	}
 	if err != nil {
 		newMM.Release()
-		as.Release()
+		if as != nil {
+			as.Release()
+		}
 		return err
 	}
 	// Name the special regions for /proc/PID/maps.

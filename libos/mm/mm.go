@@ -39,12 +39,13 @@ type HostMapper interface {
 }
 
 // HostMap is one call of a batch: show Length bytes of the memory file at
-// Offset at Addr with access Prot, or, with Unmap, remove whatever is
-// mapped in [Addr, Addr+Length).
+// Offset at Addr with access Prot; or, with Unmap, remove whatever is
+// mapped in [Addr, Addr+Length); or, with Protect, change its access to
+// Prot.
 type HostMap struct {
 	Addr, Length, Offset uint64
 	Prot                 Prot
-	Unmap                bool
+	Unmap, Protect       bool
 }
 
 // BatchMapper is a HostMapper that can make several calls for the price of
@@ -124,6 +125,57 @@ type MemoryManager struct {
 // New creates an empty address space whose host side is host.
 func New(mf *MemoryFile, host HostMapper) *MemoryManager {
 	return &MemoryManager{mf: mf, host: host}
+}
+
+// NewDeferred creates an empty address space with no host side yet: the
+// host calls its changes need are recorded, in order, until Attach makes
+// them. An exec loads its new image so, while the stub the image will run
+// in is still being started, and the image's mappings then cost one round
+// trip to the stub instead of one per segment. Nothing may run in it, nor
+// fault, before Attach.
+func NewDeferred(mf *MemoryFile) *MemoryManager {
+	return &MemoryManager{mf: mf, host: &deferredHost{}}
+}
+
+// Attach gives an address space made by NewDeferred its host side and
+// makes the host calls recorded so far, in as few round trips as host
+// allows.
+func (mm *MemoryManager) Attach(host HostMapper) error {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	d, ok := mm.host.(*deferredHost)
+	if !ok {
+		return errors.New("mm: the address space has a host side already")
+	}
+	mm.host = host
+	if err := applyHost(host, d.ops); err != nil {
+		return fmt.Errorf("map the new image on the host: %w", err)
+	}
+	return nil
+}
+
+// deferredHost records the host calls of an address space NewDeferred
+// made.
+type deferredHost struct{ ops []HostMap }
+
+func (d *deferredHost) MapFile(addr, length, offset uint64, prot Prot) error {
+	d.ops = append(d.ops, HostMap{Addr: addr, Length: length, Offset: offset, Prot: prot})
+	return nil
+}
+
+func (d *deferredHost) Unmap(addr, length uint64) error {
+	d.ops = append(d.ops, HostMap{Addr: addr, Length: length, Unmap: true})
+	return nil
+}
+
+func (d *deferredHost) Protect(addr, length uint64, prot Prot) error {
+	d.ops = append(d.ops, HostMap{Addr: addr, Length: length, Prot: prot, Protect: true})
+	return nil
+}
+
+func (d *deferredHost) MapFiles(ops []HostMap) error {
+	d.ops = append(d.ops, ops...)
+	return nil
 }
 
 // MapOpts describes an mmap request, already decoded from syscall flags.
@@ -468,9 +520,12 @@ func applyHost(host HostMapper, ops []HostMap) error {
 	}
 	for _, op := range ops {
 		var err error
-		if op.Unmap {
+		switch {
+		case op.Unmap:
 			err = host.Unmap(op.Addr, op.Length)
-		} else {
+		case op.Protect:
+			err = host.Protect(op.Addr, op.Length, op.Prot)
+		default:
 			err = host.MapFile(op.Addr, op.Length, op.Offset, op.Prot)
 		}
 		if err != nil {

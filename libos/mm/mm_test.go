@@ -507,3 +507,44 @@ func TestForkBatchesHostCalls(t *testing.T) {
 		t.Errorf("child got %d maps, want the 5 touched pages at least", len(ch.mapped))
 	}
 }
+
+// TestDeferredHost: an address space made by NewDeferred takes mappings
+// and protection changes without a host, then makes them all in one
+// batch, in order, on Attach.
+func TestDeferredHost(t *testing.T) {
+	m, _ := newMM(t, 1<<20)
+	d := NewDeferred(m.mf)
+	a, err := d.Map(MapOpts{Length: 4 * 4096, Prot: ProtRead | ProtWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CopyOut(a, []byte("loaded")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Protect(a, 4096, ProtRead); err != nil {
+		t.Fatal(err)
+	}
+	h := &batchHost{}
+	if err := d.Attach(h); err != nil {
+		t.Fatal(err)
+	}
+	if h.batches != 1 || h.maps != 0 || len(h.mapped) == 0 {
+		t.Errorf("Attach: %d batches, %d single maps, %d mapped; want everything in one batch", h.batches, h.maps, len(h.mapped))
+	}
+	if err := d.Attach(h); err == nil {
+		t.Error("a second Attach succeeded")
+	}
+	// After Attach, changes go to the host at once.
+	before := h.batches + h.maps + h.protects
+	if err := d.Protect(a, 4096, ProtRead|ProtWrite); err != nil {
+		t.Fatal(err)
+	}
+	if h.batches+h.maps+h.protects == before {
+		t.Error("a change after Attach did not reach the host")
+	}
+	buf := make([]byte, 6)
+	if _, err := d.CopyIn(a, buf); err != nil || string(buf) != "loaded" {
+		t.Errorf("CopyIn after Attach = %q, %v", buf, err)
+	}
+	d.Release()
+}

@@ -474,8 +474,8 @@ func (as *addressSpace) MapFile(addr, length, offset uint64, prot mm.Prot) error
 	return as.batch([]request{{Nr: unix.SYS_MMAP, Args: [6]uint64{addr, length, protBits(prot), unix.MAP_SHARED | unix.MAP_FIXED, stubMemFD, offset}}})
 }
 
-// MapFiles implements mm.BatchMapper: up to reqMax mappings and unmappings
-// per round trip to the worker.
+// MapFiles implements mm.BatchMapper: up to reqMax mappings, unmappings
+// and protection changes per round trip to the worker.
 func (as *addressSpace) MapFiles(maps []mm.HostMap) error {
 	reqs := make([]request, 0, min(len(maps), reqMax))
 	for len(maps) > 0 {
@@ -483,6 +483,10 @@ func (as *addressSpace) MapFiles(maps []mm.HostMap) error {
 		for _, m := range maps[:min(len(maps), reqMax)] {
 			if m.Unmap {
 				reqs = append(reqs, request{Nr: unix.SYS_MUNMAP, Args: [6]uint64{m.Addr, m.Length}})
+				continue
+			}
+			if m.Protect {
+				reqs = append(reqs, request{Nr: unix.SYS_MPROTECT, Args: [6]uint64{m.Addr, m.Length, protBits(m.Prot)}})
 				continue
 			}
 			reqs = append(reqs, request{Nr: unix.SYS_MMAP, Args: [6]uint64{m.Addr, m.Length, protBits(m.Prot), unix.MAP_SHARED | unix.MAP_FIXED, stubMemFD, m.Offset}})
