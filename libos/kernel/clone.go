@@ -92,17 +92,36 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 		k.asUsers[t.MM]++
 		k.mu.Unlock()
 	} else {
-		as, err := k.newAddressSpace(t.Comm)
-		if err != nil {
-			return 0, fmt.Errorf("clone: new address space: %w", err)
-		}
-		m, err := t.MM.Fork(as)
-		if err != nil {
-			as.Release()
-			if err == unix.ENOMEM {
-				return 0, unix.ENOMEM
+		// The child's stub starts while the memory is forked; the
+		// child's mappings reach it in one batch once both are done.
+		asc := make(chan HostAddressSpace, 1)
+		errc := make(chan error, 1)
+		go func() {
+			as, err := k.newAddressSpace(t.Comm)
+			asc <- as
+			errc <- err
+		}()
+		m, err := t.MM.Fork(nil)
+		as, asErr := <-asc, <-errc
+		switch {
+		case asErr != nil:
+			err = fmt.Errorf("clone: new address space: %w", asErr)
+		case err == unix.ENOMEM:
+		case err != nil:
+			err = fmt.Errorf("clone: fork memory: %w", err)
+		default:
+			if err = m.Attach(as); err != nil {
+				err = fmt.Errorf("clone: %w", err)
 			}
-			return 0, fmt.Errorf("clone: fork memory: %w", err)
+		}
+		if err != nil {
+			if m != nil {
+				m.Release()
+			}
+			if asErr == nil {
+				as.Release()
+			}
+			return 0, err
 		}
 		child.MM, child.AS = m, as
 		k.mu.Lock()

@@ -134,7 +134,7 @@ func (t *Task) exec(d *vfs.FileDescription, file string, argv, envv []string, de
 	}
 	if err != nil {
 		newMM.Release()
-		if as != nil {
+		if st.err == nil {
 			as.Release()
 		}
 		return err

@@ -899,7 +899,13 @@ func (mm *MemoryManager) Brk(addr uint64) uint64 {
 // side is host. Private memory is shared copy-on-write: both sides lose
 // write access to it on the host until a write fault gives the writer its
 // own copy (HandleFault).
+//
+// A nil host makes the child as NewDeferred does: its host calls wait for
+// Attach, so that the child's stub can be started meanwhile.
 func (mm *MemoryManager) Fork(host HostMapper) (*MemoryManager, error) {
+	if host == nil {
+		host = &deferredHost{}
+	}
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	child := &MemoryManager{mf: mm.mf, host: host, brkStart: mm.brkStart, brk: mm.brk}
