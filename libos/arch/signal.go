@@ -373,6 +373,64 @@ const (
 	fxSWReserved = 464 // 48 bytes the CPU ignores; Linux puts _fpx_sw_bytes here
 )
 
+// The xsave layout a signal frame uses (standard format): the software
+// words Linux writes at fxSWReserved (struct _fpx_sw_bytes), the header
+// after the legacy area, the extended components after it, and the magic
+// that closes the image.
+const (
+	fpXstateMagic1 = 0x46505853 // "FPXS" in _fpx_sw_bytes.magic1
+	fpXstateMagic2 = 0x46505845 // "FPXE" after the xsave image
+	xsaveHeader    = 512        // xstate_bv, xcomp_bv, 48 reserved bytes
+	xsaveMinSize   = xsaveHeader + 64
+	xsaveMaxSize   = 64 << 10
+	swExtSize      = fxSWReserved + 4
+	swXfeatures    = fxSWReserved + 8
+	swXstateSize   = fxSWReserved + 16
+	ucFPXstate     = 0x1 // UC_FP_XSTATE: the frame's FP area is xsave
+)
+
+// XstateSize returns the size of the xsave image fp starts with, as its
+// software-reserved words give it (magic1, a size between the header's end
+// and 64 KiB, room for magic2), or 0 for a plain fxsave image.
+func XstateSize(fp []byte) int {
+	if len(fp) < FPStateSize || le.Uint32(fp[fxSWReserved:]) != fpXstateMagic1 {
+		return 0
+	}
+	n := le.Uint32(fp[swXstateSize:])
+	if n < xsaveMinSize || n > xsaveMaxSize || le.Uint32(fp[swExtSize:]) < n+4 {
+		return 0
+	}
+	return int(n)
+}
+
+// HasXstateMagic2 reports whether b starts with FP_XSTATE_MAGIC2, which
+// closes an xsave image in a signal frame.
+func HasXstateMagic2(b []byte) bool {
+	return len(b) >= 4 && le.Uint32(b) == fpXstateMagic2
+}
+
+// MergeXstate writes src's extended state into dst, an xsave image the
+// host kernel wrote and will load (its software words and size stay
+// dst's). The header is made loadable as the kernel checks it on
+// sigreturn: only features dst's kernel enabled, the standard format, no
+// reserved bits. A plain fxsave src (512 bytes) has no extended state:
+// the components past SSE are then loaded in their initial state, as
+// Linux does for a legacy frame.
+func MergeXstate(dst, src []byte) {
+	if len(dst) < xsaveMinSize {
+		return
+	}
+	features := le.Uint64(dst[swXfeatures:])
+	bv := uint64(3) // x87 and SSE come from the legacy area
+	if len(src) >= xsaveMinSize {
+		n := min(len(src), len(dst))
+		copy(dst[xsaveHeader:n], src[xsaveHeader:n])
+		bv |= le.Uint64(src[xsaveHeader:]) & features
+	}
+	le.PutUint64(dst[xsaveHeader:], bv)
+	clear(dst[xsaveHeader+8 : xsaveMinSize])
+}
+
 // InitialFPState returns the fxsave image of a freshly reset FPU, as Linux
 // gives a new thread: all x87 exceptions masked, round to nearest,
 // extended precision, and MXCSR at its power-on default.
@@ -552,18 +610,32 @@ func SetupSignalFrameWithFault(regs *Registers, fp []byte, info *SignalInfo, mas
 	case len(fp) < FPStateSize:
 		return nil, 0, Registers{}, ErrBadFPState
 	}
-	frameAddr, fpAddr, err := signalFrameLayout(regs.Rsp, FPStateSize, act.Flags, alt)
+	// An xsave image goes in whole, closed by magic2, as Linux writes
+	// it: the handler and sigreturn see every register, AVX's included.
+	xs := XstateSize(fp)
+	if xs > len(fp) {
+		xs = 0
+	}
+	fpSize := uint64(FPStateSize)
+	if xs > 0 {
+		fpSize = uint64(xs) + 4
+	}
+	frameAddr, fpAddr, err := signalFrameLayout(regs.Rsp, fpSize, act.Flags, alt)
 	if err != nil {
 		return nil, 0, Registers{}, err
 	}
 
-	b := make([]byte, fpAddr-frameAddr+FPStateSize)
+	b := make([]byte, fpAddr-frameAddr+fpSize)
 	le.PutUint64(b[0:], act.Restorer) // pretcode: the handler's `ret` goes there
 
 	uc := b[frameUC:frameInfo]
-	// The FP area is plain fxsave, so no UC_FP_XSTATE; the rest says "64-bit
+	// UC_FP_XSTATE if the FP area is an xsave one; the rest says "64-bit
 	// context whose ss slot is valid and must be restored as is".
-	le.PutUint64(uc[ucFlags:], ucSigcontextSS|ucStrictRestoreSS)
+	flags := uint64(ucSigcontextSS | ucStrictRestoreSS)
+	if xs > 0 {
+		flags |= ucFPXstate
+	}
+	le.PutUint64(uc[ucFlags:], flags)
 	le.PutUint64(uc[ucLink:], 0)
 	// Linux records the stored sigaltstack settings verbatim (including
 	// SS_AUTODISARM, so that sigreturn re-arms an auto-disarmed stack), not
@@ -594,11 +666,21 @@ func SetupSignalFrameWithFault(regs *Registers, fp []byte, info *SignalInfo, mas
 	info.marshalTo(b[frameInfo:SignalFrameSize])
 
 	fx := b[fpAddr-frameAddr:]
-	copy(fx, fp[:FPStateSize])
-	// Whatever the platform left in the software-reserved bytes, the
-	// handler must not find an FP_XSTATE_MAGIC1 there and take this
-	// legacy area for an xsave one.
-	clear(fx[fxSWReserved:FPStateSize])
+	if xs > 0 {
+		copy(fx, fp[:xs])
+		clear(fx[fxSWReserved:FPStateSize])
+		le.PutUint32(fx[fxSWReserved:], fpXstateMagic1)
+		le.PutUint32(fx[swExtSize:], uint32(xs)+4)
+		le.PutUint64(fx[swXfeatures:], le.Uint64(fp[swXfeatures:]))
+		le.PutUint32(fx[swXstateSize:], uint32(xs))
+		le.PutUint32(fx[xs:], fpXstateMagic2)
+	} else {
+		copy(fx, fp[:FPStateSize])
+		// Whatever the platform left in the software-reserved bytes,
+		// the handler must not find an FP_XSTATE_MAGIC1 there and take
+		// this legacy area for an xsave one.
+		clear(fx[fxSWReserved:FPStateSize])
+	}
 
 	h := *regs
 	h.Rip = act.Handler

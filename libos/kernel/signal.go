@@ -529,6 +529,18 @@ func (t *Task) SigReturn(ctx Context) error {
 		if _, err := t.MM.CopyIn(fpAddr, fp); err != nil {
 			return err
 		}
+		// An xsave area (magic1, a sane size, magic2 after it) is
+		// taken whole; anything else as the legacy area alone, as
+		// Linux's check_xstate_in_sigframe falls back to fxsave.
+		if n := arch.XstateSize(fp); n > 0 {
+			full := make([]byte, n+4)
+			if _, err := t.MM.CopyIn(fpAddr, full); err != nil {
+				return err
+			}
+			if arch.HasXstateMagic2(full[n:]) {
+				fp = full[:n]
+			}
+		}
 		arch.SanitizeFPState(fp, 0xffff)
 	}
 	if err := ctx.SetFPState(fp); err != nil {

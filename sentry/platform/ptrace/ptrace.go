@@ -10,6 +10,7 @@
 package ptrace
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -470,11 +471,46 @@ func (c *context) FPState() ([]byte, error) {
 		}
 		return nil, nil
 	}
+	if xs, err := c.xstate(); err == nil {
+		return xs, nil
+	}
 	fp := make([]byte, 512)
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETFPREGS, uintptr(c.thread.tid), 0, uintptr(unsafe.Pointer(&fp[0])), 0, 0); e != 0 {
 		return nil, fmt.Errorf("stub thread %d: get fp registers: %w", c.thread.tid, e)
 	}
 	return fp, nil
+}
+
+// ntX86Xstate is the regset of the whole xsave state (NT_X86_XSTATE); its
+// first software-reserved word is XCR0, the features the kernel enabled,
+// where gdb looks for it.
+const ntX86Xstate = 0x202
+
+// maxXstate bounds the xsave image asked for.
+const maxXstate = 64 << 10
+
+// xstate reads the thread's xsave image, cut to the size the image itself
+// gives; an error on a CPU or kernel without it.
+func (c *context) xstate() ([]byte, error) {
+	buf := make([]byte, maxXstate)
+	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
+	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETREGSET, uintptr(c.thread.tid), ntX86Xstate, uintptr(unsafe.Pointer(&iov)), 0, 0); e != 0 {
+		return nil, e
+	}
+	n := int(iov.Len)
+	if n <= 576 {
+		return nil, fmt.Errorf("stub thread %d: xstate regset of %d bytes", c.thread.tid, n)
+	}
+	img := buf[:n:n]
+	// Described as a signal frame's image is, which is what the rest of
+	// the sentry reads.
+	xcr0 := binary.LittleEndian.Uint64(img[464:])
+	clear(img[464:512])
+	binary.LittleEndian.PutUint32(img[464:], 0x46505853) // FP_XSTATE_MAGIC1
+	binary.LittleEndian.PutUint32(img[468:], uint32(n)+4)
+	binary.LittleEndian.PutUint64(img[472:], xcr0)
+	binary.LittleEndian.PutUint32(img[480:], uint32(n))
+	return img, nil
 }
 
 // SetFPState implements platform.Context.
@@ -483,7 +519,26 @@ func (c *context) SetFPState(fp []byte) error {
 		return fmt.Errorf("fp state of %d bytes, want 512", len(fp))
 	}
 	if c.thread == nil {
-		c.pendingFP = append([]byte(nil), fp[:512]...)
+		c.pendingFP = append([]byte(nil), fp...)
+		return nil
+	}
+	if cur, err := c.xstate(); err == nil {
+		// The legacy area as given, MXCSR within what the CPU takes,
+		// the extended state merged as the kernel will accept it.
+		mask := binary.LittleEndian.Uint32(cur[28:])
+		if mask == 0 {
+			mask = 0xffbf
+		}
+		copy(cur[:464], fp)
+		binary.LittleEndian.PutUint32(cur[24:], binary.LittleEndian.Uint32(fp[24:])&mask)
+		arch.MergeXstate(cur, fp)
+		xcr0 := binary.LittleEndian.Uint64(cur[472:])
+		clear(cur[464:512])
+		binary.LittleEndian.PutUint64(cur[464:], xcr0)
+		iov := unix.Iovec{Base: &cur[0], Len: uint64(len(cur))}
+		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SETREGSET, uintptr(c.thread.tid), ntX86Xstate, uintptr(unsafe.Pointer(&iov)), 0, 0); e != 0 {
+			return fmt.Errorf("stub thread %d: set xstate: %w", c.thread.tid, e)
+		}
 		return nil
 	}
 	if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SETFPREGS, uintptr(c.thread.tid), 0, uintptr(unsafe.Pointer(&fp[0])), 0, 0); e != 0 {

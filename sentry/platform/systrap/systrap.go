@@ -789,16 +789,26 @@ func (c *context) sigcontext() (*sigcontext, error) {
 	return (*sigcontext)(unsafe.Add(p, ucMcontext)), nil
 }
 
+// fpstate is the FP area of the host's signal frame: the xsave image the
+// kernel wrote (its size in the software-reserved words) or, on a CPU
+// without xsave, the fxsave one.
 func (c *context) fpstate() ([]byte, error) {
 	sc, err := c.sigcontext()
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.frame(sc.Fpstate, xsaveHdr+64)
+	p, err := c.frame(sc.Fpstate, fpSize)
 	if err != nil {
 		return nil, err
 	}
-	return unsafe.Slice((*byte)(p), xsaveHdr+64), nil
+	size := uint64(fpSize)
+	if n := arch.XstateSize(unsafe.Slice((*byte)(p), fpSize)); n > 0 {
+		size = uint64(n)
+	}
+	if p, err = c.frame(sc.Fpstate, size); err != nil {
+		return nil, err
+	}
+	return unsafe.Slice((*byte)(p), size), nil
 }
 
 func putRegs(sc *sigcontext, r *arch.Registers) {
@@ -907,9 +917,9 @@ func (c *context) FPState() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, fpSize)
-	copy(out[:fpSWBytes], fp)
-	return out, nil
+	// The whole image, the kernel's words describing it included: a
+	// signal frame built from it is an xsave one, as Linux's.
+	return append([]byte(nil), fp...), nil
 }
 
 // SetFPState implements platform.Context.
@@ -918,7 +928,7 @@ func (c *context) SetFPState(fp []byte) error {
 		return fmt.Errorf("fp state of %d bytes, want %d", len(fp), fpSize)
 	}
 	if c.as == nil {
-		c.pendingFP = append([]byte(nil), fp[:fpSize]...)
+		c.pendingFP = append([]byte(nil), fp...)
 		return nil
 	}
 	dst, err := c.fpstate()
@@ -927,8 +937,7 @@ func (c *context) SetFPState(fp []byte) error {
 	}
 	// Keep the kernel's words at 464..511 (they describe the xsave
 	// frame), take only MXCSR bits the CPU supports (rt_sigreturn
-	// refuses others), and mark x87 and SSE state present, or XRSTOR
-	// would load their init state instead.
+	// refuses others).
 	mask := le32(dst[28:])
 	if mask == 0 {
 		mask = 0xffbf
@@ -936,8 +945,8 @@ func (c *context) SetFPState(fp []byte) error {
 	copy(dst[:fpSWBytes], fp)
 	putLE32(dst[24:], le32(fp[24:])&mask)
 	putLE32(dst[28:], mask)
-	if le32(dst[fpSWBytes:]) == 0x46505853 { // FP_XSTATE_MAGIC1: an xsave frame
-		dst[xsaveHdr] |= 3
+	if len(dst) > fpSize {
+		arch.MergeXstate(dst, fp)
 	}
 	return nil
 }
