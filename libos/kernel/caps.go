@@ -35,6 +35,7 @@ const (
 	CapSysResource    = 24
 	CapMknod          = 27
 	CapMacOverride    = 32
+	CapSyslog         = 34
 )
 
 // capFSMask are the capabilities that follow the fsuid to and from 0

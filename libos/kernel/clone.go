@@ -151,6 +151,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.creds = t.creds
 	child.sigMask = t.sigMask
 	child.affinity = t.affinity
+	child.persona = t.persona
 	child.sched = t.sched.forked()
 	child.seccomp.inherit(&t.seccomp)
 	child.memPolicy = t.memPolicy

@@ -63,6 +63,7 @@ type Task struct {
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
+	persona    uint32  // personality(2)'s execution domain and flags
 	memPolicy  MemPolicy
 	sched      schedState // nice, policy, I/O priority (sched.go)
 

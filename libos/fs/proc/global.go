@@ -284,6 +284,7 @@ func (e *sysEntry) names() []string {
 var sysctls = map[string]string{
 	"kernel/ostype":                  "Linux",
 	"kernel/pid_max":                 "4194304",
+	"kernel/dmesg_restrict":          "1",
 	"kernel/threads-max":             "126732",
 	"kernel/ngroups_max":             "65536",
 	"kernel/cap_last_cap":            "40",
