@@ -1,9 +1,9 @@
 /*
  * oldcalls: calls older programs still make: the original getdents
  * (struct linux_dirent: the name before the type, which ends the record)
- * listing what getdents64 lists; personality (query, set, kept across fork
- * and exec... of a child); readahead (0 on a regular file, EINVAL on a
- * pipe, EBADF on a write-only or bad fd); syslog (open and close always,
+ * listing what getdents64 lists; personality (query, set, kept by a
+ * child of fork); readahead (0 on a regular file, EINVAL on a pipe, EBADF
+ * on a write-only or bad fd); syslog (open and close always,
  * the rest needing CAP_SYSLOG while kernel.dmesg_restrict is 1, EINVAL for
  * an unknown action).
  */
@@ -30,9 +30,9 @@ struct dirent64_ {
 	char d_name[];
 };
 
-/* names_and_types lists a directory's entries as "name:type," with either
- * call, sorted by the caller's creation order being irrelevant: the
- * directory is read whole and the entries compared as sets of strings. */
+/* count_entries lists a directory's entries as "name:type," into out with
+ * either call and returns how many there are; the two lists are compared as
+ * sets, since nothing fixes the order. */
 static int count_entries(int fd, int legacy, char *out, size_t outsz)
 {
 	char buf[4096];
