@@ -265,11 +265,44 @@ func (t *Task) Rlimit(r int) Rlimit {
 	return t.tg.rlimits[r]
 }
 
-// SetRlimit changes one resource limit of the process.
-func (t *Task) SetRlimit(r int, l Rlimit) {
+// Prlimit reads (old) and, when nl is not nil, replaces resource limit r
+// of the process thread tid belongs to (0: the caller's), as prlimit64.
+// As Linux's check_prlimit_permission, a caller other than the target
+// itself needs real ids equal to all of the target's user and group ids,
+// or CAP_SYS_RESOURCE (EPERM); raising a hard limit needs
+// CAP_SYS_RESOURCE too (do_prlimit). A tid the caller cannot see, or a
+// reaped one, is ESRCH.
+func (t *Task) Prlimit(tid int32, r int, nl *Rlimit) (old Rlimit, err error) {
+	if r < 0 || r >= NumRlimits {
+		return Rlimit{}, unix.EINVAL
+	}
 	t.K.mu.Lock()
 	defer t.K.mu.Unlock()
-	t.tg.rlimits[r] = l
+	o := t
+	if tid != 0 {
+		// A zombie's leader stays in tasks until it is reaped and, as on
+		// Linux, keeps its limits until then.
+		if o = t.K.tasks[tid]; o == nil || !t.seesLocked(o.tg) {
+			return Rlimit{}, unix.ESRCH
+		}
+	}
+	c := &t.creds
+	if o != t {
+		tc := &o.creds
+		match := c.UID == tc.EUID && c.UID == tc.SUID && c.UID == tc.UID &&
+			c.GID == tc.EGID && c.GID == tc.SGID && c.GID == tc.GID
+		if !match && !c.HasCap(CapSysResource) {
+			return Rlimit{}, unix.EPERM
+		}
+	}
+	old = o.tg.rlimits[r]
+	if nl != nil {
+		if nl.Max > old.Max && !c.HasCap(CapSysResource) {
+			return Rlimit{}, unix.EPERM
+		}
+		o.tg.rlimits[r] = *nl
+	}
+	return old, nil
 }
 
 // NoFileLimit is RLIMIT_NOFILE's soft limit, the bound on fd numbers.

@@ -484,7 +484,9 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 		t.MM.CopyOut(addr+8, hdr[:4])
 	}
 	// The control messages that fit whole; MSG_CTRUNC if some did not.
-	var outFlags uint32
+	// Of the caller's flags, msg_flags keeps MSG_CMSG_CLOEXEC, as
+	// Linux's ____sys_recvmsg.
+	outFlags := uint32(flags & msgCmsgCloexec)
 	ctl := fitControl(r.Control, int(min(m.controllen, maxControl)))
 	if len(ctl) < len(r.Control) {
 		outFlags |= unix.MSG_CTRUNC

@@ -56,14 +56,10 @@ func init() {
 	})
 	register(SysGetrandom, sysGetrandom)
 	register(SysPrlimit64, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		pid := int32(a[0])
-		if pid != 0 && pid != t.TGID() {
-			return 0, unix.ESRCH
-		}
-		return 0, prlimit(t, intArg(a[1]), a[2], a[3])
+		return 0, prlimit(t, int32(a[0]), intArg(a[1]), a[2], a[3])
 	})
-	register(SysGetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), 0, a[1]) })
-	register(SysSetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, intArg(a[0]), a[1], 0) })
+	register(SysGetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, 0, intArg(a[0]), 0, a[1]) })
+	register(SysSetrlimit, func(t *kernel.Task, a [6]uint64) (uint64, error) { return 0, prlimit(t, 0, intArg(a[0]), a[1], 0) })
 	register(SysSchedGetaffinity, sysSchedGetaffinity)
 	register(SysSchedYield, func(*kernel.Task, [6]uint64) (uint64, error) { runtime.Gosched(); return 0, nil })
 	register(SysSysinfo, sysSysinfo)
@@ -288,17 +284,20 @@ func sysGetrandom(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return uint64(n), nil
 }
 
-func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
+// prlimit serves prlimit64, getrlimit and setrlimit: tid 0 is the caller.
+// As Linux, the new limit is read and checked before the target is looked
+// up, and the old one is written out after the change.
+func prlimit(t *kernel.Task, tid int32, res int, newAddr, oldAddr uint64) error {
 	if res < 0 || res >= kernel.NumRlimits {
 		return unix.EINVAL
 	}
-	var nl kernel.Rlimit
+	var nl *kernel.Rlimit
 	if newAddr != 0 {
 		var b [16]byte
 		if _, err := t.MM.CopyIn(newAddr, b[:]); err != nil {
 			return unix.EFAULT
 		}
-		nl = kernel.Rlimit{Cur: binary.LittleEndian.Uint64(b[:]), Max: binary.LittleEndian.Uint64(b[8:])}
+		nl = &kernel.Rlimit{Cur: binary.LittleEndian.Uint64(b[:]), Max: binary.LittleEndian.Uint64(b[8:])}
 		if nl.Cur > nl.Max {
 			return unix.EINVAL
 		}
@@ -306,17 +305,17 @@ func prlimit(t *kernel.Task, res int, newAddr, oldAddr uint64) error {
 			return unix.EPERM // above fs.nr_open
 		}
 	}
+	old, err := t.Prlimit(tid, res, nl)
+	if err != nil {
+		return err
+	}
 	if oldAddr != 0 {
 		var b [16]byte
-		old := t.Rlimit(res)
 		binary.LittleEndian.PutUint64(b[:], old.Cur)
 		binary.LittleEndian.PutUint64(b[8:], old.Max)
 		if _, err := t.MM.CopyOut(oldAddr, b[:]); err != nil {
 			return unix.EFAULT
 		}
-	}
-	if newAddr != 0 {
-		t.SetRlimit(res, nl)
 	}
 	return nil
 }

@@ -1023,7 +1023,9 @@ func recvmsgAt(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, addr 
 		}
 		return 0, err
 	}
-	var outFlags uint32
+	// Of the caller's flags, msg_flags keeps MSG_CMSG_CLOEXEC, as
+	// Linux's ____sys_recvmsg.
+	outFlags := uint32(flags & msgCmsgCloexec)
 	if r.Truncated && s.Type() != unixsock.Stream {
 		outFlags |= unix.MSG_TRUNC
 	}

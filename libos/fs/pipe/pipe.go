@@ -115,7 +115,13 @@ func (p *Pipe) Open(read, write bool) *End {
 		p.writers++
 		p.wopens++
 	}
-	e := &End{p: p, read: read, write: write, wseen: p.wopens}
+	e := &End{p: p, read: read, write: write}
+	if read && p.writers == 0 {
+		// Linux's fifo_open sets f_pipe only for a reader that finds no
+		// writer: it sees no hang-up until a writer has come. A reader
+		// that finds one (or waits for one) sees it when they all go.
+		e.wseen = p.wopens
+	}
 	p.mu.Unlock()
 	// A FIFO open may complete what others wait for (a writer arriving
 	// wakes readers that saw a hang-up, and the reverse).
@@ -150,7 +156,8 @@ func (p *Pipe) Ino() uint64 { return p.ino }
 type End struct {
 	p           *Pipe
 	read, write bool
-	// wseen is the pipe's wopens when this end opened.
+	// wseen is the pipe's wopens when this read end opened with no
+	// writer (else 0): it reports a hang-up only once wopens moved on.
 	wseen  uint64
 	closed atomic.Bool
 }

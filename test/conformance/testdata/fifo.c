@@ -3,10 +3,13 @@
  * directory under /tmp: opens that wait for the other end (in two
  * processes, both directions), O_NONBLOCK opens (reader succeeds, writer
  * ENXIO), O_RDWR, data and EOF, 64 KiB capacity, ESPIPE, unlink while
- * open, mknod of a regular file, EEXIST.
+ * open, mknod of a regular file, EEXIST; POLLHUP on a read end once the
+ * writers are gone, unless it opened O_NONBLOCK with no writer and none
+ * has come since (Linux's fifo_open and pipe_poll).
  */
 #include "check.h"
 #include "fs.h"
+#include <poll.h>
 
 #ifndef F_GETPIPE_SZ
 #define F_GETPIPE_SZ 1032
@@ -61,6 +64,56 @@ static void reader(const char *path)
 	CHECK(memcmp(got, "hello through the fifo\n", 23) == 0);
 	CHECK(memcmp(got + 23, big, sizeof big) == 0);
 	close(fd);
+}
+
+static short revents(int fd)
+{
+	struct pollfd p = {fd, POLLIN};
+	CHECK(poll(&p, 1, 0) >= 0);
+	return p.revents;
+}
+
+/* hangups checks when a FIFO's read end reports POLLHUP. */
+static void hangups(void)
+{
+	CHECK(mkfifo(P("hup"), 0600) == 0);
+	/* A lone O_NONBLOCK reader: no hang-up before it has seen a writer. */
+	int r = MUST(open(P("hup"), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+	CHECK(revents(r) == 0);
+	int w = MUST(open(P("hup"), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+	CHECK(revents(r) == 0);
+	close(w);
+	CHECK(revents(r) == POLLHUP);
+	close(r);
+
+	/* An O_NONBLOCK reader opened while a writer is there sees the hang-up
+	 * when that writer goes. */
+	int rw = MUST(open(P("hup"), O_RDWR | O_CLOEXEC));
+	r = MUST(open(P("hup"), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+	CHECK(revents(r) == 0);
+	close(rw);
+	CHECK(revents(r) == POLLHUP);
+	close(r);
+
+	/* A blocking reader whose writer came first (and is gone). */
+	pid_t pid = fork_child();
+	if (pid == 0) {
+		int fd = open(P("hup"), O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "x", 1) != 1)
+			_exit(1);
+		close(fd);
+		child_done();
+	}
+	usleep(50000);
+	r = MUST(open(P("hup"), O_RDONLY | O_CLOEXEC));
+	CHECK(wait_status(pid) == 0);
+	CHECK(revents(r) == (POLLIN | POLLHUP));
+	char c;
+	CHECK(read(r, &c, 1) == 1 && c == 'x');
+	CHECK(revents(r) == POLLHUP);
+	CHECK(read(r, &c, 1) == 0);
+	close(r);
+	puts("POLLHUP: after a writer came and went, whichever end opened first; not for a lone O_NONBLOCK reader");
 }
 
 int main(void)
@@ -131,6 +184,8 @@ int main(void)
 	close(r);
 	close(w);
 	puts("an unlinked fifo keeps working for the open ends");
+
+	hangups();
 
 	cleanup_tmp();
 	return check_done("fifo");

@@ -169,6 +169,11 @@ static void peek_and_queue(void)
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 	CHECK(write(c, "q", 1) == 1);
 	CHECK(recvmsg(s, &m, 0) == 1 && buf[0] == 'q' && m.msg_flags == 0);
+	/* Of the caller's flags, msg_flags keeps MSG_CMSG_CLOEXEC alone
+	 * (____sys_recvmsg); what the caller put there is dropped. */
+	CHECK(write(c, "r", 1) == 1);
+	m.msg_flags = MSG_EOR;
+	CHECK(recvmsg(s, &m, MSG_CMSG_CLOEXEC) == 1 && buf[0] == 'r' && m.msg_flags == MSG_CMSG_CLOEXEC);
 
 	/* The peer closes: end of file, then writes fail with EPIPE. */
 	close(s);

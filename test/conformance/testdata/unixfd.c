@@ -68,6 +68,9 @@ static void pass_between_processes(void)
 		int r = recv_fds(sv[1], buf, sizeof buf, fds, 8, &n, &fl, MSG_CMSG_CLOEXEC, 0);
 		if (r != 4 || n != 2 || memcmp(buf, "fds!", 4) != 0)
 			_exit(10);
+		/* msg_flags keeps MSG_CMSG_CLOEXEC (____sys_recvmsg). */
+		if (fl != MSG_CMSG_CLOEXEC)
+			_exit(14);
 		if (!(fcntl(fds[0], F_GETFD) & FD_CLOEXEC) || !(fcntl(fds[1], F_GETFD) & FD_CLOEXEC))
 			_exit(11);
 		/* fds[0] is the pipe's write end, fds[1] the file at offset 2. */
