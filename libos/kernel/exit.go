@@ -88,6 +88,9 @@ func (t *Task) exitThread() {
 	if t != tg.leader {
 		delete(k.tasks, t.TID)
 	}
+	// A pidfd of the thread, or of the process once it is a zombie, is
+	// readable now.
+	tg.notifyPidFDsLocked()
 	if len(tg.tasks) > 0 {
 		return
 	}
@@ -176,6 +179,8 @@ func (k *Kernel) reapLocked(tg *ThreadGroup) {
 		p.childUsage.Sys += u.Sys + tg.childUsage.Sys
 	}
 	delete(k.tasks, tg.tgid)
+	tg.reaped = true
+	tg.notifyPidFDsLocked()
 }
 
 func (t *Task) releaseMM() {

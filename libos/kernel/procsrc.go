@@ -246,8 +246,14 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 		} else {
 			f.File = d.File
 			f.Target = anonTarget(d.File, &st)
-			if in, ok := vfs.Underlying(d.File).(*inotify.File); ok {
-				f.Extra = in.FDInfo()
+			switch u := vfs.Underlying(d.File).(type) {
+			case *inotify.File:
+				f.Extra = u.FDInfo()
+			case *PidFD:
+				f.Extra = u.FDInfo()
+				// pidfd_open makes the file itself, not open(2): no
+				// O_LARGEFILE.
+				f.Flags &^= proc.OLargefile
 			}
 		}
 		out = append(out, f)
@@ -267,6 +273,8 @@ func anonTarget(f vfs.File, st *unix.Stat_t) string {
 		return "anon_inode:[eventpoll]"
 	case *inotify.File:
 		return "anon_inode:inotify"
+	case *PidFD:
+		return "anon_inode:[pidfd]"
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:

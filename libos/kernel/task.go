@@ -64,6 +64,7 @@ type Task struct {
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
 	memPolicy  MemPolicy
+	pidIno     uint64 // the pidfs inode number of the task's pid (pidfd.go), 0 until a pidfd asks
 
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64
@@ -84,6 +85,9 @@ type ThreadGroup struct {
 	// signalfdQ wakes signalfds' waiters when a signal is queued for the
 	// group or one of its threads (its own lock; notified outside k.mu).
 	signalfdQ waiter.Queue
+	// pidfdQ wakes pidfds' pollers when a thread exits and when the
+	// process is reaped (its own lock; notified outside k.mu).
+	pidfdQ waiter.Queue
 
 	// Guarded by k.mu.
 	tasks    []*Task // live threads
@@ -100,6 +104,7 @@ type ThreadGroup struct {
 	exiting    bool // a group exit (exit_group or fatal signal) is under way
 	execed     bool // the process has called execve (setpgid's EACCES)
 	zombie     bool // every thread has exited; waiting to be reaped
+	reaped     bool // the zombie is gone: its pid is free (pidfds see it)
 	exitStatus ExitStatus
 	// stop state for job control
 	stopped      bool

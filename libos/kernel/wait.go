@@ -10,7 +10,11 @@ import (
 type WaitOptions struct {
 	// Pid: > 0 that child; 0 any child in the caller's process group;
 	// -1 any child; < -1 any child in process group -Pid.
-	Pid       int32
+	Pid int32
+	// ByPidFD restricts the wait to the child Target (waitid P_PIDFD);
+	// a nil Target matches no child.
+	ByPidFD   bool
+	Target    *ThreadGroup
 	Exited    bool
 	Stopped   bool
 	Continued bool
@@ -31,6 +35,8 @@ type WaitResult struct {
 
 func (tg *ThreadGroup) matchesLocked(o WaitOptions, caller *ThreadGroup) bool {
 	switch {
+	case o.ByPidFD:
+		return tg == o.Target
 	case o.Pid > 0:
 		return tg.tgid == o.Pid
 	case o.Pid == 0:

@@ -12,6 +12,7 @@ import (
 func init() {
 	register(SysClone, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		// x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+		// CLONE_PIDFD's pidfd goes where the parent's tid would.
 		return clone(t, kernel.CloneArgs{
 			Flags:      a[0] &^ 0xff,
 			ExitSignal: int(a[0] & 0xff),
@@ -19,6 +20,7 @@ func init() {
 			ParentTID:  a[2],
 			ChildTID:   a[3],
 			TLS:        a[4],
+			PidFD:      a[2],
 		})
 	})
 	register(SysFork, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
@@ -103,9 +105,6 @@ func sysClone3(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
 	flags, pidfd, childTID, parentTID, exitSig, stack, stackSize, tls := u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7)
-	if flags&unix.CLONE_PIDFD != 0 || pidfd != 0 && flags&unix.CLONE_PIDFD != 0 {
-		return 0, unix.EINVAL
-	}
 	if exitSig >= kernel.NumSignals || (stack == 0) != (stackSize == 0) {
 		return 0, unix.EINVAL
 	}
@@ -120,6 +119,7 @@ func sysClone3(t *kernel.Task, a [6]uint64) (uint64, error) {
 		ParentTID:  parentTID,
 		ChildTID:   childTID,
 		TLS:        tls,
+		PidFD:      pidfd,
 	})
 }
 
@@ -229,6 +229,8 @@ func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
 func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], intArg(a[3])
 	var pid int32
+	var byPidFD, nonblock bool
+	var target *kernel.ThreadGroup
 	switch which {
 	case unix.P_ALL:
 		pid = -1
@@ -245,6 +247,11 @@ func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if id == 0 {
 			pid = 0
 		}
+	case unix.P_PIDFD:
+		if id < 0 {
+			return 0, unix.EINVAL
+		}
+		byPidFD = true
 	default:
 		return 0, unix.EINVAL
 	}
@@ -257,9 +264,22 @@ func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if !o.Exited && !o.Stopped && !o.Continued {
 		return 0, unix.EINVAL
 	}
+	if byPidFD {
+		// The child the pidfd refers to; a non-blocking pidfd makes the
+		// wait WNOHANG, and nothing to report then is EAGAIN unless the
+		// caller asked for WNOHANG itself.
+		if target, nonblock, err = pidFDWaitTarget(t, int(id)); err != nil {
+			return 0, err
+		}
+		o.ByPidFD, o.Target = true, target
+		o.NoHang = o.NoHang || nonblock
+	}
 	r, err := t.Wait(o)
 	if err != nil {
 		return 0, err
+	}
+	if r.PID == 0 && nonblock && options&unix.WNOHANG == 0 {
+		return 0, unix.EAGAIN
 	}
 	if infop != 0 {
 		var info arch.SignalInfo
