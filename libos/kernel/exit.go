@@ -106,6 +106,9 @@ func (t *Task) exitThread() {
 		reaper := k.reaperLocked(tg)
 		for c := range tg.children {
 			c.parent = reaper
+			// The new parent hears of the exit by SIGCHLD whatever
+			// the child's clone asked (reparent_leader).
+			c.termSig = int(unix.SIGCHLD)
 			reaper.children[c] = struct{}{}
 			if c.zombie {
 				reaper.wakeWaitersLocked()

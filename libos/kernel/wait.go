@@ -20,6 +20,11 @@ type WaitOptions struct {
 	Continued bool
 	NoHang    bool
 	NoWait    bool
+	// Clone (__WCLONE) waits for "clone" children, those whose exit
+	// signal is not SIGCHLD, instead of the others; All (__WALL) for
+	// both.
+	Clone bool
+	All   bool
 }
 
 // WaitResult describes the event wait found.
@@ -34,6 +39,9 @@ type WaitResult struct {
 }
 
 func (tg *ThreadGroup) matchesLocked(o WaitOptions, caller *ThreadGroup) bool {
+	if !o.All && (tg.termSig != int(unix.SIGCHLD)) != o.Clone {
+		return false
+	}
 	switch {
 	case o.ByPidFD:
 		return tg == o.Target

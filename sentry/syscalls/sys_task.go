@@ -181,6 +181,8 @@ func execveat(t *kernel.Task, dirfd int, pathAddr, argvAddr, envAddr uint64, fla
 	return 0, nil
 }
 
+// waitOptions decodes wait4's and waitid's options. They are a 32-bit
+// word: __WCLONE is its top bit, so it must not be sign-extended.
 func waitOptions(pid int32, options int) (kernel.WaitOptions, error) {
 	const known = unix.WNOHANG | unix.WUNTRACED | unix.WCONTINUED | unix.WEXITED | unix.WNOWAIT |
 		unix.WALL | unix.WCLONE | 0x20000000 /* __WNOTHREAD */
@@ -193,12 +195,14 @@ func waitOptions(pid int32, options int) (kernel.WaitOptions, error) {
 		Continued: options&unix.WCONTINUED != 0,
 		NoHang:    options&unix.WNOHANG != 0,
 		NoWait:    options&unix.WNOWAIT != 0,
+		Clone:     options&unix.WCLONE != 0,
+		All:       options&unix.WALL != 0,
 	}, nil
 }
 
 func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
-	o, err := waitOptions(int32(a[0]), intArg(a[2]))
-	if err != nil || intArg(a[2])&(unix.WEXITED|unix.WNOWAIT) != 0 {
+	o, err := waitOptions(int32(a[0]), int(uint32(a[2])))
+	if err != nil || uint32(a[2])&(unix.WEXITED|unix.WNOWAIT) != 0 {
 		return 0, unix.EINVAL
 	}
 	o.Exited = true
@@ -227,7 +231,7 @@ func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
-	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], intArg(a[3])
+	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], int(uint32(a[3]))
 	var pid int32
 	var byPidFD, nonblock bool
 	var target *kernel.ThreadGroup

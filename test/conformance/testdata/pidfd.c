@@ -589,6 +589,29 @@ static void clones(void)
 	close(pidfd);
 	ca.parent_tid = ca.pidfd;
 	EXPECT_ERR(syscall(SYS_clone3, &ca, sizeof ca), EINVAL);
+
+	/* No exit signal: a "clone" child, which only __WCLONE or __WALL
+	 * waits for (Go's probe of CLONE_PIDFD waits so). */
+	memset(&ca, 0, sizeof ca);
+	pidfd = -1;
+	ca.flags = CLONE_PIDFD;
+	ca.pidfd = (uintptr_t)&pidfd;
+	fflush(stdout);
+	pid = syscall(SYS_clone3, &ca, sizeof ca);
+	if (pid == 0)
+		_exit(3);
+	CHECK(pid > 0 && pidfd >= 0);
+	CHECK(revents(pidfd, 5000) == POLLIN);
+	EXPECT_ERR(waitid(P_PIDFD, pidfd, &si, WEXITED), ECHILD);
+	EXPECT_ERR(waitpid(pid, NULL, WNOHANG), ECHILD);
+	EXPECT_ERR(waitpid(-1, NULL, WNOHANG), ECHILD);
+	memset(&si, 0, sizeof si);
+	CHECK(waitid(P_PIDFD, pidfd, &si, WEXITED | WNOWAIT | __WCLONE) == 0 && si.si_pid == pid && si.si_status == 3);
+	CHECK(waitid(P_PIDFD, pidfd, &si, WEXITED | WNOWAIT | __WALL) == 0 && si.si_pid == pid);
+	int status = 0;
+	CHECK(waitpid(pid, &status, __WCLONE) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	close(pidfd);
+	puts("a child with no exit signal: waited for with __WCLONE or __WALL only");
 	/* A pidfd that cannot be written fails the clone: no child. */
 	ca.flags = CLONE_PIDFD;
 	ca.pidfd = 8;
