@@ -230,8 +230,43 @@ func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return uint64(r.PID), nil
 }
 
+// sysWaitid is waitid(which, id, infop, options, rusage). As Linux's, it
+// fills infop's si_signo, si_errno, si_code, si_pid, si_uid and si_status
+// (zeros when no child is reported, even with an error) and no other
+// byte of it; rusage only when a child is reported; a bad infop is
+// EFAULT whatever the wait gave.
 func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
-	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], int(uint32(a[3]))
+	r, err := waitid(t, intArg(a[0]), int32(a[1]), int(uint32(a[3])))
+	if err == nil && r.PID != 0 && a[4] != 0 {
+		ru := rusage(t, r.Usage)
+		ru.Maxrss = 0
+		if _, err := t.MM.CopyOut(a[4], rusageBytes(&ru)); err != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	if infop := a[2]; infop != 0 {
+		var info arch.SignalInfo
+		if err == nil && r.PID != 0 {
+			info.Signo = int32(unix.SIGCHLD)
+			info.Code = r.Code
+			info.SetChild(r.PID, r.UID, r.Value, 0, 0)
+		}
+		// si_signo, si_errno, si_code; then, past the union's
+		// alignment, si_pid, si_uid, si_status.
+		b := info.Marshal()
+		if _, werr := t.MM.CopyOut(infop, b[:12]); werr != nil {
+			return 0, unix.EFAULT
+		}
+		if _, werr := t.MM.CopyOut(infop+16, b[16:28]); werr != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, err
+}
+
+// waitid is waitid's wait: the child reported (PID 0 for none, with
+// WNOHANG or a non-blocking pidfd's WNOHANG) or the error.
+func waitid(t *kernel.Task, which int, id int32, options int) (kernel.WaitResult, error) {
 	var pid int32
 	var byPidFD, nonblock bool
 	var target *kernel.ThreadGroup
@@ -240,12 +275,12 @@ func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 		pid = -1
 	case unix.P_PID:
 		if id <= 0 {
-			return 0, unix.EINVAL
+			return kernel.WaitResult{}, unix.EINVAL
 		}
 		pid = id
 	case unix.P_PGID:
 		if id < 0 {
-			return 0, unix.EINVAL
+			return kernel.WaitResult{}, unix.EINVAL
 		}
 		pid = -id
 		if id == 0 {
@@ -253,55 +288,34 @@ func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
 		}
 	case unix.P_PIDFD:
 		if id < 0 {
-			return 0, unix.EINVAL
+			return kernel.WaitResult{}, unix.EINVAL
 		}
 		byPidFD = true
 	default:
-		return 0, unix.EINVAL
+		return kernel.WaitResult{}, unix.EINVAL
 	}
 	o, err := waitOptions(pid, options)
 	if err != nil {
-		return 0, err
+		return kernel.WaitResult{}, err
 	}
 	o.Exited = options&unix.WEXITED != 0
 	o.Stopped = options&unix.WSTOPPED != 0
 	if !o.Exited && !o.Stopped && !o.Continued {
-		return 0, unix.EINVAL
+		return kernel.WaitResult{}, unix.EINVAL
 	}
 	if byPidFD {
 		// The child the pidfd refers to; a non-blocking pidfd makes the
 		// wait WNOHANG, and nothing to report then is EAGAIN unless the
 		// caller asked for WNOHANG itself.
 		if target, nonblock, err = pidFDWaitTarget(t, int(id)); err != nil {
-			return 0, err
+			return kernel.WaitResult{}, err
 		}
 		o.ByPidFD, o.Target = true, target
 		o.NoHang = o.NoHang || nonblock
 	}
 	r, err := t.Wait(o)
-	if err != nil {
-		return 0, err
+	if err == nil && r.PID == 0 && nonblock && options&unix.WNOHANG == 0 {
+		return kernel.WaitResult{}, unix.EAGAIN
 	}
-	if r.PID == 0 && nonblock && options&unix.WNOHANG == 0 {
-		return 0, unix.EAGAIN
-	}
-	if infop != 0 {
-		var info arch.SignalInfo
-		if r.PID != 0 {
-			info.Signo = int32(unix.SIGCHLD)
-			info.Code = r.Code
-			info.SetChild(r.PID, r.UID, r.Value, 0, 0)
-		}
-		if _, err := t.MM.CopyOut(infop, info.Marshal()); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	if a[4] != 0 {
-		ru := rusage(t, r.Usage)
-		ru.Maxrss = 0
-		if _, err := t.MM.CopyOut(a[4], rusageBytes(&ru)); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	return 0, nil
+	return r, err
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -508,6 +509,18 @@ static void waits(void)
 	EXPECT_ERR(waitid(P_PIDFD, w1, &si, WEXITED), EBADF);
 	int self = MUST(pidfd_open(getpid(), 0));
 	EXPECT_ERR(waitid(P_PIDFD, self, &si, WEXITED), ECHILD);
+	/* waitid writes its six fields, zeros on an error too, and no other
+	 * byte; a bad siginfo address is EFAULT whatever the wait found. */
+	memset(&si, 0xff, sizeof si);
+	EXPECT_ERR(waitid(P_PIDFD, self, &si, WEXITED), ECHILD);
+	unsigned char *raw = (unsigned char *)&si;
+	CHECK(si.si_signo == 0 && si.si_errno == 0 && si.si_code == 0 && si.si_pid == 0 && si.si_uid == 0 && si.si_status == 0);
+	CHECK(raw[12] == 0xff && raw[28] == 0xff && raw[sizeof si - 1] == 0xff);
+	EXPECT_ERR(waitid(P_PIDFD, self, (siginfo_t *)8, WEXITED), EFAULT);
+	struct rusage ru;
+	memset(&ru, 0xff, sizeof ru);
+	CHECK(syscall(SYS_waitid, P_PIDFD, fd, &si, WEXITED | WNOHANG, &ru) == 0 && si.si_pid == 0);
+	CHECK(ru.ru_utime.tv_sec == -1);
 	close(self);
 
 	/* The other child exits first: a wait on the pidfd is not about it. */
@@ -527,8 +540,10 @@ static void waits(void)
 	memset(&si, 0, sizeof si);
 	CHECK(waitid(P_PIDFD, fd, &si, WEXITED | WNOWAIT) == 0);
 	CHECK(si.si_signo == SIGCHLD && si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 7);
-	memset(&si, 0, sizeof si);
-	CHECK(waitid(P_PIDFD, nb, &si, WEXITED) == 0 && si.si_pid == pid && si.si_status == 7);
+	memset(&si, 0xff, sizeof si);
+	CHECK(syscall(SYS_waitid, P_PIDFD, nb, &si, WEXITED, &ru) == 0 && si.si_pid == pid && si.si_status == 7);
+	CHECK(si.si_signo == SIGCHLD && si.si_errno == 0 && si.si_uid == getuid() && raw[12] == 0xff && raw[28] == 0xff);
+	CHECK(ru.ru_utime.tv_sec >= 0 && ru.ru_utime.tv_usec >= 0);
 	EXPECT_ERR(waitid(P_PIDFD, fd, &si, WEXITED), ECHILD);
 	CHECK(waitid(P_PIDFD, ofd, &si, WEXITED) == 0 && si.si_status == 4);
 	close(ofd);
