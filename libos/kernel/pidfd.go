@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -315,4 +316,18 @@ func (t *Task) mayPtraceLocked(o *Task) bool {
 		return true
 	}
 	return c.HasCap(CapSysPtrace)
+}
+
+// ProcDirPidFD is the pidfd a /proc/<pid> directory stands for in
+// pidfd_send_signal: process tgid, if it is still the one that started
+// at start (since boot); ESRCH once it is reaped or its pid reused.
+func (t *Task) ProcDirPidFD(tgid int32, start time.Duration) (*PidFD, error) {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := k.groupLocked(tgid)
+	if tg == nil || tg.leader.Start.Sub(k.Boot) != start {
+		return nil, unix.ESRCH
+	}
+	return &PidFD{task: tg.leader, tg: tg, leader: true}, nil
 }

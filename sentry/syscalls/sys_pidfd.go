@@ -2,10 +2,12 @@ package syscalls
 
 import (
 	"math/bits"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/fs/proc"
 	"exokernelul.dev/exo/libos/kernel"
 	"exokernelul.dev/exo/libos/vfs"
 )
@@ -67,11 +69,27 @@ func sysPidfdSendSignal(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if flags&^scopes != 0 || bits.OnesCount32(flags) > 1 {
 		return 0, unix.EINVAL
 	}
-	d, f, err := pidFD(t, fdArg(a[0]))
+	d, err := t.FDs.Get(fdArg(a[0]))
 	if err != nil {
 		return 0, err
 	}
 	defer d.DecRef()
+	f, ok := vfs.Underlying(d.File).(*kernel.PidFD)
+	if !ok {
+		// A /proc/<pid> directory stands for its process here (only).
+		var tgid int32
+		var start time.Duration
+		var isDir bool
+		if d.Dentry != nil {
+			tgid, start, isDir = proc.ProcessDir(d.Dentry.Inode())
+		}
+		if !isDir {
+			return 0, unix.EBADF
+		}
+		if f, err = t.ProcDirPidFD(tgid, start); err != nil {
+			return 0, err
+		}
+	}
 	var info *arch.SignalInfo
 	if infoAddr != 0 {
 		b := make([]byte, arch.SignalInfoSize)

@@ -375,6 +375,7 @@ static void send_signal(void)
 	pid_t pid = signalled(&r);
 	int fd = MUST(pidfd_open(pid, 0));
 	int rep[4];
+	siginfo_t wi = {0};
 	CHECK(pidfd_send_signal(fd, 0, NULL, 0) == 0);
 	CHECK(pidfd_send_signal(fd, SIGUSR1, NULL, 0) == 0);
 	CHECK(read(r, rep, sizeof rep) == sizeof rep);
@@ -431,16 +432,38 @@ static void send_signal(void)
 	/* Process group scope: the child leads no group. */
 	EXPECT_ERR(pidfd_send_signal(fd, 0, NULL, PIDFD_SIGNAL_PROCESS_GROUP_), ESRCH);
 
+	/* A /proc/<pid> directory stands for its process here, and only here. */
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d", (int)pid);
+	int pd = MUST(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	CHECK(pidfd_send_signal(pd, SIGUSR1, NULL, 0) == 0);
+	CHECK(read(r, rep, sizeof rep) == sizeof rep);
+	CHECK(rep[0] == SIGUSR1 && rep[1] == SI_USER && rep[2] == getpid());
+	EXPECT_ERR(waitid(P_PIDFD, pd, &wi, WEXITED | WNOHANG), EBADF);
+	EXPECT_ERR(pidfd_getfd(pd, 0, 0), EBADF);
+	int procfd = MUST(open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	EXPECT_ERR(pidfd_send_signal(procfd, 0, NULL, 0), EBADF);
+	close(procfd);
+	int selfdir = MUST(open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	CHECK(pidfd_send_signal(selfdir, 0, NULL, 0) == 0);
+	close(selfdir);
+	snprintf(dir, sizeof dir, "/proc/self/task/%d", (int)getpid());
+	int taskdir = MUST(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	EXPECT_ERR(pidfd_send_signal(taskdir, 0, NULL, 0), EBADF);
+	close(taskdir);
+
 	CHECK(pidfd_send_signal(fd, SIGUSR2, NULL, 0) == 0);
 	CHECK(read(r, rep, sizeof rep) == sizeof rep && rep[0] == SIGUSR2);
-	siginfo_t wi = {0};
 	CHECK(waitid(P_PIDFD, fd, &wi, WEXITED) == 0 && wi.si_code == CLD_EXITED && wi.si_status == 0);
 	EXPECT_ERR(pidfd_send_signal(fd, 0, NULL, 0), ESRCH);
+	EXPECT_ERR(pidfd_send_signal(pd, 0, NULL, 0), ESRCH);
+	close(pd);
 	EXPECT_ERR(pidfd_send_signal(fd, SIGKILL, NULL, 0), ESRCH);
 	close(fd);
 	close(r);
 	close(self);
 	puts("EINVAL for bad flags and signals, EBADF for other files, ESRCH once reaped");
+	puts("a /proc/<pid> directory's fd: signalled like a pidfd, EBADF for waitid and pidfd_getfd");
 
 	/* SIGKILL through the pidfd. */
 	int w;
