@@ -229,7 +229,7 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 	var out []proc.FD
 	for _, e := range fds.List() {
 		d := e.Desc
-		f := proc.FD{Num: int32(e.FD), Flags: d.Flags() | proc.OLargefile, Dentry: d.Dentry}
+		f := proc.FD{Num: int32(e.FD), Flags: d.Flags(), Dentry: d.Dentry}
 		if e.CloseOn {
 			f.Flags |= unix.O_CLOEXEC
 		}
@@ -251,9 +251,6 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 				f.Extra = u.FDInfo()
 			case *PidFD:
 				f.Extra = u.FDInfo()
-				// pidfd_open makes the file itself, not open(2): no
-				// O_LARGEFILE.
-				f.Flags &^= proc.OLargefile
 			}
 		}
 		out = append(out, f)
