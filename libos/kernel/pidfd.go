@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 
@@ -192,9 +193,87 @@ func (f *PidFD) Seek(int64, int) (int64, error) { return 0, unix.ESPIPE }
 // Getdents implements vfs.File.
 func (f *PidFD) Getdents([]byte) (int, error) { return 0, unix.ENOTDIR }
 
-// Ioctl implements vfs.File: none of pidfs's ioctls (PIDFD_GET_INFO, the
-// namespace ones) is served.
-func (f *PidFD) Ioctl(uint64, uint64, vfs.Memory) (uint64, error) { return 0, unix.ENOTTY }
+// PIDFD_GET_INFO (linux/pidfd.h, Linux 6.13) is _IOWR(0xFF, 11, struct
+// pidfd_info), whose size field gives the caller's struct size.
+const (
+	pidfsIoctlMagic = 0xFF
+	pidfdGetInfoNr  = 11
+	pidfdInfoSizeV0 = 64 // the first struct pidfd_info
+	pidfdInfoSize   = 72 // this kernel's, with coredump_mask
+	pidfdInfoPID    = 1 << 0
+	pidfdInfoCreds  = 1 << 1
+	pidfdInfoExit   = 1 << 3
+	iocReadWrite    = 3 // _IOC_READ|_IOC_WRITE
+)
+
+// Ioctl implements vfs.File: PIDFD_GET_INFO, of any struct size from
+// the first one up; the namespace ioctls are not served (ENOTTY).
+func (f *PidFD) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
+	// _IOC: nr in bits 0-7, type 8-15, size 16-29, direction 30-31.
+	nr, typ := req&0xff, req>>8&0xff
+	size, dir := int(req>>16&(1<<14-1)), req>>30&3
+	if typ != pidfsIoctlMagic || nr != pidfdGetInfoNr || size < pidfdInfoSizeV0 || dir != iocReadWrite {
+		return 0, unix.ENOTTY
+	}
+	if arg == 0 {
+		return 0, unix.EINVAL
+	}
+	var m [8]byte
+	if _, err := mem.CopyIn(arg, m[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	info, err := f.info(binary.LittleEndian.Uint64(m[:]))
+	if err != nil {
+		return 0, err
+	}
+	// A larger struct than this kernel's gets zeros past it, as
+	// copy_struct_to_user.
+	out := make([]byte, size)
+	copy(out, info[:])
+	if _, err := mem.CopyOut(arg, out); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// info is PIDFD_GET_INFO's struct pidfd_info for the request mask: the
+// pid, tgid, parent and credentials while the thread exists (a zombie
+// too), ESRCH once it is gone unless PIDFD_INFO_EXIT asks for the wait
+// status, which a process has once reaped. No cgroup id: the sandbox has
+// no cgroup file system to give one.
+func (f *PidFD) info(mask uint64) ([pidfdInfoSize]byte, error) {
+	var b [pidfdInfoSize]byte
+	le := binary.LittleEndian
+	k := f.tg.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var got uint64
+	if _, gone := f.stateLocked(); gone {
+		if mask&pidfdInfoExit == 0 {
+			return b, unix.ESRCH
+		}
+		if f.leader && f.tg.reaped {
+			got |= pidfdInfoExit
+			le.PutUint32(b[60:], uint32(int32(f.tg.exitStatus.WaitStatus())))
+		}
+	} else {
+		o := f.taskLocked()
+		c := o.creds
+		for i, v := range []uint32{c.UID, c.GID, c.EUID, c.EGID, c.SUID, c.SGID, c.FSUID, c.FSGID} {
+			le.PutUint32(b[28+4*i:], v)
+		}
+		ppid := int32(0)
+		if p := f.tg.parent; p != nil {
+			ppid = p.tgid
+		}
+		le.PutUint32(b[16:], uint32(o.TID))
+		le.PutUint32(b[20:], uint32(f.tg.tgid))
+		le.PutUint32(b[24:], uint32(ppid))
+		got |= pidfdInfoPID | pidfdInfoCreds
+	}
+	le.PutUint64(b[0:], got)
+	return b, nil
+}
 
 // Close implements vfs.File.
 func (f *PidFD) Close() error { return nil }

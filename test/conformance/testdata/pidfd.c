@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -64,6 +65,20 @@ static int pidfd_send_signal(int fd, int sig, siginfo_t *info, unsigned flags)
 	return syscall(SYS_pidfd_send_signal, fd, sig, info, flags);
 }
 static int pidfd_getfd(int fd, int target, unsigned flags) { return syscall(SYS_pidfd_getfd, fd, target, flags); }
+
+/* struct pidfd_info of PIDFD_GET_INFO (Linux 6.13), with 6.16's
+ * coredump_mask. */
+struct pidfd_info_ {
+	uint64_t mask, cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	int32_t exit_code;
+	uint32_t coredump_mask, spare1;
+};
+#define PIDFD_INFO_PID_ 1
+#define PIDFD_INFO_CREDS_ 2
+#define PIDFD_INFO_EXIT_ 8
+/* PIDFD_GET_INFO for a struct of size bytes. */
+#define PIDFD_GET_INFO_(size) _IOC(_IOC_READ | _IOC_WRITE, 0xFF, 11, size)
 
 struct clone_args_v0 {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
@@ -754,6 +769,76 @@ static void getfd(void)
 	puts("EPERM for uid 65534 on root's process, ESRCH once the process has exited");
 }
 
+/* get_info asks PIDFD_GET_INFO with mask in a struct of size bytes. */
+static int get_info(int fd, uint64_t mask, struct pidfd_info_ *info, size_t size)
+{
+	static unsigned char buf[128];
+	memset(buf, 0xaa, sizeof buf);
+	memcpy(buf, &mask, sizeof mask);
+	int r = ioctl(fd, PIDFD_GET_INFO_(size), buf);
+	memcpy(info, buf, sizeof *info);
+	/* Past the kernel's struct, a larger caller's gets zeros. */
+	for (size_t i = sizeof *info; r == 0 && i < size; i++)
+		if (buf[i] != 0)
+			return -2;
+	return r;
+}
+
+static void info(void)
+{
+	struct pidfd_info_ in;
+	int self = MUST(pidfd_open(getpid(), 0));
+	CHECK(get_info(self, 0, &in, 64) == 0);
+	CHECK((in.mask & (PIDFD_INFO_PID_ | PIDFD_INFO_CREDS_)) == (PIDFD_INFO_PID_ | PIDFD_INFO_CREDS_));
+	CHECK(!(in.mask & PIDFD_INFO_EXIT_));
+	CHECK(in.pid == (uint32_t)getpid() && in.tgid == (uint32_t)getpid() && in.ppid == (uint32_t)getppid());
+	CHECK(in.ruid == getuid() && in.euid == geteuid() && in.rgid == getgid() && in.egid == getegid());
+	CHECK(get_info(self, PIDFD_INFO_EXIT_, &in, 96) == 0 && !(in.mask & PIDFD_INFO_EXIT_));
+	EXPECT_ERR(get_info(self, 0, &in, 32), ENOTTY);
+	EXPECT_ERR(ioctl(self, PIDFD_GET_INFO_(64), NULL), EINVAL);
+	EXPECT_ERR(ioctl(self, _IOC(_IOC_READ | _IOC_WRITE, 0xFF, 99, 64), &in), ENOTTY);
+	EXPECT_ERR(ioctl(self, PIDFD_GET_INFO_(64), (void *)8), EFAULT);
+	close(self);
+
+	int p[3];
+	CHECK(pipe(p) == 0);
+	p[2] = 0;
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, waiting_thread, p) == 0);
+	while (!__atomic_load_n(&p[2], __ATOMIC_SEQ_CST))
+		sched_yield();
+	int tfd = MUST(pidfd_open(p[2], PIDFD_THREAD_));
+	CHECK(get_info(tfd, 0, &in, 64) == 0 && in.pid == (uint32_t)p[2] && in.tgid == (uint32_t)getpid());
+	close(p[1]);
+	CHECK(pthread_join(th, NULL) == 0);
+	close(p[0]);
+	close(tfd);
+
+	/* A child: alive, a zombie, reaped (only the exit status is left). */
+	int w;
+	pid_t pid = sleeper(3, &w);
+	int fd = MUST(pidfd_open(pid, 0));
+	CHECK(get_info(fd, 0, &in, 64) == 0 && in.pid == (uint32_t)pid && in.ppid == (uint32_t)getpid());
+	close(w);
+	CHECK(revents(fd, 5000) == POLLIN);
+	CHECK(get_info(fd, PIDFD_INFO_EXIT_, &in, 64) == 0 && in.pid == (uint32_t)pid && !(in.mask & PIDFD_INFO_EXIT_));
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	EXPECT_ERR(get_info(fd, 0, &in, 64), ESRCH);
+	CHECK(get_info(fd, PIDFD_INFO_EXIT_, &in, 72) == 0);
+	CHECK((in.mask & (PIDFD_INFO_EXIT_ | PIDFD_INFO_PID_ | PIDFD_INFO_CREDS_)) == PIDFD_INFO_EXIT_);
+	CHECK(in.exit_code == 3 << 8 && in.pid == 0 && in.tgid == 0);
+	close(fd);
+
+	pid = sleeper(0, &w);
+	fd = MUST(pidfd_open(pid, 0));
+	CHECK(pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	CHECK(get_info(fd, PIDFD_INFO_EXIT_, &in, 64) == 0 && (in.mask & PIDFD_INFO_EXIT_) && in.exit_code == SIGKILL);
+	close(fd);
+	close(w);
+	puts("PIDFD_GET_INFO: pid, tgid, parent and ids while it exists, the wait status once reaped");
+}
+
 int main(void)
 {
 	/* Orphaned grandchildren come here, natively as in the sandbox. */
@@ -767,5 +852,6 @@ int main(void)
 	waits();
 	clones();
 	getfd();
+	info();
 	return check_done("pidfd");
 }
