@@ -27,6 +27,9 @@ type PidFD struct {
 	tg     *ThreadGroup
 	thread bool
 	leader bool
+	// tid is task's tid then: a thread other than the leader that execs
+	// takes the leader's, and its own pid is gone.
+	tid int32
 	// ino is the identity Linux's pidfs gives the pid: every pidfd of one
 	// process has the same inode number, never reused.
 	ino uint64
@@ -85,7 +88,7 @@ func (k *Kernel) newPidFDLocked(o *Task, thread bool) *PidFD {
 		k.lastPidIno++
 		o.pidIno = k.lastPidIno
 	}
-	return &PidFD{task: o, tg: o.tg, thread: thread, leader: o == o.tg.leader, ino: o.pidIno}
+	return &PidFD{task: o, tg: o.tg, thread: thread, leader: o == o.tg.leader, tid: o.TID, ino: o.pidIno}
 }
 
 // taskLocked is the thread the pidfd's pid names now.
@@ -98,10 +101,11 @@ func (f *PidFD) taskLocked() *Task {
 
 // stateLocked says whether the pidfd's process (or thread) has exited and
 // whether it is gone altogether: reaped, or a thread other than the leader
-// (which is released as it exits).
+// (which is released as it exits, and whose pid an exec ends).
 func (f *PidFD) stateLocked() (exited, gone bool) {
 	if !f.leader {
-		return f.task.exited, f.task.exited
+		gone := f.task.exited || f.task.TID != f.tid
+		return gone, gone
 	}
 	if f.thread {
 		return f.tg.leader.exited || f.tg.zombie, f.tg.reaped
@@ -357,7 +361,7 @@ func (t *Task) PidFDGetFD(f *PidFD, fd int) (*vfs.FileDescription, error) {
 	k := t.K
 	k.mu.Lock()
 	o := f.taskLocked()
-	if o.exited || f.tg.zombie {
+	if _, gone := f.stateLocked(); gone || o.exited || f.tg.zombie {
 		k.mu.Unlock()
 		return nil, unix.ESRCH
 	}
@@ -408,5 +412,5 @@ func (t *Task) ProcDirPidFD(tgid int32, start time.Duration) (*PidFD, error) {
 	if tg == nil || tg.leader.Start.Sub(k.Boot) != start {
 		return nil, unix.ESRCH
 	}
-	return &PidFD{task: tg.leader, tg: tg, leader: true}, nil
+	return &PidFD{task: tg.leader, tg: tg, leader: true, tid: tg.tgid}, nil
 }

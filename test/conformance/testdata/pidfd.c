@@ -769,6 +769,75 @@ static void getfd(void)
 	puts("EPERM for uid 65534 on root's process, ESRCH once the process has exited");
 }
 
+static const char *self_exe;
+
+/* exec_thread: a thread that reports its tid on fds[1], waits for a byte
+ * on fds[2], then execs the program in mode --exit7, which waits for the
+ * end of that pipe, then exits 7. */
+static void *exec_thread(void *arg)
+{
+	int *fds = arg;
+	pid_t tid = gettid();
+	if (write(fds[1], &tid, sizeof tid) != sizeof tid)
+		_exit(1);
+	char c;
+	while (read(fds[2], &c, 1) == -1 && errno == EINTR)
+		;
+	char num[16];
+	snprintf(num, sizeof num, "%d", fds[2]);
+	execl(self_exe, self_exe, "--exit7", num, (char *)NULL);
+	_exit(1);
+}
+
+/* thread_exec: a pidfd goes on referring to its process when a thread
+ * other than the leader execs (the thread takes the leader's pid); a
+ * PIDFD_THREAD pidfd of that thread's old tid sees it gone. */
+static void thread_exec(void)
+{
+	int rep[2], go[2];
+	CHECK(pipe(rep) == 0 && pipe(go) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		int fds[3] = {rep[0], rep[1], go[0]};
+		pthread_t th;
+		if (pthread_create(&th, NULL, exec_thread, fds) != 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(rep[1]);
+	close(go[0]);
+	pid_t tid = 0;
+	CHECK(read(rep[0], &tid, sizeof tid) == sizeof tid);
+	int fd = MUST(pidfd_open(pid, 0));
+	int tfd = MUST(pidfd_open(tid, PIDFD_THREAD_));
+	int lfd = MUST(pidfd_open(pid, PIDFD_THREAD_));
+	struct stat before, after;
+	CHECK(fstat(fd, &before) == 0);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(settle(tfd, POLLIN | POLLHUP) == (POLLIN | POLLHUP));
+	EXPECT_ERR(pidfd_send_signal(tfd, 0, NULL, 0), ESRCH);
+	CHECK(strcmp(fdinfo_line(tfd, "Pid:"), "Pid:\t-1") == 0);
+	/* The process runs on in the new image. */
+	CHECK(revents(fd, 0) == 0 && revents(lfd, 0) == 0);
+	CHECK(pidfd_send_signal(fd, 0, NULL, 0) == 0 && pidfd_send_signal(lfd, 0, NULL, 0) == 0);
+	char want[64];
+	snprintf(want, sizeof want, "Pid:\t%d", (int)pid);
+	CHECK(strcmp(fdinfo_line(lfd, "Pid:"), want) == 0);
+	close(go[1]);
+	/* The leader's pid lives on in the new image until it exits 7. */
+	siginfo_t si = {0};
+	CHECK(waitid(P_PIDFD, fd, &si, WEXITED) == 0 && si.si_pid == pid && si.si_code == CLD_EXITED && si.si_status == 7);
+	CHECK(fstat(lfd, &after) == 0 && after.st_ino == before.st_ino);
+	close(fd);
+	close(tfd);
+	close(lfd);
+	close(rep[0]);
+	puts("a thread's exec: the process pidfd follows the leader's pid, the thread's old tid is gone");
+}
+
 /* get_info asks PIDFD_GET_INFO with mask in a struct of size bytes. */
 static int get_info(int fd, uint64_t mask, struct pidfd_info_ *info, size_t size)
 {
@@ -839,8 +908,16 @@ static void info(void)
 	puts("PIDFD_GET_INFO: pid, tgid, parent and ids while it exists, the wait status once reaped");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[1], "--exit7") == 0) {
+		char c;
+		int fd = atoi(argv[2]);
+		while (read(fd, &c, 1) != 0 && (errno == EINTR || errno == 0))
+			errno = 0;
+		_exit(7);
+	}
+	self_exe = argv[0];
 	/* Orphaned grandchildren come here, natively as in the sandbox. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGURG, SIG_IGN);
@@ -853,5 +930,6 @@ int main(void)
 	clones();
 	getfd();
 	info();
+	thread_exec();
 	return check_done("pidfd");
 }
