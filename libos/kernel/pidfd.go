@@ -414,3 +414,12 @@ func (t *Task) ProcDirPidFD(tgid int32, start time.Duration) (*PidFD, error) {
 	}
 	return &PidFD{task: tg.leader, tg: tg, leader: true, tid: tg.tgid}, nil
 }
+
+// PidFDOfGroup is a pidfd of process tg, which may have been reaped
+// since it was recorded (SO_PEERPIDFD's peer: Linux's PIDFD_STALE).
+func (t *Task) PidFDOfGroup(tg *ThreadGroup) *PidFD {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.newPidFDLocked(tg.leader, false)
+}

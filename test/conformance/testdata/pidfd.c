@@ -30,6 +30,9 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -838,6 +841,65 @@ static void thread_exec(void)
 	puts("a thread's exec: the process pidfd follows the leader's pid, the thread's old tid is gone");
 }
 
+#define SO_PEERPIDFD_ 77
+
+/* peer_pidfd: SO_PEERPIDFD gives a pidfd of a unix socket's peer, as
+ * of the connection (for a listener, of the caller of listen). */
+static void peer_pidfd(void)
+{
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	int fd = -1;
+	socklen_t len = sizeof fd;
+	CHECK(getsockopt(sv[0], SOL_SOCKET, SO_PEERPIDFD_, &fd, &len) == 0 && len == sizeof fd);
+	CHECK(fcntl(fd, F_GETFD) == FD_CLOEXEC);
+	int self = MUST(pidfd_open(getpid(), 0));
+	struct stat a, b;
+	CHECK(fstat(fd, &a) == 0 && fstat(self, &b) == 0 && a.st_ino == b.st_ino);
+	close(fd);
+	close(self);
+	close(sv[0]);
+	close(sv[1]);
+	int lone = MUST(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	len = sizeof fd;
+	EXPECT_ERR(getsockopt(lone, SOL_SOCKET, SO_PEERPIDFD_, &fd, &len), ENODATA);
+	close(lone);
+
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1, "pidfd-%d", (int)getpid());
+	socklen_t alen = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(addr.sun_path + 1);
+	int l = MUST(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	CHECK(bind(l, (struct sockaddr *)&addr, alen) == 0 && listen(l, 1) == 0);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&addr, alen) != 0)
+			_exit(1);
+		char ch;
+		while (read(c, &ch, 1) == -1 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	int conn = MUST(accept4(l, NULL, NULL, SOCK_CLOEXEC));
+	len = sizeof fd;
+	CHECK(getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD_, &fd, &len) == 0);
+	char want[64];
+	snprintf(want, sizeof want, "Pid:\t%d", (int)pid);
+	CHECK(strcmp(fdinfo_line(fd, "Pid:"), want) == 0);
+	close(conn);
+	CHECK(revents(fd, 5000) == POLLIN);
+	CHECK(waitpid(pid, NULL, 0) == pid);
+	close(fd);
+	/* A listener's is of whoever called listen. */
+	len = sizeof fd;
+	CHECK(getsockopt(l, SOL_SOCKET, SO_PEERPIDFD_, &fd, &len) == 0);
+	CHECK(fstat(fd, &a) == 0 && a.st_ino == b.st_ino);
+	close(fd);
+	close(l);
+	puts("SO_PEERPIDFD: a pidfd of a unix socket's peer, a listener's own; ENODATA without one");
+}
+
 /* get_info asks PIDFD_GET_INFO with mask in a struct of size bytes. */
 static int get_info(int fd, uint64_t mask, struct pidfd_info_ *info, size_t size)
 {
@@ -931,5 +993,6 @@ int main(int argc, char **argv)
 	getfd();
 	info();
 	thread_exec();
+	peer_pidfd();
 	return check_done("pidfd");
 }
