@@ -30,6 +30,7 @@ const (
 	CapNetRaw         = 13
 	CapIPCLock        = 14
 	CapSysChroot      = 18
+	CapSysPtrace      = 19
 	CapSysAdmin       = 21
 	CapSysNice        = 23
 	CapSysResource    = 24

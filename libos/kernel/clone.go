@@ -9,6 +9,7 @@ import (
 
 	"exokernelul.dev/exo/libos/arch"
 	"exokernelul.dev/exo/libos/mm"
+	"exokernelul.dev/exo/libos/vfs"
 )
 
 // CloneArgs are clone(2)/clone3(2)'s arguments, decoded.
@@ -19,6 +20,9 @@ type CloneArgs struct {
 	ChildTID   uint64
 	TLS        uint64
 	ExitSignal int
+	// PidFD is where CLONE_PIDFD writes the child's pidfd (clone's
+	// parent_tid, clone3's pidfd).
+	PidFD uint64
 }
 
 // Flags the library OS does not implement; namespaces cannot be created
@@ -35,7 +39,11 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	switch {
 	case f&unix.CLONE_THREAD != 0 && f&unix.CLONE_SIGHAND == 0,
 		f&unix.CLONE_SIGHAND != 0 && f&unix.CLONE_VM == 0,
-		f&unix.CLONE_FS != 0 && f&unix.CLONE_NEWNS != 0:
+		f&unix.CLONE_FS != 0 && f&unix.CLONE_NEWNS != 0,
+		// CLONE_DETACHED is kept for a future use with CLONE_PIDFD; the
+		// legacy clone has one field for the pidfd and the parent's tid.
+		f&unix.CLONE_PIDFD != 0 && f&unix.CLONE_DETACHED != 0,
+		f&unix.CLONE_PIDFD != 0 && f&unix.CLONE_PARENT_SETTID != 0 && a.PidFD == a.ParentTID:
 		return 0, unix.EINVAL
 	case f&cloneNamespaces != 0:
 		return 0, unix.EPERM
@@ -160,11 +168,10 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	} else {
 		child.altStack = arch.SignalStack{Flags: arch.SSDisable}
 	}
+	parent := t.tg
 	if f&unix.CLONE_THREAD != 0 {
 		child.tg = t.tg
-		t.tg.tasks = append(t.tg.tasks, child)
 	} else {
-		parent := t.tg
 		if f&unix.CLONE_PARENT != 0 && t.tg.parent != nil {
 			parent = t.tg.parent
 		}
@@ -173,7 +180,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 			h := *handlers
 			handlers = &h
 		}
-		tg := &ThreadGroup{
+		child.tg = &ThreadGroup{
 			k:        k,
 			tgid:     tid,
 			leader:   child,
@@ -189,12 +196,25 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 			termSig:  a.ExitSignal,
 			ctr:      t.tg.ctr,
 		}
+	}
+	if f&unix.CLONE_PIDFD != 0 {
+		// Before the child exists for anyone else, so that a failure
+		// undoes nothing but the fd; the child's own table (unless
+		// shared) was copied without it.
+		if err := t.installClonePidFDLocked(child, f&unix.CLONE_THREAD != 0, a.PidFD); err != nil {
+			k.undoCloneLocked(child)
+			return 0, err
+		}
+	}
+	if f&unix.CLONE_THREAD != 0 {
+		t.tg.tasks = append(t.tg.tasks, child)
+	} else {
+		tg := child.tg
 		if tg.ctr != nil {
 			tg.ctr.live++
 		}
 		tg.pgrp.members++
 		parent.children[tg] = struct{}{}
-		child.tg = tg
 	}
 	k.tasks[tid] = child
 	k.running++
@@ -244,6 +264,38 @@ func (t *Task) StartChild(tid int32) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// installClonePidFDLocked gives the parent t a pidfd of child (of its
+// thread for CLONE_THREAD, as PIDFD_THREAD), close-on-exec, and writes
+// its number at addr: CLONE_PIDFD. A bad addr fails the clone (EFAULT).
+func (t *Task) installClonePidFDLocked(child *Task, thread bool, addr uint64) error {
+	f := t.K.newPidFDLocked(child, thread)
+	flags := unix.O_RDWR
+	if thread {
+		flags |= PidFDThread
+	}
+	limit := min(t.tg.rlimits[unix.RLIMIT_NOFILE].Cur, 1<<20)
+	d := vfs.NewDescription(f, "", flags)
+	fd, err := t.FDs.Install(d, 0, true, int(limit))
+	if err != nil {
+		d.DecRef()
+		return err
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(fd))
+	if _, err := t.MM.CopyOut(addr, b[:]); err != nil {
+		// Unless a thread sharing the table has put another file there.
+		if cur, err := t.FDs.Get(fd); err == nil {
+			ours := cur == d
+			cur.DecRef()
+			if ours {
+				t.FDs.Remove(fd)
+			}
+		}
+		return unix.EFAULT
+	}
+	return nil
 }
 
 func (k *Kernel) undoCloneLocked(child *Task) {

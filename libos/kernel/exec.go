@@ -231,6 +231,9 @@ func (t *Task) deThread() {
 		delete(k.tasks, t.TID)
 		delete(k.tasks, old.TID)
 		t.TID = tg.tgid
+		// The pidfs identity goes with the pid, as exchange_tids moves
+		// the struct pid.
+		t.pidIno, old.pidIno = old.pidIno, t.pidIno
 		tg.leader = t
 		k.tasks[t.TID] = t
 	}

@@ -88,6 +88,9 @@ func (t *Task) exitThread() {
 	if t != tg.leader {
 		delete(k.tasks, t.TID)
 	}
+	// A pidfd of the thread, or of the process once it is a zombie, is
+	// readable now.
+	tg.notifyPidFDsLocked()
 	if len(tg.tasks) > 0 {
 		return
 	}
@@ -103,6 +106,9 @@ func (t *Task) exitThread() {
 		reaper := k.reaperLocked(tg)
 		for c := range tg.children {
 			c.parent = reaper
+			// The new parent hears of the exit by SIGCHLD whatever
+			// the child's clone asked (reparent_leader).
+			c.termSig = int(unix.SIGCHLD)
 			reaper.children[c] = struct{}{}
 			if c.zombie {
 				reaper.wakeWaitersLocked()
@@ -176,6 +182,8 @@ func (k *Kernel) reapLocked(tg *ThreadGroup) {
 		p.childUsage.Sys += u.Sys + tg.childUsage.Sys
 	}
 	delete(k.tasks, tg.tgid)
+	tg.reaped = true
+	tg.notifyPidFDsLocked()
 }
 
 func (t *Task) releaseMM() {

@@ -112,7 +112,9 @@ type Kernel struct {
 	mu      sync.Mutex
 	tasks   map[int32]*Task // live and zombie tasks by tid
 	nextPID int32
-	init    *ThreadGroup
+	// lastPidIno is the last pidfs inode number given out (pidfd.go).
+	lastPidIno uint64
+	init       *ThreadGroup
 	// outside is the stand-in parent of spawned processes (Spawn).
 	outside *ThreadGroup
 	// done is closed when the init process has exited and every task is

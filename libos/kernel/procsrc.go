@@ -232,7 +232,7 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 	var out []proc.FD
 	for _, e := range fds.List() {
 		d := e.Desc
-		f := proc.FD{Num: int32(e.FD), Flags: d.Flags() | proc.OLargefile, Dentry: d.Dentry}
+		f := proc.FD{Num: int32(e.FD), Flags: d.Flags(), Dentry: d.Dentry}
 		if e.CloseOn {
 			f.Flags |= unix.O_CLOEXEC
 		}
@@ -249,8 +249,11 @@ func (s procSource) Files(tgid int32) ([]proc.FD, bool) {
 		} else {
 			f.File = d.File
 			f.Target = anonTarget(d.File, &st)
-			if in, ok := vfs.Underlying(d.File).(*inotify.File); ok {
-				f.Extra = in.FDInfo()
+			switch u := vfs.Underlying(d.File).(type) {
+			case *inotify.File:
+				f.Extra = u.FDInfo()
+			case *PidFD:
+				f.Extra = u.FDInfo()
 			}
 		}
 		out = append(out, f)
@@ -270,6 +273,8 @@ func anonTarget(f vfs.File, st *unix.Stat_t) string {
 		return "anon_inode:[eventpoll]"
 	case *inotify.File:
 		return "anon_inode:inotify"
+	case *PidFD:
+		return "anon_inode:[pidfd]"
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:

@@ -153,19 +153,8 @@ func (t *Task) Kill(pid int32, sig int) error {
 	k := t.K
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	denied := 0
-	send := func(tg *ThreadGroup) {
-		if !t.canSignalLocked(tg, sig) {
-			denied++
-			return
-		}
-		if sig == 0 {
-			return
-		}
-		info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
-		info.SetPIDUID(t.tg.tgid, t.creds.UID)
-		k.sendLocked(tg, nil, info)
-	}
+	info := &arch.SignalInfo{Signo: int32(sig), Code: arch.SIUser}
+	info.SetPIDUID(t.tg.tgid, t.creds.UID)
 	var targets []*ThreadGroup
 	switch {
 	case pid > 0:
@@ -180,22 +169,43 @@ func (t *Task) Kill(pid int32, sig int) error {
 				targets = append(targets, o.tg)
 			}
 		}
+	case pid == 0:
+		targets = t.pgrpMembersLocked(t.tg.pgrp.id)
 	default:
-		id := -pid
-		if pid == 0 {
-			id = t.tg.pgrp.id
-		}
-		for _, o := range k.tasks {
-			if o.tg.leader == o && o.tg.pgrp != nil && o.tg.pgrp.id == id && t.seesLocked(o.tg) {
-				targets = append(targets, o.tg)
-			}
+		targets = t.pgrpMembersLocked(-pid)
+	}
+	return t.signalGroupsLocked(targets, nil, sig, info)
+}
+
+// pgrpMembersLocked lists the processes of process group id that t sees.
+func (t *Task) pgrpMembersLocked(id int32) []*ThreadGroup {
+	var out []*ThreadGroup
+	for _, o := range t.K.tasks {
+		if o.tg.leader == o && o.tg.pgrp != nil && o.tg.pgrp.id == id && t.seesLocked(o.tg) {
+			out = append(out, o.tg)
 		}
 	}
+	return out
+}
+
+// signalGroupsLocked sends sig with info (a copy to each) to every
+// process of targets, or to their thread o, as kill and
+// pidfd_send_signal do: ESRCH with no target, EPERM when the caller may
+// signal none of them; sig 0 only checks.
+func (t *Task) signalGroupsLocked(targets []*ThreadGroup, o *Task, sig int, info *arch.SignalInfo) error {
 	if len(targets) == 0 {
 		return unix.ESRCH
 	}
+	denied := 0
 	for _, tg := range targets {
-		send(tg)
+		if !t.canSignalLocked(tg, sig) {
+			denied++
+			continue
+		}
+		if sig != 0 {
+			c := *info
+			t.K.sendLocked(tg, o, &c)
+		}
 	}
 	if denied == len(targets) {
 		return unix.EPERM

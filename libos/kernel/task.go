@@ -66,6 +66,7 @@ type Task struct {
 	persona    uint32  // personality(2)'s execution domain and flags
 	memPolicy  MemPolicy
 	sched      schedState // nice, policy, I/O priority (sched.go)
+	pidIno     uint64     // the pidfs inode number of the task's pid (pidfd.go), 0 until a pidfd asks
 
 	// seccomp is the thread's seccomp mode and filters (seccomp.go);
 	// atomic, not under K.mu, for the check on every syscall.
@@ -90,6 +91,9 @@ type ThreadGroup struct {
 	// signalfdQ wakes signalfds' waiters when a signal is queued for the
 	// group or one of its threads (its own lock; notified outside k.mu).
 	signalfdQ waiter.Queue
+	// pidfdQ wakes pidfds' pollers when a thread exits and when the
+	// process is reaped (its own lock; notified outside k.mu).
+	pidfdQ waiter.Queue
 
 	// Guarded by k.mu.
 	tasks    []*Task // live threads
@@ -106,6 +110,7 @@ type ThreadGroup struct {
 	exiting    bool // a group exit (exit_group or fatal signal) is under way
 	execed     bool // the process has called execve (setpgid's EACCES)
 	zombie     bool // every thread has exited; waiting to be reaped
+	reaped     bool // the zombie is gone: its pid is free (pidfds see it)
 	exitStatus ExitStatus
 	// stop state for job control
 	stopped      bool

@@ -10,12 +10,21 @@ import (
 type WaitOptions struct {
 	// Pid: > 0 that child; 0 any child in the caller's process group;
 	// -1 any child; < -1 any child in process group -Pid.
-	Pid       int32
+	Pid int32
+	// ByPidFD restricts the wait to the child Target (waitid P_PIDFD);
+	// a nil Target matches no child.
+	ByPidFD   bool
+	Target    *ThreadGroup
 	Exited    bool
 	Stopped   bool
 	Continued bool
 	NoHang    bool
 	NoWait    bool
+	// Clone (__WCLONE) waits for "clone" children, those whose exit
+	// signal is not SIGCHLD, instead of the others; All (__WALL) for
+	// both.
+	Clone bool
+	All   bool
 }
 
 // WaitResult describes the event wait found.
@@ -30,7 +39,12 @@ type WaitResult struct {
 }
 
 func (tg *ThreadGroup) matchesLocked(o WaitOptions, caller *ThreadGroup) bool {
+	if !o.All && (tg.termSig != int(unix.SIGCHLD)) != o.Clone {
+		return false
+	}
 	switch {
+	case o.ByPidFD:
+		return tg == o.Target
 	case o.Pid > 0:
 		return tg.tgid == o.Pid
 	case o.Pid == 0:

@@ -547,7 +547,7 @@ func (c *stCall) sigset(addr uint64, out bool) string {
 
 var xAccModes = [4]string{"O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"}
 
-const stOLargefile = 0x8000 // the kernel's value; unix.O_LARGEFILE is 0 on amd64
+const stOLargefile = oLargefile
 
 var xOpenFlags = []stBit{
 	{unix.O_CREAT, "O_CREAT"}, {unix.O_EXCL, "O_EXCL"},

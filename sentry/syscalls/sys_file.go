@@ -534,11 +534,19 @@ func dup3(t *kernel.Task, old, nfd, flags int) (uint64, error) {
 	return uint64(nfd), nil
 }
 
+// oLargefile is the kernel's O_LARGEFILE (x/sys's unix.O_LARGEFILE is 0
+// on amd64): a 64-bit kernel sets it on every file open, openat, creat
+// and openat2 open (not O_PATH ones), and F_GETFL and fdinfo show it;
+// files made otherwise (pipes, sockets, eventfds, pidfds) lack it.
+const oLargefile = 0o100000
+
 func openat(t *kernel.Task, dirfd int, pathAddr uint64, flags int, mode uint32) (uint64, error) {
 	p, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
 	}
+	// force_o_largefile; O_PATH drops it with the other flags.
+	flags |= oLargefile
 	if flags&unix.O_CREAT == 0 && flags&unix.O_TMPFILE != unix.O_TMPFILE {
 		// The mode matters only for a file the call makes.
 		mode = 0

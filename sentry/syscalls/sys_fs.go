@@ -900,7 +900,7 @@ const (
 // unlike open).
 const validOpenFlags = unix.O_ACCMODE | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY | unix.O_TRUNC |
 	unix.O_APPEND | unix.O_NONBLOCK | unix.O_DSYNC | unix.O_SYNC | unix.O_ASYNC | unix.O_DIRECT |
-	unix.O_LARGEFILE | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC |
+	oLargefile | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NOATIME | unix.O_CLOEXEC |
 	unix.O_PATH | unix.O_TMPFILE
 
 // resolveCached is RESOLVE_CACHED (Linux 5.12), which x/sys does not
@@ -954,6 +954,9 @@ func sysOpenat2(t *kernel.Task, a [6]uint64) (uint64, error) {
 	p, err := copyInPath(t, pathAddr)
 	if err != nil {
 		return 0, err
+	}
+	if flags&unix.O_PATH == 0 {
+		flags |= oLargefile
 	}
 	d, err := t.Openat2(dirfd, p, int(flags), uint32(mode), resolve)
 	if err != nil {

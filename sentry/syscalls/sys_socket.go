@@ -63,9 +63,41 @@ const (
 	msgErrQueue    = 0x2000
 )
 
+// soPeerPidfd is SO_PEERPIDFD (Linux 6.5), which x/sys does not name.
+const soPeerPidfd = 77
+
+// peerPidFD is getsockopt(SO_PEERPIDFD): a close-on-exec pidfd of the
+// peer process as of the connection (even if it has been reaped since,
+// as AF_UNIX's PIDFD_STALE allows), ENODATA with no peer; the fd is
+// taken back if its number cannot be written.
+func peerPidFD(t *kernel.Task, c unixsock.Cred, optlen int32, valAddr, lenAddr uint64) (uint64, error) {
+	tg, ok := c.Proc.(*kernel.ThreadGroup)
+	if !ok {
+		return 0, unix.ENODATA
+	}
+	d := vfs.NewDescription(t.PidFDOfGroup(tg), "", unix.O_RDWR)
+	fd, err := install(t, d, 0, true)
+	if err != nil {
+		return 0, err
+	}
+	var v, l [4]byte
+	binary.LittleEndian.PutUint32(v[:], uint32(fd))
+	n := min(int(optlen), len(v))
+	binary.LittleEndian.PutUint32(l[:], uint32(n))
+	if _, err := t.MM.CopyOut(valAddr, v[:n]); err != nil {
+		t.FDs.Remove(int(fd))
+		return 0, unix.EFAULT
+	}
+	if _, err := t.MM.CopyOut(lenAddr, l[:]); err != nil {
+		t.FDs.Remove(int(fd))
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
 func sockCred(t *kernel.Task) unixsock.Cred {
 	c := t.Creds()
-	return unixsock.Cred{PID: t.TGID(), UID: c.EUID, GID: c.EGID}
+	return unixsock.Cred{PID: t.TGID(), UID: c.EUID, GID: c.EGID, Proc: t.Group()}
 }
 
 // msgCred is what SCM_CREDENTIALS says by default: the real ids.
@@ -1335,6 +1367,8 @@ func sysGetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 		v = le.AppendUint32(v, uint32(o.LingerSecs))
 	case unix.SO_PEERCRED:
 		v = s.PeerCred().Encode()
+	case soPeerPidfd:
+		return peerPidFD(t, s.PeerCred(), optlen, a[3], a[4])
 	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO, soRcvTimeoNew, soSndTimeoNew:
 		dur := o.SndTimeo
 		if name == unix.SO_RCVTIMEO || name == soRcvTimeoNew {

@@ -12,6 +12,7 @@ import (
 func init() {
 	register(SysClone, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		// x86-64 argument order: flags, stack, parent_tid, child_tid, tls.
+		// CLONE_PIDFD's pidfd goes where the parent's tid would.
 		return clone(t, kernel.CloneArgs{
 			Flags:      a[0] &^ 0xff,
 			ExitSignal: int(a[0] & 0xff),
@@ -19,6 +20,7 @@ func init() {
 			ParentTID:  a[2],
 			ChildTID:   a[3],
 			TLS:        a[4],
+			PidFD:      a[2],
 		})
 	})
 	register(SysFork, func(t *kernel.Task, _ [6]uint64) (uint64, error) {
@@ -103,9 +105,6 @@ func sysClone3(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
 	flags, pidfd, childTID, parentTID, exitSig, stack, stackSize, tls := u(0), u(1), u(2), u(3), u(4), u(5), u(6), u(7)
-	if flags&unix.CLONE_PIDFD != 0 || pidfd != 0 && flags&unix.CLONE_PIDFD != 0 {
-		return 0, unix.EINVAL
-	}
 	if exitSig >= kernel.NumSignals || (stack == 0) != (stackSize == 0) {
 		return 0, unix.EINVAL
 	}
@@ -120,6 +119,7 @@ func sysClone3(t *kernel.Task, a [6]uint64) (uint64, error) {
 		ParentTID:  parentTID,
 		ChildTID:   childTID,
 		TLS:        tls,
+		PidFD:      pidfd,
 	})
 }
 
@@ -181,6 +181,8 @@ func execveat(t *kernel.Task, dirfd int, pathAddr, argvAddr, envAddr uint64, fla
 	return 0, nil
 }
 
+// waitOptions decodes wait4's and waitid's options. They are a 32-bit
+// word: __WCLONE is its top bit, so it must not be sign-extended.
 func waitOptions(pid int32, options int) (kernel.WaitOptions, error) {
 	const known = unix.WNOHANG | unix.WUNTRACED | unix.WCONTINUED | unix.WEXITED | unix.WNOWAIT |
 		unix.WALL | unix.WCLONE | 0x20000000 /* __WNOTHREAD */
@@ -193,12 +195,14 @@ func waitOptions(pid int32, options int) (kernel.WaitOptions, error) {
 		Continued: options&unix.WCONTINUED != 0,
 		NoHang:    options&unix.WNOHANG != 0,
 		NoWait:    options&unix.WNOWAIT != 0,
+		Clone:     options&unix.WCLONE != 0,
+		All:       options&unix.WALL != 0,
 	}, nil
 }
 
 func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
-	o, err := waitOptions(int32(a[0]), intArg(a[2]))
-	if err != nil || intArg(a[2])&(unix.WEXITED|unix.WNOWAIT) != 0 {
+	o, err := waitOptions(int32(a[0]), int(uint32(a[2])))
+	if err != nil || uint32(a[2])&(unix.WEXITED|unix.WNOWAIT) != 0 {
 		return 0, unix.EINVAL
 	}
 	o.Exited = true
@@ -226,58 +230,92 @@ func sysWait4(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return uint64(r.PID), nil
 }
 
+// sysWaitid is waitid(which, id, infop, options, rusage). As Linux's, it
+// fills infop's si_signo, si_errno, si_code, si_pid, si_uid and si_status
+// (zeros when no child is reported, even with an error) and no other
+// byte of it; rusage only when a child is reported; a bad infop is
+// EFAULT whatever the wait gave.
 func sysWaitid(t *kernel.Task, a [6]uint64) (uint64, error) {
-	which, id, infop, options := intArg(a[0]), int32(a[1]), a[2], intArg(a[3])
-	var pid int32
-	switch which {
-	case unix.P_ALL:
-		pid = -1
-	case unix.P_PID:
-		if id <= 0 {
-			return 0, unix.EINVAL
-		}
-		pid = id
-	case unix.P_PGID:
-		if id < 0 {
-			return 0, unix.EINVAL
-		}
-		pid = -id
-		if id == 0 {
-			pid = 0
-		}
-	default:
-		return 0, unix.EINVAL
-	}
-	o, err := waitOptions(pid, options)
-	if err != nil {
-		return 0, err
-	}
-	o.Exited = options&unix.WEXITED != 0
-	o.Stopped = options&unix.WSTOPPED != 0
-	if !o.Exited && !o.Stopped && !o.Continued {
-		return 0, unix.EINVAL
-	}
-	r, err := t.Wait(o)
-	if err != nil {
-		return 0, err
-	}
-	if infop != 0 {
-		var info arch.SignalInfo
-		if r.PID != 0 {
-			info.Signo = int32(unix.SIGCHLD)
-			info.Code = r.Code
-			info.SetChild(r.PID, r.UID, r.Value, 0, 0)
-		}
-		if _, err := t.MM.CopyOut(infop, info.Marshal()); err != nil {
-			return 0, unix.EFAULT
-		}
-	}
-	if a[4] != 0 {
+	r, err := waitid(t, intArg(a[0]), int32(a[1]), int(uint32(a[3])))
+	if err == nil && r.PID != 0 && a[4] != 0 {
 		ru := rusage(t, r.Usage)
 		ru.Maxrss = 0
 		if _, err := t.MM.CopyOut(a[4], rusageBytes(&ru)); err != nil {
 			return 0, unix.EFAULT
 		}
 	}
-	return 0, nil
+	if infop := a[2]; infop != 0 {
+		var info arch.SignalInfo
+		if err == nil && r.PID != 0 {
+			info.Signo = int32(unix.SIGCHLD)
+			info.Code = r.Code
+			info.SetChild(r.PID, r.UID, r.Value, 0, 0)
+		}
+		// si_signo, si_errno, si_code; then, past the union's
+		// alignment, si_pid, si_uid, si_status.
+		b := info.Marshal()
+		if _, werr := t.MM.CopyOut(infop, b[:12]); werr != nil {
+			return 0, unix.EFAULT
+		}
+		if _, werr := t.MM.CopyOut(infop+16, b[16:28]); werr != nil {
+			return 0, unix.EFAULT
+		}
+	}
+	return 0, err
+}
+
+// waitid is waitid's wait: the child reported (PID 0 for none, with
+// WNOHANG or a non-blocking pidfd's WNOHANG) or the error.
+func waitid(t *kernel.Task, which int, id int32, options int) (kernel.WaitResult, error) {
+	var pid int32
+	var byPidFD, nonblock bool
+	var target *kernel.ThreadGroup
+	switch which {
+	case unix.P_ALL:
+		pid = -1
+	case unix.P_PID:
+		if id <= 0 {
+			return kernel.WaitResult{}, unix.EINVAL
+		}
+		pid = id
+	case unix.P_PGID:
+		if id < 0 {
+			return kernel.WaitResult{}, unix.EINVAL
+		}
+		pid = -id
+		if id == 0 {
+			pid = 0
+		}
+	case unix.P_PIDFD:
+		if id < 0 {
+			return kernel.WaitResult{}, unix.EINVAL
+		}
+		byPidFD = true
+	default:
+		return kernel.WaitResult{}, unix.EINVAL
+	}
+	o, err := waitOptions(pid, options)
+	if err != nil {
+		return kernel.WaitResult{}, err
+	}
+	o.Exited = options&unix.WEXITED != 0
+	o.Stopped = options&unix.WSTOPPED != 0
+	if !o.Exited && !o.Stopped && !o.Continued {
+		return kernel.WaitResult{}, unix.EINVAL
+	}
+	if byPidFD {
+		// The child the pidfd refers to; a non-blocking pidfd makes the
+		// wait WNOHANG, and nothing to report then is EAGAIN unless the
+		// caller asked for WNOHANG itself.
+		if target, nonblock, err = pidFDWaitTarget(t, int(id)); err != nil {
+			return kernel.WaitResult{}, err
+		}
+		o.ByPidFD, o.Target = true, target
+		o.NoHang = o.NoHang || nonblock
+	}
+	r, err := t.Wait(o)
+	if err == nil && r.PID == 0 && nonblock && options&unix.WNOHANG == 0 {
+		return kernel.WaitResult{}, unix.EAGAIN
+	}
+	return r, err
 }

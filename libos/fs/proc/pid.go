@@ -534,3 +534,20 @@ func fdLinkPerm(flags int) uint32 {
 	}
 	return 0o700
 }
+
+// ProcessDir reports which process a /proc/<pid> directory shows, for
+// pidfd_send_signal, which takes such a directory's fd as a pidfd (Linux's
+// tgid_pidfd_to_pid): its tgid and its start time since boot, which tells
+// it from a later process given the same pid. ok is false for any other
+// inode, /proc/<pid>/task/<tid> included.
+func ProcessDir(in vfs.Inode) (tgid int32, start time.Duration, ok bool) {
+	n, isProc := in.(*inode)
+	if !isProc {
+		return 0, 0, false
+	}
+	d, isPid := n.dir.(pidDir)
+	if !isPid || !d.c.whole {
+		return 0, 0, false
+	}
+	return d.c.tgid, d.c.start, true
+}

@@ -283,7 +283,8 @@ type FD struct {
 	// (deleted)".
 	Target string
 	// Flags are the file status and access flags as fcntl(F_GETFL)
-	// returns them (Linux adds OLargefile on x86-64), plus
+	// returns them (with OLargefile for a file open(2) opened: Linux
+	// x86-64 sets it there, not on pipes, sockets or anonymous files), plus
 	// O_CLOEXEC when the fd is close-on-exec: fdinfo prints them in octal,
 	// and the link's mode follows the access mode (lr-x, l-wx, lrwx).
 	Flags int

@@ -64,6 +64,9 @@ const (
 type Cred struct {
 	PID      int32
 	UID, GID uint32
+	// Proc is the process itself, opaque here (the kernel's), for
+	// SO_PEERPIDFD; nil when only the numbers are known.
+	Proc any
 }
 
 // Encode returns struct ucred's 12 bytes.
@@ -373,9 +376,11 @@ func (s *Socket) Listen(backlog int, cred Cred) error {
 	if backlog < 0 || backlog > 4096 {
 		backlog = 4096
 	}
-	if s.state != listening {
-		s.cred = cred
-	}
+	// Each listen records the caller's identity (init_peercred): what
+	// connecting sockets get as their peer's, and the listener's own
+	// SO_PEERCRED.
+	s.cred = cred
+	s.peerCred, s.hasPeerCred = cred, true
 	s.state = listening
 	s.backlog = backlog
 	return nil
@@ -957,13 +962,14 @@ func (s *Socket) Listening() bool {
 }
 
 // PeerCred is SO_PEERCRED: the peer's identity when it connected (the
-// listener's for a connecting socket); a socket never connected gives
-// pid 0 and the overflow ids.
+// listener's for a connecting socket, the caller of listen for a
+// listener); a socket with none gives pid 0 and ids -1, as Linux's
+// cred_to_ucred.
 func (s *Socket) PeerCred() Cred {
 	s.ns.mu.Lock()
 	defer s.ns.mu.Unlock()
 	if !s.hasPeerCred {
-		return Cred{PID: 0, UID: 65534, GID: 65534}
+		return Cred{PID: 0, UID: ^uint32(0), GID: ^uint32(0)}
 	}
 	return s.peerCred
 }

@@ -4,12 +4,74 @@
  * appends too; two processes appending at once lose nothing), O_DIRECTORY,
  * O_NOFOLLOW, O_PATH (fstat works, I/O is EBADF), O_TMPFILE (unnamed, then
  * linked in with linkat AT_EMPTY_PATH; O_EXCL forbids that), O_CLOEXEC,
- * and the errors: EEXIST, EISDIR, ENOTDIR, ENOENT, EINVAL, EBADF,
- * ENAMETOOLONG.
+ * O_LARGEFILE (set by every open, openat and openat2 but O_PATH ones, not
+ * on pipes, sockets or eventfds, as F_GETFL and fdinfo show), and the
+ * errors: EEXIST, EISDIR, ENOTDIR, ENOENT, EINVAL, EBADF, ENAMETOOLONG.
  */
 #include "check.h"
 #include "fs.h"
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+
+/* The kernel's O_LARGEFILE: the libcs' x86-64 headers define it as 0. */
+#define O_LARGEFILE_ 0100000
+
+/* fdinfo_flags is the flags: line of /proc/self/fdinfo/fd, parsed. */
+static long fdinfo_flags(int fd)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -1;
+	ssize_t n = read(f, buf, sizeof buf - 1);
+	close(f);
+	buf[n > 0 ? n : 0] = 0;
+	char *s = strstr(buf, "flags:");
+	return s ? strtol(s + 6, NULL, 8) : -1;
+}
+
+static void largefile(void)
+{
+	int fd = MUST(open(P("t"), O_RDONLY));
+	CHECK((fcntl(fd, F_GETFL) & O_LARGEFILE_) != 0 && (fdinfo_flags(fd) & O_LARGEFILE_) != 0);
+	close(fd);
+	fd = MUST(openat(AT_FDCWD, P("t"), O_WRONLY | O_CLOEXEC));
+	CHECK(fcntl(fd, F_GETFL) == (O_WRONLY | O_LARGEFILE_) && fdinfo_flags(fd) == (O_WRONLY | O_LARGEFILE_ | O_CLOEXEC));
+	close(fd);
+	fd = MUST(open(P("t"), O_PATH));
+	CHECK((fcntl(fd, F_GETFL) & O_LARGEFILE_) == 0);
+	close(fd);
+	uint64_t how[3] = {O_RDONLY, 0, 0};
+	fd = MUST(syscall(SYS_openat2, AT_FDCWD, P("t"), how, sizeof how));
+	CHECK(fcntl(fd, F_GETFL) == O_LARGEFILE_);
+	close(fd);
+	how[0] = O_RDONLY | O_LARGEFILE_;
+	fd = MUST(syscall(SYS_openat2, AT_FDCWD, P("t"), how, sizeof how));
+	CHECK(fcntl(fd, F_GETFL) == O_LARGEFILE_);
+	close(fd);
+	how[0] = O_PATH | O_LARGEFILE_;
+	EXPECT_ERR(syscall(SYS_openat2, AT_FDCWD, P("t"), how, sizeof how), EINVAL);
+	how[0] = O_PATH;
+	fd = MUST(syscall(SYS_openat2, AT_FDCWD, P("t"), how, sizeof how));
+	CHECK((fcntl(fd, F_GETFL) & O_LARGEFILE_) == 0);
+	close(fd);
+
+	int p[2];
+	CHECK(pipe(p) == 0);
+	CHECK(fcntl(p[0], F_GETFL) == O_RDONLY && fdinfo_flags(p[0]) == O_RDONLY);
+	CHECK(fcntl(p[1], F_GETFL) == O_WRONLY && fdinfo_flags(p[1]) == O_WRONLY);
+	close(p[0]);
+	close(p[1]);
+	fd = MUST(eventfd(0, 0));
+	CHECK(fcntl(fd, F_GETFL) == O_RDWR && fdinfo_flags(fd) == O_RDWR);
+	close(fd);
+	fd = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	CHECK(fcntl(fd, F_GETFL) == O_RDWR && fdinfo_flags(fd) == O_RDWR);
+	close(fd);
+	puts("O_LARGEFILE: on opened files (not O_PATH), not on pipes, eventfds, sockets");
+}
 
 static void creat_excl(void)
 {
@@ -261,6 +323,7 @@ int main(void)
 	concurrent_append();
 	directory_and_nofollow();
 	opath();
+	largefile();
 	o_tmpfile();
 	cleanup_tmp();
 	return check_done("openflags");

@@ -4,7 +4,7 @@
  * FIONREAD/SIOCOUTQ, fstat; shutdown in each direction with what poll and
  * epoll report; EPIPE with and without SIGPIPE; bind/listen/accept/connect
  * on a path in a scratch directory and on an abstract name, autobind,
- * getsockname/getpeername, SO_PEERCRED, nonblocking accept and a full
+ * getsockname/getpeername, SO_PEERCRED (a listener's own, none before), nonblocking accept and a full
  * backlog, connect errors, socket options and SO_RCVTIMEO.
  */
 #include "fs.h"
@@ -238,7 +238,13 @@ static void named(void)
 	close(l2);
 	int c = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
 	EXPECT_ERR(connect(c, (struct sockaddr *)&a, al), ECONNREFUSED); /* not listening */
+	/* No peer yet: pid 0, ids -1; a listener's is its own caller's. */
+	struct ucred lc;
+	socklen_t lcl = sizeof lc;
+	CHECK(getsockopt(l, SOL_SOCKET, SO_PEERCRED, &lc, &lcl) == 0 && lc.pid == 0 && lc.uid == (uid_t)-1 && lc.gid == (gid_t)-1);
 	CHECK(listen(l, 1) == 0);
+	lcl = sizeof lc;
+	CHECK(getsockopt(l, SOL_SOCKET, SO_PEERCRED, &lc, &lcl) == 0 && lc.pid == getpid() && lc.uid == geteuid() && lc.gid == getegid());
 	CHECK(getint(l, SO_ACCEPTCONN) == 1);
 	CHECK(revents(l, POLLIN | POLLOUT) == 0);
 	char buf[16];
