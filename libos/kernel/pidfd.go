@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/arch"
+	"exokernelul.dev/exo/libos/mm"
 	"exokernelul.dev/exo/libos/vfs"
 	"exokernelul.dev/exo/libos/waiter"
 )
@@ -422,4 +423,22 @@ func (t *Task) PidFDOfGroup(tg *ThreadGroup) *PidFD {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.newPidFDLocked(tg.leader, false)
+}
+
+// ProcessVM returns the address space of thread tid's process for
+// process_vm_readv/writev, if the caller may read and write it as
+// ptrace_may_access (PTRACE_MODE_ATTACH_REALCREDS) allows: ESRCH for no
+// such live thread, EPERM otherwise.
+func (t *Task) ProcessVM(tid int32) (*mm.MemoryManager, error) {
+	k := t.K
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	o, err := t.threadLocked(tid)
+	if err != nil || o.MM == nil {
+		return nil, unix.ESRCH
+	}
+	if !t.mayPtraceLocked(o) {
+		return nil, unix.EPERM
+	}
+	return o.MM, nil
 }
