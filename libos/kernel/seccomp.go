@@ -55,10 +55,27 @@ const seccompMaxInsnsPerPath = 32768
 // newest first, shared with the threads and children that inherited it.
 // Immutable once attached.
 type SeccompFilter struct {
-	prog bpf.Program
-	len  int
-	prev *SeccompFilter
+	prog  bpf.Program
+	insns []bpf.Instruction // the checked program, for constVerdict
+	len   int
+	prev  *SeccompFilter
+
+	// verdicts caches, per syscall number, what the filter returns when
+	// its answer depends on nothing but the number (and the architecture,
+	// always x86-64): verdictUnknown until first asked, verdictDynamic if
+	// the program looks at arguments or the instruction pointer. Most
+	// syscalls of a profile such as docker's then cost a lookup instead
+	// of a walk through a thousand instructions.
+	verdicts [verdictCacheSize]atomic.Uint64
 }
+
+// The verdict cache's states and bounds.
+const (
+	verdictCacheSize = 512
+	verdictUnknown   = 0
+	verdictDynamic   = 1
+	verdictConst     = 1 << 32 // | the verdict
+)
 
 // seccompState is a thread's seccomp mode and filter chain. Read by the
 // thread itself on every syscall and written by it or, with TSYNC, by
@@ -124,7 +141,158 @@ func CompileSeccompFilter(insns []bpf.Instruction) (*SeccompFilter, error) {
 	if err != nil {
 		return nil, unix.EINVAL
 	}
-	return &SeccompFilter{prog: p, len: len(insns)}, nil
+	return &SeccompFilter{prog: p, insns: prog, len: len(insns)}, nil
+}
+
+// run returns the filter's verdict on data, syscall nr's.
+func (f *SeccompFilter) run(nr uintptr, data []byte) uint32 {
+	if nr < verdictCacheSize {
+		switch v := f.verdicts[nr].Load(); {
+		case v >= verdictConst:
+			return uint32(v)
+		case v == verdictUnknown:
+			if r, ok := constVerdict(f.insns, uint32(nr)); ok {
+				f.verdicts[nr].Store(verdictConst | uint64(r))
+				return r
+			}
+			f.verdicts[nr].Store(verdictDynamic)
+		}
+	}
+	r, err := bpf.Exec[bpf.LittleEndian](f.prog, bpf.Input(data))
+	if err != nil {
+		// Checked programs do not fail; if one did, the most
+		// restrictive answer.
+		return SeccompRetKillProcess
+	}
+	return r
+}
+
+// constVerdict runs prog knowing only seccomp_data's nr and arch: the
+// verdict, if every jump on the way to a return was decided by known
+// values; ok false as soon as one depends on an argument or the
+// instruction pointer. Programs only jump forward, so this ends.
+func constVerdict(prog []bpf.Instruction, nr uint32) (uint32, bool) {
+	type val struct {
+		v     uint32
+		known bool
+	}
+	var a, x val
+	var mem [bpf.ScratchMemRegisters]val
+	load := func(k uint32) val {
+		switch k {
+		case 0:
+			return val{nr, true}
+		case 4:
+			return val{auditArchX86_64, true}
+		}
+		return val{}
+	}
+	for pc := 0; pc < len(prog); pc++ {
+		in := prog[pc]
+		src := val{in.K, true}
+		if in.OpCode&bpf.X != 0 {
+			src = x
+		}
+		switch in.OpCode & 0x07 {
+		case bpf.Ld:
+			switch in.OpCode & 0xe0 {
+			case bpf.Abs:
+				a = load(in.K)
+			case bpf.Imm:
+				a = val{in.K, true}
+			case bpf.Mem:
+				a = mem[in.K%bpf.ScratchMemRegisters]
+			default:
+				return 0, false
+			}
+		case bpf.Ldx:
+			switch in.OpCode & 0xe0 {
+			case bpf.Imm:
+				x = val{in.K, true}
+			case bpf.Mem:
+				x = mem[in.K%bpf.ScratchMemRegisters]
+			default:
+				return 0, false
+			}
+		case bpf.St:
+			mem[in.K%bpf.ScratchMemRegisters] = a
+		case bpf.Stx:
+			mem[in.K%bpf.ScratchMemRegisters] = x
+		case bpf.Alu:
+			if !a.known || (!src.known && in.OpCode&0xf0 != bpf.Neg) {
+				a = val{}
+				continue
+			}
+			switch in.OpCode & 0xf0 {
+			case bpf.Add:
+				a.v += src.v
+			case bpf.Sub:
+				a.v -= src.v
+			case bpf.Mul:
+				a.v *= src.v
+			case bpf.Div:
+				if src.v == 0 {
+					return 0, false
+				}
+				a.v /= src.v
+			case bpf.Or:
+				a.v |= src.v
+			case bpf.And:
+				a.v &= src.v
+			case bpf.Xor:
+				a.v ^= src.v
+			case bpf.Lsh:
+				a.v <<= src.v & 31
+			case bpf.Rsh:
+				a.v >>= src.v & 31
+			case bpf.Neg:
+				a.v = -a.v
+			default:
+				return 0, false
+			}
+		case bpf.Jmp:
+			if in.OpCode&0xf0 == bpf.Ja {
+				pc += int(in.K)
+				continue
+			}
+			if !a.known || !src.known {
+				return 0, false
+			}
+			var cond bool
+			switch in.OpCode & 0xf0 {
+			case bpf.Jeq:
+				cond = a.v == src.v
+			case bpf.Jgt:
+				cond = a.v > src.v
+			case bpf.Jge:
+				cond = a.v >= src.v
+			case bpf.Jset:
+				cond = a.v&src.v != 0
+			default:
+				return 0, false
+			}
+			if cond {
+				pc += int(in.JumpIfTrue)
+			} else {
+				pc += int(in.JumpIfFalse)
+			}
+		case bpf.Ret:
+			switch in.OpCode & 0x18 {
+			case bpf.K:
+				return in.K, true
+			case bpf.A:
+				return a.v, a.known
+			}
+			return 0, false
+		case bpf.Misc:
+			if in.OpCode == bpf.Misc|bpf.Tax {
+				x = a
+			} else {
+				a = x
+			}
+		}
+	}
+	return 0, false
 }
 
 // AttachSeccompFilter puts f on top of the caller's filters, and with
@@ -246,12 +414,7 @@ func (t *Task) CheckSeccomp(nr uintptr, args [6]uint64, ip uint64) SeccompVerdic
 	}
 	ret := uint32(SeccompRetAllow)
 	for f := t.seccomp.filter.Load(); f != nil; f = f.prev {
-		r, err := bpf.Exec[bpf.LittleEndian](f.prog, bpf.Input(data[:]))
-		if err != nil {
-			// Checked programs do not fail; if one did, the most
-			// restrictive answer.
-			r = SeccompRetKillProcess
-		}
+		r := f.run(nr, data[:])
 		// The most restrictive action wins, the newest filter's on a
 		// tie; actions compare as signed, so KILL_PROCESS comes first.
 		if int32(r&seccompRetActionFull) < int32(ret&seccompRetActionFull) {
