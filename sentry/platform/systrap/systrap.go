@@ -394,19 +394,28 @@ func (as *addressSpace) alive() error {
 // batch has the worker make the host syscalls reqs, in order, stopping at
 // the first that fails.
 func (as *addressSpace) batch(reqs []request) error {
+	_, err := as.batchResult(reqs)
+	return err
+}
+
+// batchResult runs reqs as batch does and returns the first call's
+// result, read while the batch still holds reqMu: once it lets go,
+// another thread's batch may overwrite the results (a new stub thread
+// then got an mmap address or another thread's tid as its own).
+func (as *addressSpace) batchResult(reqs []request) (uint64, error) {
 	if len(reqs) > reqMax {
-		return fmt.Errorf("systrap: batch of %d calls, most %d", len(reqs), reqMax)
+		return 0, fmt.Errorf("systrap: batch of %d calls, most %d", len(reqs), reqMax)
 	}
 	// The control mapping must outlive the batch even if the address
 	// space is released meanwhile.
 	if !as.tryRef() {
-		return errors.New("systrap: address space released")
+		return 0, errors.New("systrap: address space released")
 	}
 	defer as.unref()
 	as.reqMu.Lock()
 	defer as.reqMu.Unlock()
 	if err := as.alive(); err != nil {
-		return err
+		return 0, err
 	}
 	cfg := as.config()
 	copy(cfg.Reqs[:], reqs)
@@ -416,20 +425,20 @@ func (as *addressSpace) batch(reqs []request) error {
 	futexWake(&cfg.ReqSeq)
 	v, err := as.waitDone()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if v == 1 {
-		return nil
+		return as.result(0), nil
 	}
 	i := int(v - 2)
 	if i < 0 || i >= len(reqs) {
-		return fmt.Errorf("systrap stub %d: bad batch result %d", as.pid, v)
+		return 0, fmt.Errorf("systrap stub %d: bad batch result %d", as.pid, v)
 	}
 	ret := int64(as.result(i))
 	if ret >= 0 || ret < -4095 {
 		ret = -int64(unix.EIO)
 	}
-	return fmt.Errorf("host syscall %d: %w", reqs[i].Nr, unix.Errno(-ret))
+	return 0, fmt.Errorf("host syscall %d: %w", reqs[i].Nr, unix.Errno(-ret))
 }
 
 func (as *addressSpace) result(i int) uint64 {
@@ -610,10 +619,11 @@ func (as *addressSpace) newThread(slot int) (int, error) {
 	const flags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
 		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_CHILD_CLEARTID
 	base := slotAddr(slot)
-	if err := as.batch([]request{{Nr: unix.SYS_CLONE, Args: [6]uint64{flags, base + pageSize, 0, base, 0}}}); err != nil {
+	r, err := as.batchResult([]request{{Nr: unix.SYS_CLONE, Args: [6]uint64{flags, base + pageSize, 0, base, 0}}})
+	if err != nil {
 		return 0, err
 	}
-	tid := int(as.result(0))
+	tid := int(r)
 	s, _, err := as.wait(m, stateStarting, 0)
 	if err != nil {
 		return 0, err

@@ -3,8 +3,10 @@
  * barrier built from a condition variable; join return values; __thread
  * variables distinct per thread; gettid per thread; pthread_kill to one
  * thread with a handler; a detached thread; a robust mutex whose owner died;
- * a priority-inheritance mutex under contention; and the main thread
- * leaving with pthread_exit while another thread finishes the process.
+ * a priority-inheritance mutex under contention; exit() ending threads that
+ * spin in user code, started from several threads at once while others map
+ * memory; and the main thread leaving with pthread_exit while another
+ * thread finishes the process.
  */
 #include "check.h"
 #include <limits.h>
@@ -12,8 +14,11 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #define NTHREADS 20
 #define ITERS 2000
@@ -292,6 +297,73 @@ static void once_rwlock(void)
 	puts("pthread_once ran once; rwlock readers waited for the writer");
 }
 
+static atomic_int spinning, mapping_stop;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&spinning, 1);
+	for (;;)
+		;
+	return NULL;
+}
+
+static void *spawner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, spinner, NULL) != 0)
+			_exit(3);
+	}
+	return NULL;
+}
+
+static void *mapper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&mapping_stop)) {
+		void *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			munmap(p, 1 << 16);
+	}
+	return NULL;
+}
+
+/* spinners_exit: a child starts 16 threads that spin in user code, from 4
+ * threads at once while 2 others map and unmap memory, then exits; every
+ * thread must end with it. */
+static void spinners_exit(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t m[2], sp[4];
+		for (int i = 0; i < 2; i++)
+			if (pthread_create(&m[i], NULL, mapper, NULL) != 0)
+				_exit(2);
+		for (int i = 0; i < 4; i++)
+			if (pthread_create(&sp[i], NULL, spawner, NULL) != 0)
+				_exit(2);
+		for (int i = 0; i < 4; i++)
+			pthread_join(sp[i], NULL);
+		while (atomic_load(&spinning) < 16)
+			sched_yield();
+		atomic_store(&mapping_stop, 1);
+		exit(0);
+	}
+	CHECK(pid > 0);
+	int st = -1;
+	pid_t r = 0;
+	for (int i = 0; i < 3000 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
+		sleep_ms(10);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	CHECKF(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "spinners' process: waitpid %d status %#x", (int)r, st);
+	puts("exit: ended 16 threads spinning in user code");
+}
+
 /*
  * The main thread leaves with pthread_exit: the process lives on until its
  * last thread ends, which exits with the program's status.
@@ -317,6 +389,7 @@ int main(void)
 	robust_mutex();
 	pi_mutex();
 	once_rwlock();
+	spinners_exit();
 
 	pthread_t th;
 	CHECK(pthread_create(&th, NULL, last_thread, NULL) == 0);
