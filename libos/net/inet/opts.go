@@ -75,11 +75,25 @@ func (s *Socket) SetSockOpt(level, name int, v []byte) error {
 			return nil
 		}
 		return s.setStored(level, name, v)
-	case unix.IPPROTO_UDP:
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
+		// Linux's udp_setsockopt takes UDP's options at either level,
+		// on UDP and UDP-Lite sockets alike.
 		if s.typ != unix.SOCK_DGRAM {
 			return unix.ENOPROTOOPT
 		}
-		return s.setStored(level, name, v)
+		if name == udpliteSendCscov || name == udpliteRecvCscov {
+			if !s.isLite() {
+				return unix.ENOPROTOOPT
+			}
+			if len(v) < 4 {
+				return unix.EINVAL
+			}
+			s.mu.Lock()
+			s.stored[[2]int{unix.IPPROTO_UDPLITE, name}] = udpliteCoverage(int32(le.Uint32(v)))
+			s.mu.Unlock()
+			return nil
+		}
+		return s.setStored(unix.IPPROTO_UDP, name, v)
 	}
 	return unix.ENOPROTOOPT
 }
@@ -138,6 +152,9 @@ var storedOpts = map[[2]int]int32{
 	{unix.IPPROTO_UDP, unix.UDP_CORK}:    0,
 	{unix.IPPROTO_UDP, unix.UDP_GRO}:     0,
 	{unix.IPPROTO_UDP, unix.UDP_SEGMENT}: 0,
+
+	{unix.IPPROTO_UDPLITE, udpliteSendCscov}: 0,
+	{unix.IPPROTO_UDPLITE, udpliteRecvCscov}: 0,
 }
 
 // boolStored are the stored options Linux reports as 0 or 1.
@@ -390,11 +407,15 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 			return putInt(b2i(s.ep.SocketOptions().GetV6Only())), nil
 		}
 		return s.getStored(level, name)
-	case unix.IPPROTO_UDP:
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
 		if s.typ != unix.SOCK_DGRAM {
 			return nil, unix.EOPNOTSUPP
 		}
-		return s.getStored(level, name)
+		if name == udpliteSendCscov || name == udpliteRecvCscov {
+			// A UDP socket's coverage is 0, the whole datagram.
+			return s.getStored(unix.IPPROTO_UDPLITE, name)
+		}
+		return s.getStored(unix.IPPROTO_UDP, name)
 	}
 	// Linux's ip_getsockopt answers a level it does not know so.
 	return nil, unix.EOPNOTSUPP

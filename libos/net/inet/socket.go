@@ -58,7 +58,8 @@ var (
 )
 
 // NewSocket makes a socket: family AF_INET or AF_INET6, typ SOCK_STREAM
-// or SOCK_DGRAM, proto 0 or the type's own protocol.
+// or SOCK_DGRAM, proto 0 or the type's own protocol (for SOCK_DGRAM also
+// IPPROTO_UDPLITE, served by the stack's UDP-Lite stack: udplite.go).
 func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 	netProto := ipv4.ProtocolNumber
 	if family == unix.AF_INET6 {
@@ -78,6 +79,14 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 			// in a container).
 			tp = p
 			break
+		}
+		if proto == unix.IPPROTO_UDPLITE {
+			wq := &gwaiter.Queue{}
+			ep, err := st.lite.NewEndpoint(udp.ProtocolNumber, netProto, wq)
+			if err != nil {
+				return nil, errno(err)
+			}
+			return st.wrap(family, typ, proto, ep, wq), nil
 		}
 		if proto != 0 && proto != unix.IPPROTO_UDP {
 			return nil, unix.EPROTONOSUPPORT
@@ -131,7 +140,8 @@ func (s *Socket) Family() int { return s.family }
 // Type is SOCK_STREAM or SOCK_DGRAM.
 func (s *Socket) Type() int { return s.typ }
 
-// Protocol is IPPROTO_TCP or IPPROTO_UDP.
+// Protocol is IPPROTO_TCP, IPPROTO_UDP or IPPROTO_UDPLITE (or a ping or
+// raw socket's).
 func (s *Socket) Protocol() int { return s.proto }
 
 // Timeouts are SO_RCVTIMEO and SO_SNDTIMEO (0: none).
