@@ -387,8 +387,16 @@ func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, buf []byte,
 	rcv, _ := s.Timeouts()
 	var res inet.RecvResult
 	total := 0
-	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, sockNonblocking(d, flags), rcv, func() error {
-		r, err := s.Recv(buf[total:], flags)
+	nonblock := sockNonblocking(d, flags)
+	rflags := flags
+	if nonblock {
+		// The socket tells a receive that must not wait by this flag
+		// (a datagram socket shut for reading gives EAGAIN then, end
+		// of file otherwise).
+		rflags |= unix.MSG_DONTWAIT
+	}
+	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, nonblock, rcv, func() error {
+		r, err := s.Recv(buf[total:], rflags)
 		if err != nil {
 			// A MSG_WAITALL read that has part of its bytes waits on
 			// for the rest when the socket is merely empty again (a

@@ -567,7 +567,13 @@ func (s *Socket) getTCPOpt(name int) ([]byte, error) {
 // the RTT figures; the rest stays zero.
 func (s *Socket) tcpInfo() []byte {
 	b := make([]byte, 232)
-	b[0] = linuxTCPState(tcp.EndpointState(s.ep.State()))
+	st := tcp.EndpointState(s.ep.State())
+	if st == tcp.StateTimeWait {
+		// Linux hands TIME_WAIT to a timewait sock of its own and
+		// leaves the socket a program holds in TCP_CLOSE.
+		st = tcp.StateClose
+	}
+	b[0] = linuxTCPState(st)
 	var info tcpip.TCPInfoOption
 	if err := s.ep.GetSockOpt(&info); err == nil {
 		le.PutUint32(b[68:], uint32(info.RTT/time.Microsecond))
