@@ -799,6 +799,12 @@ func parseControl(t *kernel.Task, m msghdr, args *sendArgs) error {
 				if err := checkCred(t, c); err != nil {
 					return err
 				}
+				// __scm_send looks the pid up: one no process has
+				// (which only a holder of CAP_SYS_ADMIN gets past
+				// checkCred with) is ESRCH.
+				if !t.K.TaskExists(c.PID) {
+					return unix.ESRCH
+				}
 				args.msg.Cred = c
 			default:
 				return unix.EINVAL
