@@ -1212,7 +1212,7 @@ func sysSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 	switch name {
 	case unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_REUSEADDR, unix.SO_KEEPALIVE, unix.SO_PASSCRED,
 		unix.SO_RCVLOWAT, unix.SO_DEBUG, unix.SO_BROADCAST, unix.SO_OOBINLINE, unix.SO_PRIORITY,
-		unix.SO_REUSEPORT, unix.SO_DONTROUTE:
+		unix.SO_REUSEPORT, unix.SO_DONTROUTE, unix.SO_PEEK_OFF:
 		v, err := intVal()
 		if err != nil {
 			return 0, err
@@ -1234,6 +1234,10 @@ func sysSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 					v = 1<<31 - 1
 				}
 				o.RcvLowat = max(v, 1)
+			case unix.SO_PEEK_OFF:
+				// Stored as given, as unix_set_peek_off does:
+				// any negative value turns it off.
+				o.PeekOff = v
 			default:
 				o.Other[name] = v
 			}
@@ -1328,6 +1332,8 @@ func sysGetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 		putInt(o.RcvLowat)
 	case unix.SO_SNDLOWAT:
 		putInt(1)
+	case unix.SO_PEEK_OFF:
+		putInt(o.PeekOff)
 	case unix.SO_DEBUG, unix.SO_BROADCAST, unix.SO_OOBINLINE, unix.SO_PRIORITY, unix.SO_REUSEPORT, unix.SO_DONTROUTE:
 		x := o.Other[name]
 		if name != unix.SO_PRIORITY {
