@@ -445,7 +445,10 @@ func netRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(buf) > 0 {
+	// MSG_TRUNC on a stream discards (or with MSG_PEEK counts) the
+	// bytes without copying them, as tcp_recvmsg does.
+	discard := flags&unix.MSG_TRUNC != 0 && s.Type() == unix.SOCK_STREAM
+	if len(buf) > 0 && !discard {
 		if _, err := t.MM.CopyOut(a[1], buf); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -477,8 +480,10 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	if err := scatterMsg(t, iovs, buf); err != nil {
-		return 0, err
+	if flags&unix.MSG_TRUNC == 0 || s.Type() != unix.SOCK_STREAM {
+		if err := scatterMsg(t, iovs, buf); err != nil {
+			return 0, err
+		}
 	}
 	le := binary.LittleEndian
 	var hdr [8]byte
@@ -493,8 +498,8 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	}
 	// The control messages that fit whole; MSG_CTRUNC if some did not.
 	var outFlags uint32
-	ctl := fitControl(r.Control, int(min(m.controllen, maxControl)))
-	if len(ctl) < len(r.Control) {
+	ctl, ctrunc := fitControl(r.Control, int(min(m.controllen, maxControl)))
+	if ctrunc {
 		outFlags |= unix.MSG_CTRUNC
 	}
 	if len(ctl) > 0 {
@@ -602,17 +607,36 @@ func ifaceIoctl(t *kernel.Task, d *vfs.FileDescription, req, arg uint64) (uint64
 	return r, true, err
 }
 
-// fitControl is the prefix of the cmsghdr records in b that fits in n
-// bytes; the last one may end without its padding, as Linux's put_cmsg
-// leaves msg_controllen at the space used.
-func fitControl(b []byte, n int) []byte {
-	off := 0
-	for off+cmsgHdrLen <= len(b) {
+// fitControl is what Linux's put_cmsg, record by record, leaves of the
+// cmsghdr records b in a control buffer of n bytes, and whether it set
+// MSG_CTRUNC: a record that does not fit whole is cut at the end of the
+// buffer (its cmsg_len saying the length kept) if its header fits, and
+// each record takes its padding only as far as the buffer goes.
+func fitControl(b []byte, n int) ([]byte, bool) {
+	out := make([]byte, 0, min(n, len(b)))
+	trunc := false
+	for off := 0; off+cmsgHdrLen <= len(b); {
 		l := int(binary.LittleEndian.Uint64(b[off:]))
-		if off+l > n {
+		if l < cmsgHdrLen || off+l > len(b) {
 			break
 		}
-		off += (l + 7) &^ 7
+		room := n - len(out)
+		if room < cmsgHdrLen {
+			return out, true
+		}
+		if room < l {
+			trunc = true
+			start := len(out)
+			out = append(out, b[off:off+room]...)
+			binary.LittleEndian.PutUint64(out[start:], uint64(room))
+			return out, trunc
+		}
+		space := (l + 7) &^ 7
+		out = append(out, b[off:off+l]...)
+		for range min(space, room) - l {
+			out = append(out, 0)
+		}
+		off += space
 	}
-	return b[:min(off, n, len(b))]
+	return out, trunc
 }

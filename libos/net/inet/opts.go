@@ -383,14 +383,15 @@ func (s *Socket) setTCPOpt(name int, v []byte) error {
 
 // GetSockOpt returns option name at level; the caller truncates it to
 // the length asked for. A level the socket does not have is EOPNOTSUPP
-// here where setsockopt says ENOPROTOOPT, as on Linux.
+// (ENOPROTOOPT on AF_INET6: noLevel) here where setsockopt says
+// ENOPROTOOPT, as on Linux.
 func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 	switch level {
 	case unix.SOL_SOCKET:
 		return s.getSocketOpt(name)
 	case unix.IPPROTO_TCP:
 		if s.typ != unix.SOCK_STREAM {
-			return nil, unix.EOPNOTSUPP
+			return nil, s.noLevel()
 		}
 		return s.getTCPOpt(name)
 	case unix.IPPROTO_IP:
@@ -409,7 +410,7 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 		return s.getStored(level, name)
 	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
 		if s.typ != unix.SOCK_DGRAM {
-			return nil, unix.EOPNOTSUPP
+			return nil, s.noLevel()
 		}
 		if name == udpliteSendCscov || name == udpliteRecvCscov {
 			// A UDP socket's coverage is 0, the whole datagram.
@@ -417,8 +418,17 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 		}
 		return s.getStored(unix.IPPROTO_UDP, name)
 	}
-	// Linux's ip_getsockopt answers a level it does not know so.
-	return nil, unix.EOPNOTSUPP
+	return nil, s.noLevel()
+}
+
+// noLevel is getsockopt's error for a level the socket does not have:
+// EOPNOTSUPP from Linux's ip_getsockopt, ENOPROTOOPT from
+// ipv6_getsockopt, which comes first on an AF_INET6 socket.
+func (s *Socket) noLevel() error {
+	if s.family == unix.AF_INET6 {
+		return unix.ENOPROTOOPT
+	}
+	return unix.EOPNOTSUPP
 }
 
 // TakeError returns and clears the pending error, as SO_ERROR does.

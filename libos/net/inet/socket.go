@@ -404,6 +404,15 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 	if s.typ == unix.SOCK_STREAM {
 		var w = tcpip.LimitedWriter{W: (*tcpip.SliceWriter)(&b), N: int64(len(b))}
 		if len(b) == 0 {
+			// Linux's tcp_recvmsg waits for a byte even when asked
+			// for none: 0 once there is one (or at end of file),
+			// EAGAIN before.
+			var one [1]byte
+			sb := one[:]
+			_, err := s.ep.Read(&tcpip.LimitedWriter{W: (*tcpip.SliceWriter)(&sb), N: 1}, tcpip.ReadOptions{Peek: true})
+			if _, ok := err.(*tcpip.ErrWouldBlock); ok && !shutRd {
+				return RecvResult{}, unix.EAGAIN
+			}
 			return RecvResult{}, nil
 		}
 		r, err := s.ep.Read(&w, tcpip.ReadOptions{Peek: peek})

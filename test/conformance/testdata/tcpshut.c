@@ -7,7 +7,8 @@
  * and SHUT_RDWR with unread data sends no reset; a connection closed both
  * ways is POLLIN|POLLOUT|POLLHUP|POLLRDHUP without POLLERR, and its
  * TCP_INFO state is TCP_CLOSE; a second connect of a connected socket is
- * EISCONN; SIOCATMARK is 0.
+ * EISCONN; SIOCATMARK is 0; a zero-length receive is EAGAIN until a
+ * byte is queued; MSG_TRUNC discards stream bytes without copying them.
  */
 #include "check.h"
 #include <arpa/inet.h>
@@ -108,6 +109,18 @@ int main(void)
 	n = -1;
 	MUST(ioctl(s, SIOCATMARK, &n));
 	CHECK(n == 0);
+	/* A zero-length receive waits for a byte like any other. */
+	EXPECT_ERR(recv(s, buf, 0, MSG_DONTWAIT), EAGAIN);
+	/* MSG_TRUNC on a stream counts (with MSG_PEEK) or discards the
+	 * bytes without copying them: no buffer needed. */
+	CHECK(send(c, "xyz", 3, 0) == 3);
+	CHECK(settle(s, POLLIN) == (POLLIN | POLLOUT));
+	CHECK(recv(s, buf, 0, MSG_DONTWAIT) == 0);
+	CHECK(recv(s, NULL, 2, MSG_PEEK | MSG_TRUNC) == 2);
+	CHECK(recv(s, NULL, 2, MSG_TRUNC) == 2);
+	struct iovec iov = {NULL, 5};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	CHECK(recvmsg(s, &mh, MSG_TRUNC) == 1);
 
 	/* SHUT_RD: queued data stays readable, later data arrives, then EOF. */
 	CHECK(send(c, "abc", 3, 0) == 3);
@@ -138,6 +151,9 @@ int main(void)
 	/* Closed both ways: hung up, no error. */
 	CHECK(settle(s, POLLHUP) == (POLLIN | POLLOUT | POLLHUP | POLLRDHUP));
 	CHECK(settle(c, POLLHUP) == (POLLIN | POLLOUT | POLLHUP | POLLRDHUP));
+	/* s shut both ways is hung up at once; its state follows c's FIN */
+	for (int i = 0; i < 1000 && tcpstate(s) != TCP_CLOSE; i++)
+		usleep(10000);
 	CHECK(tcpstate(s) == TCP_CLOSE);
 	int err = -1;
 	MUST(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &(socklen_t){sizeof err}));
