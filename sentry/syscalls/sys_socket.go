@@ -570,6 +570,11 @@ func sendOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, args *s
 	}
 	var to *unixsock.Socket
 	ws := []waiter.Waitable{s}
+	if args.hasTo && s.Type() == unixsock.SeqPacket {
+		// unix_seqpacket_sendmsg drops the address: a seqpacket
+		// socket sends to its peer, or is not connected.
+		args.hasTo = false
+	}
 	if args.hasTo {
 		if s.Type() != unixsock.Dgram {
 			if _, err := s.PeerName(); err == nil {

@@ -400,7 +400,9 @@ func (s *Socket) Connect(target *Socket, cred Cred) error {
 		ns.mu.Unlock()
 		return sys.EINVAL
 	}
-	if target.closed || target.state != listening {
+	if target.closed || target.state != listening || target.rcvShut {
+		// A listener shut for reading takes no more connections
+		// (unix_stream_connect checks RCV_SHUTDOWN).
 		ns.mu.Unlock()
 		return sys.ECONNREFUSED
 	}
@@ -467,7 +469,13 @@ func (s *Socket) Accept() (*Socket, error) {
 		return nil, sys.EINVAL
 	}
 	if len(s.acceptq) == 0 {
+		shut := s.rcvShut
 		ns.mu.Unlock()
+		if shut {
+			// Shut for reading, as a thread stops another's
+			// accept: unix_accept's receive ends, with EINVAL.
+			return nil, sys.EINVAL
+		}
 		return nil, sys.EAGAIN
 	}
 	c := s.acceptq[0]
@@ -864,6 +872,9 @@ func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 			return 0, sys.EINVAL
 		}
 		v = s.inflight
+	case sys.SIOCATMARK:
+		// Never at an urgent mark: MSG_OOB is not taken here.
+		v = 0
 	default:
 		s.ns.mu.Unlock()
 		return 0, sys.ENOTTY

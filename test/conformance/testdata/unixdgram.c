@@ -6,7 +6,7 @@
  * path, a socket connected elsewhere), connect/disconnect (AF_UNSPEC), a
  * connected peer that closes, EMSGSIZE over the send buffer, a full
  * receive queue; sendmmsg/recvmmsg; seqpacket boundaries, EOF and EPIPE
- * without SIGPIPE; SO_PEEK_OFF.
+ * without SIGPIPE, a sendto address ignored; SO_PEEK_OFF.
  */
 #include "fs.h"
 #include <poll.h>
@@ -188,6 +188,11 @@ static void seqpacket(void)
 	CHECK(send(sv[0], "de", 2, 0) == 2);
 	CHECK(read(sv[1], buf, 2) == 2); /* the rest of "abc" is dropped */
 	CHECK(read(sv[1], buf, sizeof buf) == 2 && memcmp(buf, "de", 2) == 0);
+	/* An address given to a connected seqpacket socket is ignored. */
+	struct sockaddr_un nowhere = {.sun_family = AF_UNIX};
+	strcpy(nowhere.sun_path + 1, "unixdgram-nowhere");
+	CHECK(sendto(sv[0], "to", 2, 0, (struct sockaddr *)&nowhere, sizeof nowhere) == 2);
+	CHECK(read(sv[1], buf, sizeof buf) == 2 && memcmp(buf, "to", 2) == 0);
 	CHECK(send(sv[1], "last", 4, 0) == 4);
 	close(sv[1]);
 	CHECK(read(sv[0], buf, sizeof buf) == 4);

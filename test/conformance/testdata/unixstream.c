@@ -470,6 +470,35 @@ static void peekoff(void)
 	puts("SO_PEEK_OFF: peeks from the offset and moves it, reads move it back");
 }
 
+/* A listener shut for reading refuses connections, accepts what was
+ * queued, then says EINVAL: a blocked accept wakes up to it. */
+static void shutlistener(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strcpy(a.sun_path + 1, "unixstream-shut");
+	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + strlen("unixstream-shut");
+	int l = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	MUST(bind(l, (struct sockaddr *)&a, al));
+	MUST(listen(l, 4));
+	int c1 = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	MUST(connect(c1, (struct sockaddr *)&a, al));
+	int n = 7;
+	MUST(ioctl(c1, SIOCATMARK, &n));
+	CHECK(n == 0);
+	MUST(shutdown(l, SHUT_RD));
+	int c2 = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	EXPECT_ERR(connect(c2, (struct sockaddr *)&a, al), ECONNREFUSED);
+	int s1 = accept(l, NULL, NULL);
+	CHECK(s1 >= 0);
+	/* blocking, nothing queued: EINVAL at once (it would wait forever) */
+	EXPECT_ERR(accept(l, NULL, NULL), EINVAL);
+	close(s1);
+	close(c1);
+	close(c2);
+	close(l);
+	puts("a listener shut for reading: ECONNREFUSED, EINVAL from accept once empty");
+}
+
 int main(void)
 {
 	make_tmp("unixstream");
@@ -480,6 +509,7 @@ int main(void)
 	abstract();
 	options();
 	peekoff();
+	shutlistener();
 	cleanup_tmp();
 	return check_done("unixstream");
 }
