@@ -387,8 +387,16 @@ func netRecvOne(t *kernel.Task, d *vfs.FileDescription, s netSocket, buf []byte,
 	rcv, _ := s.Timeouts()
 	var res inet.RecvResult
 	total := 0
-	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, sockNonblocking(d, flags), rcv, func() error {
-		r, err := s.Recv(buf[total:], flags)
+	nonblock := sockNonblocking(d, flags)
+	rflags := flags
+	if nonblock {
+		// The socket tells a receive that must not wait by this flag
+		// (a datagram socket shut for reading gives EAGAIN then, end
+		// of file otherwise).
+		rflags |= unix.MSG_DONTWAIT
+	}
+	err := waitReady(t, []waiter.Waitable{s}, waiter.EventIn|waiter.EventRdHUp, nonblock, rcv, func() error {
+		r, err := s.Recv(buf[total:], rflags)
 		if err != nil {
 			// A MSG_WAITALL read that has part of its bytes waits on
 			// for the rest when the socket is merely empty again (a
@@ -437,7 +445,10 @@ func netRecvfrom(t *kernel.Task, a [6]uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(buf) > 0 {
+	// MSG_TRUNC on a stream discards (or with MSG_PEEK counts) the
+	// bytes without copying them, as tcp_recvmsg does.
+	discard := flags&unix.MSG_TRUNC != 0 && s.Type() == unix.SOCK_STREAM
+	if len(buf) > 0 && !discard {
 		if _, err := t.MM.CopyOut(a[1], buf); err != nil {
 			return 0, unix.EFAULT
 		}
@@ -469,8 +480,10 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	if err != nil {
 		return 0, err
 	}
-	if err := scatterMsg(t, iovs, buf); err != nil {
-		return 0, err
+	if flags&unix.MSG_TRUNC == 0 || s.Type() != unix.SOCK_STREAM {
+		if err := scatterMsg(t, iovs, buf); err != nil {
+			return 0, err
+		}
 	}
 	le := binary.LittleEndian
 	var hdr [8]byte
@@ -487,8 +500,8 @@ func netRecvmsg(t *kernel.Task, d *vfs.FileDescription, s netSocket, addr uint64
 	// Of the caller's flags, msg_flags keeps MSG_CMSG_CLOEXEC, as
 	// Linux's ____sys_recvmsg.
 	outFlags := uint32(flags & msgCmsgCloexec)
-	ctl := fitControl(r.Control, int(min(m.controllen, maxControl)))
-	if len(ctl) < len(r.Control) {
+	ctl, ctrunc := fitControl(r.Control, int(min(m.controllen, maxControl)))
+	if ctrunc {
 		outFlags |= unix.MSG_CTRUNC
 	}
 	if len(ctl) > 0 {
@@ -596,17 +609,36 @@ func ifaceIoctl(t *kernel.Task, d *vfs.FileDescription, req, arg uint64) (uint64
 	return r, true, err
 }
 
-// fitControl is the prefix of the cmsghdr records in b that fits in n
-// bytes; the last one may end without its padding, as Linux's put_cmsg
-// leaves msg_controllen at the space used.
-func fitControl(b []byte, n int) []byte {
-	off := 0
-	for off+cmsgHdrLen <= len(b) {
+// fitControl is what Linux's put_cmsg, record by record, leaves of the
+// cmsghdr records b in a control buffer of n bytes, and whether it set
+// MSG_CTRUNC: a record that does not fit whole is cut at the end of the
+// buffer (its cmsg_len saying the length kept) if its header fits, and
+// each record takes its padding only as far as the buffer goes.
+func fitControl(b []byte, n int) ([]byte, bool) {
+	out := make([]byte, 0, min(n, len(b)))
+	trunc := false
+	for off := 0; off+cmsgHdrLen <= len(b); {
 		l := int(binary.LittleEndian.Uint64(b[off:]))
-		if off+l > n {
+		if l < cmsgHdrLen || off+l > len(b) {
 			break
 		}
-		off += (l + 7) &^ 7
+		room := n - len(out)
+		if room < cmsgHdrLen {
+			return out, true
+		}
+		if room < l {
+			trunc = true
+			start := len(out)
+			out = append(out, b[off:off+room]...)
+			binary.LittleEndian.PutUint64(out[start:], uint64(room))
+			return out, trunc
+		}
+		space := (l + 7) &^ 7
+		out = append(out, b[off:off+l]...)
+		for range min(space, room) - l {
+			out = append(out, 0)
+		}
+		off += space
 	}
-	return b[:min(off, n, len(b))]
+	return out, trunc
 }

@@ -602,6 +602,11 @@ func sendOne(t *kernel.Task, d *vfs.FileDescription, s *unixsock.Socket, args *s
 	}
 	var to *unixsock.Socket
 	ws := []waiter.Waitable{s}
+	if args.hasTo && s.Type() == unixsock.SeqPacket {
+		// unix_seqpacket_sendmsg drops the address: a seqpacket
+		// socket sends to its peer, or is not connected.
+		args.hasTo = false
+	}
 	if args.hasTo {
 		if s.Type() != unixsock.Dgram {
 			if _, err := s.PeerName(); err == nil {
@@ -830,6 +835,12 @@ func parseControl(t *kernel.Task, m msghdr, args *sendArgs) error {
 				c := unixsock.Cred{PID: int32(le.Uint32(data)), UID: le.Uint32(data[4:]), GID: le.Uint32(data[8:])}
 				if err := checkCred(t, c); err != nil {
 					return err
+				}
+				// __scm_send looks the pid up: one no process has
+				// (which only a holder of CAP_SYS_ADMIN gets past
+				// checkCred with) is ESRCH.
+				if !t.K.TaskExists(c.PID) {
+					return unix.ESRCH
 				}
 				args.msg.Cred = c
 			default:
@@ -1240,7 +1251,7 @@ func sysSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 	switch name {
 	case unix.SO_SNDBUF, unix.SO_RCVBUF, unix.SO_REUSEADDR, unix.SO_KEEPALIVE, unix.SO_PASSCRED,
 		unix.SO_RCVLOWAT, unix.SO_DEBUG, unix.SO_BROADCAST, unix.SO_OOBINLINE, unix.SO_PRIORITY,
-		unix.SO_REUSEPORT, unix.SO_DONTROUTE:
+		unix.SO_REUSEPORT, unix.SO_DONTROUTE, unix.SO_PEEK_OFF:
 		v, err := intVal()
 		if err != nil {
 			return 0, err
@@ -1262,6 +1273,10 @@ func sysSetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 					v = 1<<31 - 1
 				}
 				o.RcvLowat = max(v, 1)
+			case unix.SO_PEEK_OFF:
+				// Stored as given, as unix_set_peek_off does:
+				// any negative value turns it off.
+				o.PeekOff = v
 			default:
 				o.Other[name] = v
 			}
@@ -1356,6 +1371,8 @@ func sysGetsockopt(t *kernel.Task, a [6]uint64) (uint64, error) {
 		putInt(o.RcvLowat)
 	case unix.SO_SNDLOWAT:
 		putInt(1)
+	case unix.SO_PEEK_OFF:
+		putInt(o.PeekOff)
 	case unix.SO_DEBUG, unix.SO_BROADCAST, unix.SO_OOBINLINE, unix.SO_PRIORITY, unix.SO_REUSEPORT, unix.SO_DONTROUTE:
 		x := o.Other[name]
 		if name != unix.SO_PRIORITY {

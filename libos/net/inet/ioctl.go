@@ -41,6 +41,13 @@ func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 				v = r.Total
 			}
 		}
+	case unix.SIOCATMARK:
+		if s.typ != unix.SOCK_STREAM {
+			return s.st.InterfaceIoctl(req, arg, mem)
+		}
+		// Never at the urgent mark: netstack takes no urgent data
+		// (MSG_OOB is EOPNOTSUPP), so none ever arrives.
+		v = 0
 	case unix.SIOCOUTQ:
 		n, err := s.ep.GetSockOptInt(tcpip.SendQueueSizeOption)
 		if err != nil {

@@ -69,6 +69,9 @@ func (st *Stack) AddNIC(c NICConfig) error {
 		if err := st.addAddress(id, p); err != nil {
 			return err
 		}
+		if err := addLiteAddress(st.lite, p); err != nil {
+			return err
+		}
 	}
 	for _, r := range c.Routes {
 		sn, err := subnetOf(r.Dst)

@@ -75,11 +75,25 @@ func (s *Socket) SetSockOpt(level, name int, v []byte) error {
 			return nil
 		}
 		return s.setStored(level, name, v)
-	case unix.IPPROTO_UDP:
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
+		// Linux's udp_setsockopt takes UDP's options at either level,
+		// on UDP and UDP-Lite sockets alike.
 		if s.typ != unix.SOCK_DGRAM {
 			return unix.ENOPROTOOPT
 		}
-		return s.setStored(level, name, v)
+		if name == udpliteSendCscov || name == udpliteRecvCscov {
+			if !s.isLite() {
+				return unix.ENOPROTOOPT
+			}
+			if len(v) < 4 {
+				return unix.EINVAL
+			}
+			s.mu.Lock()
+			s.stored[[2]int{unix.IPPROTO_UDPLITE, name}] = udpliteCoverage(int32(le.Uint32(v)))
+			s.mu.Unlock()
+			return nil
+		}
+		return s.setStored(unix.IPPROTO_UDP, name, v)
 	}
 	return unix.ENOPROTOOPT
 }
@@ -138,6 +152,9 @@ var storedOpts = map[[2]int]int32{
 	{unix.IPPROTO_UDP, unix.UDP_CORK}:    0,
 	{unix.IPPROTO_UDP, unix.UDP_GRO}:     0,
 	{unix.IPPROTO_UDP, unix.UDP_SEGMENT}: 0,
+
+	{unix.IPPROTO_UDPLITE, udpliteSendCscov}: 0,
+	{unix.IPPROTO_UDPLITE, udpliteRecvCscov}: 0,
 }
 
 // boolStored are the stored options Linux reports as 0 or 1.
@@ -366,14 +383,15 @@ func (s *Socket) setTCPOpt(name int, v []byte) error {
 
 // GetSockOpt returns option name at level; the caller truncates it to
 // the length asked for. A level the socket does not have is EOPNOTSUPP
-// here where setsockopt says ENOPROTOOPT, as on Linux.
+// (ENOPROTOOPT on AF_INET6: noLevel) here where setsockopt says
+// ENOPROTOOPT, as on Linux.
 func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 	switch level {
 	case unix.SOL_SOCKET:
 		return s.getSocketOpt(name)
 	case unix.IPPROTO_TCP:
 		if s.typ != unix.SOCK_STREAM {
-			return nil, unix.EOPNOTSUPP
+			return nil, s.noLevel()
 		}
 		return s.getTCPOpt(name)
 	case unix.IPPROTO_IP:
@@ -390,14 +408,27 @@ func (s *Socket) GetSockOpt(level, name int) ([]byte, error) {
 			return putInt(b2i(s.ep.SocketOptions().GetV6Only())), nil
 		}
 		return s.getStored(level, name)
-	case unix.IPPROTO_UDP:
+	case unix.IPPROTO_UDP, unix.IPPROTO_UDPLITE:
 		if s.typ != unix.SOCK_DGRAM {
-			return nil, unix.EOPNOTSUPP
+			return nil, s.noLevel()
 		}
-		return s.getStored(level, name)
+		if name == udpliteSendCscov || name == udpliteRecvCscov {
+			// A UDP socket's coverage is 0, the whole datagram.
+			return s.getStored(unix.IPPROTO_UDPLITE, name)
+		}
+		return s.getStored(unix.IPPROTO_UDP, name)
 	}
-	// Linux's ip_getsockopt answers a level it does not know so.
-	return nil, unix.EOPNOTSUPP
+	return nil, s.noLevel()
+}
+
+// noLevel is getsockopt's error for a level the socket does not have:
+// EOPNOTSUPP from Linux's ip_getsockopt, ENOPROTOOPT from
+// ipv6_getsockopt, which comes first on an AF_INET6 socket.
+func (s *Socket) noLevel() error {
+	if s.family == unix.AF_INET6 {
+		return unix.ENOPROTOOPT
+	}
+	return unix.EOPNOTSUPP
 }
 
 // TakeError returns and clears the pending error, as SO_ERROR does.
@@ -546,7 +577,13 @@ func (s *Socket) getTCPOpt(name int) ([]byte, error) {
 // the RTT figures; the rest stays zero.
 func (s *Socket) tcpInfo() []byte {
 	b := make([]byte, 232)
-	b[0] = linuxTCPState(tcp.EndpointState(s.ep.State()))
+	st := tcp.EndpointState(s.ep.State())
+	if st == tcp.StateTimeWait {
+		// Linux hands TIME_WAIT to a timewait sock of its own and
+		// leaves the socket a program holds in TCP_CLOSE.
+		st = tcp.StateClose
+	}
+	b[0] = linuxTCPState(st)
 	var info tcpip.TCPInfoOption
 	if err := s.ep.GetSockOpt(&info); err == nil {
 		le.PutUint32(b[68:], uint32(info.RTT/time.Microsecond))

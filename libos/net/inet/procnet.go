@@ -49,7 +49,7 @@ func (t *sockTable) list() []*Socket {
 }
 
 // ProcNetFiles are the files of /proc/net the stack makes (ProcNet).
-var ProcNetFiles = []string{"dev", "if_inet6", "route", "snmp", "tcp", "tcp6", "udp", "udp6"}
+var ProcNetFiles = []string{"dev", "if_inet6", "route", "snmp", "tcp", "tcp6", "udp", "udp6", "udplite", "udplite6"}
 
 // ProcNet is the content of /proc/net/NAME, in Linux's format; false if
 // the stack does not make that file.
@@ -65,13 +65,17 @@ func (st *Stack) ProcNet(name string) ([]byte, bool) {
 	case "snmp":
 		st.procSNMP(&b)
 	case "tcp":
-		st.procSockets(&b, unix.AF_INET, unix.SOCK_STREAM)
+		st.procSockets(&b, unix.AF_INET, unix.IPPROTO_TCP)
 	case "tcp6":
-		st.procSockets(&b, unix.AF_INET6, unix.SOCK_STREAM)
+		st.procSockets(&b, unix.AF_INET6, unix.IPPROTO_TCP)
 	case "udp":
-		st.procSockets(&b, unix.AF_INET, unix.SOCK_DGRAM)
+		st.procSockets(&b, unix.AF_INET, unix.IPPROTO_UDP)
 	case "udp6":
-		st.procSockets(&b, unix.AF_INET6, unix.SOCK_DGRAM)
+		st.procSockets(&b, unix.AF_INET6, unix.IPPROTO_UDP)
+	case "udplite":
+		st.procSockets(&b, unix.AF_INET, unix.IPPROTO_UDPLITE)
+	case "udplite6":
+		st.procSockets(&b, unix.AF_INET6, unix.IPPROTO_UDPLITE)
 	default:
 		return nil, false
 	}
@@ -232,8 +236,11 @@ func (st *Stack) procSNMP(b *strings.Builder) {
 	row("Udp", "InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors",
 		v(u.PacketsReceived), v(u.UnknownPortErrors), v(u.ReceiveBufferErrors)+v(u.MalformedPacketsReceived)+v(u.ChecksumErrors),
 		v(u.PacketsSent), v(u.ReceiveBufferErrors), v(u.PacketSendErrors), v(u.ChecksumErrors), 0, 0)
+	// UDP-Lite's are the UDP counters of its own stack (udplite.go).
+	u = st.lite.Stats().UDP
 	row("UdpLite", "InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors",
-		0, 0, 0, 0, 0, 0, 0, 0, 0)
+		v(u.PacketsReceived), v(u.UnknownPortErrors), v(u.ReceiveBufferErrors)+v(u.MalformedPacketsReceived)+v(u.ChecksumErrors),
+		v(u.PacketsSent), v(u.ReceiveBufferErrors), v(u.PacketSendErrors), v(u.ChecksumErrors), 0, 0)
 }
 
 // Linux's TCP states as /proc/net/tcp numbers them (TCP_CLOSE etc.).
@@ -269,9 +276,11 @@ func (s *Socket) procState(local tcpip.FullAddress) (int, bool) {
 	return tcpClose, true
 }
 
-func (st *Stack) procSockets(b *strings.Builder, family, typ int) {
+// procSockets writes /proc/net/{tcp,udp,udplite}[6]: the sockets of
+// family and proto (IPPROTO_TCP, IPPROTO_UDP or IPPROTO_UDPLITE).
+func (st *Stack) procSockets(b *strings.Builder, family, proto int) {
 	v6 := family == unix.AF_INET6
-	tcpFile := typ == unix.SOCK_STREAM
+	tcpFile := proto == unix.IPPROTO_TCP
 	switch {
 	case tcpFile && !v6:
 		padLine(b, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode", 149)
@@ -284,7 +293,7 @@ func (st *Stack) procSockets(b *strings.Builder, family, typ int) {
 	}
 	n := 0
 	for _, s := range st.socks.list() {
-		if s.family != family || s.typ != typ || s.proto == unix.IPPROTO_ICMP || s.proto == unix.IPPROTO_ICMPV6 {
+		if s.family != family || s.typ == unix.SOCK_RAW || s.proto != proto {
 			continue
 		}
 		local, _ := s.ep.GetLocalAddress()

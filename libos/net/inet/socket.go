@@ -43,9 +43,14 @@ type Socket struct {
 	// effect here (IP_TOS on loopback, SO_PRIORITY, ...), by level and
 	// name.
 	stored map[[2]int]int32
-	// shutRd records shutdown(SHUT_RD): reads then see end of file even
-	// where netstack would still deliver queued data.
-	shutRd bool
+	// shutRd and shutWr are Linux's sk_shutdown bits as shutdown(2) set
+	// them, even on a socket it refused as not connected (Linux keeps
+	// them then too). SHUT_RD of a connection is never handed to
+	// netstack, whose TCP would drop queued data and reset the
+	// connection and whose UDP drops what comes later: on Linux the
+	// queued and later data stay readable, and an empty queue reads as
+	// end of file instead of blocking.
+	shutRd, shutWr bool
 	// keepIdle etc. are remembered so getsockopt reports what was set.
 	closed bool
 	// uid is the creator's, which /proc/net shows.
@@ -58,7 +63,8 @@ var (
 )
 
 // NewSocket makes a socket: family AF_INET or AF_INET6, typ SOCK_STREAM
-// or SOCK_DGRAM, proto 0 or the type's own protocol.
+// or SOCK_DGRAM, proto 0 or the type's own protocol (for SOCK_DGRAM also
+// IPPROTO_UDPLITE, served by the stack's UDP-Lite stack: udplite.go).
 func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 	netProto := ipv4.ProtocolNumber
 	if family == unix.AF_INET6 {
@@ -78,6 +84,14 @@ func (st *Stack) NewSocket(family, typ, proto int) (*Socket, error) {
 			// in a container).
 			tp = p
 			break
+		}
+		if proto == unix.IPPROTO_UDPLITE {
+			wq := &gwaiter.Queue{}
+			ep, err := st.lite.NewEndpoint(udp.ProtocolNumber, netProto, wq)
+			if err != nil {
+				return nil, errno(err)
+			}
+			return st.wrap(family, typ, proto, ep, wq), nil
 		}
 		if proto != 0 && proto != unix.IPPROTO_UDP {
 			return nil, unix.EPROTONOSUPPORT
@@ -131,7 +145,8 @@ func (s *Socket) Family() int { return s.family }
 // Type is SOCK_STREAM or SOCK_DGRAM.
 func (s *Socket) Type() int { return s.typ }
 
-// Protocol is IPPROTO_TCP or IPPROTO_UDP.
+// Protocol is IPPROTO_TCP, IPPROTO_UDP or IPPROTO_UDPLITE (or a ping or
+// raw socket's).
 func (s *Socket) Protocol() int { return s.proto }
 
 // Timeouts are SO_RCVTIMEO and SO_SNDTIMEO (0: none).
@@ -198,9 +213,15 @@ func (s *Socket) ConnectResult() error {
 	if e := s.TakeError(); e != 0 {
 		return e
 	}
-	if _, err := s.ep.GetRemoteAddress(); err != nil {
+	ra, err := s.ep.GetRemoteAddress()
+	if err != nil {
 		return unix.ECONNREFUSED
 	}
+	// netstack answers the next connect with success once, for a
+	// non-blocking connect that has not been told it completed; this
+	// one was (by the connect call that waited), so a further connect
+	// is EISCONN as on Linux.
+	s.ep.Connect(ra)
 	return nil
 }
 
@@ -256,12 +277,51 @@ func (s *Socket) Shutdown(how int) error {
 	default:
 		return unix.EINVAL
 	}
+	s.mu.Lock()
 	if f&tcpip.ShutdownRead != 0 {
-		s.mu.Lock()
 		s.shutRd = true
-		s.mu.Unlock()
 	}
-	return errno(s.ep.Shutdown(f))
+	if f&tcpip.ShutdownWrite != 0 {
+		s.shutWr = true
+	}
+	s.mu.Unlock()
+	if s.typ == unix.SOCK_DGRAM {
+		// netstack's UDP would drop what arrives after SHUT_RD;
+		// Linux queues it, and a receive reads it.
+		f &^= tcpip.ShutdownRead
+		if f == 0 {
+			s.q.Notify(waiter.EventIn | waiter.EventRdHUp | waiter.EventHUp)
+			if _, err := s.ep.GetRemoteAddress(); err != nil {
+				return unix.ENOTCONN
+			}
+			return nil
+		}
+	}
+	if s.typ == unix.SOCK_STREAM {
+		switch tcp.EndpointState(s.ep.State()) {
+		case tcp.StateInitial, tcp.StateBound, tcp.StateClose, tcp.StateError:
+			return unix.ENOTCONN
+		case tcp.StateListen, tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:
+			// netstack's shutdown stops a listener (waking its
+			// accepts) and aborts a connect, as Linux's does.
+		default:
+			f &^= tcpip.ShutdownRead
+			if f == 0 {
+				s.q.Notify(waiter.EventIn | waiter.EventRdHUp)
+				return nil
+			}
+		}
+	}
+	err := errno(s.ep.Shutdown(f))
+	s.q.Notify(waiter.EventIn | waiter.EventOut | waiter.EventRdHUp | waiter.EventHUp)
+	return err
+}
+
+// shutdown returns the shutdown(2) bits: SHUT_RD and SHUT_WR done.
+func (s *Socket) shutdown() (rd, wr bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutRd, s.shutWr
 }
 
 // Send sends data (to the address to, if not nil). A stream socket may
@@ -288,6 +348,9 @@ func (s *Socket) send(data []byte, to []byte, flags int, cm *tcpip.SendableContr
 			return 0, err
 		}
 		opts.To = &a
+	}
+	if _, wr := s.shutdown(); wr {
+		return 0, unix.EPIPE
 	}
 	if s.typ == unix.SOCK_STREAM {
 		if _, err := s.ep.GetRemoteAddress(); err != nil && !s.Connecting() {
@@ -337,15 +400,19 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 		return RecvResult{}, unix.EINVAL
 	}
 	peek := flags&unix.MSG_PEEK != 0
+	shutRd, _ := s.shutdown()
 	if s.typ == unix.SOCK_STREAM {
-		s.mu.Lock()
-		shut := s.shutRd
-		s.mu.Unlock()
-		if shut {
-			return RecvResult{}, nil
-		}
 		var w = tcpip.LimitedWriter{W: (*tcpip.SliceWriter)(&b), N: int64(len(b))}
 		if len(b) == 0 {
+			// Linux's tcp_recvmsg waits for a byte even when asked
+			// for none: 0 once there is one (or at end of file),
+			// EAGAIN before.
+			var one [1]byte
+			sb := one[:]
+			_, err := s.ep.Read(&tcpip.LimitedWriter{W: (*tcpip.SliceWriter)(&sb), N: 1}, tcpip.ReadOptions{Peek: true})
+			if _, ok := err.(*tcpip.ErrWouldBlock); ok && !shutRd {
+				return RecvResult{}, unix.EAGAIN
+			}
 			return RecvResult{}, nil
 		}
 		r, err := s.ep.Read(&w, tcpip.ReadOptions{Peek: peek})
@@ -353,7 +420,15 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 			switch err.(type) {
 			case *tcpip.ErrClosedForReceive:
 				return RecvResult{}, nil
+			case *tcpip.ErrWouldBlock:
+				if shutRd {
+					// Shut for reading: the end of what came.
+					return RecvResult{}, nil
+				}
 			case *tcpip.ErrNotConnected, *tcpip.ErrInvalidEndpointState:
+				if shutRd {
+					return RecvResult{}, nil
+				}
 				return RecvResult{}, unix.ENOTCONN
 			}
 			return RecvResult{}, errno(err)
@@ -366,7 +441,13 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 	w := truncWriter{b: b}
 	r, err := s.ep.Read(&w, tcpip.ReadOptions{Peek: peek, NeedRemoteAddr: true})
 	if err != nil {
-		if _, ok := err.(*tcpip.ErrClosedForReceive); ok {
+		switch err.(type) {
+		case *tcpip.ErrClosedForReceive, *tcpip.ErrWouldBlock:
+			if shutRd && flags&unix.MSG_DONTWAIT == 0 {
+				// Linux's datagram receive gives 0 where it would
+				// wait on a socket shut for reading.
+				return RecvResult{}, nil
+			}
 			return RecvResult{}, unix.EAGAIN
 		}
 		return RecvResult{}, errno(err)
@@ -376,8 +457,69 @@ func (s *Socket) Recv(b []byte, flags int) (RecvResult, error) {
 
 // Readiness implements waiter.Waitable.
 func (s *Socket) Readiness(mask uint32) uint32 {
-	r := linuxEvents(s.ep.Readiness(gwaiter.EventMaskFromLinux(mask | waiter.EventIn | waiter.EventOut)))
+	var r uint32
+	if s.typ == unix.SOCK_STREAM {
+		r = s.tcpReadiness()
+	} else {
+		r = linuxEvents(s.ep.Readiness(gwaiter.EventMaskFromLinux(mask | waiter.EventIn | waiter.EventOut)))
+		// datagram_poll: the shutdown bits, even where netstack
+		// refused the shutdown.
+		rd, wr := s.shutdown()
+		if rd {
+			r |= waiter.EventIn | waiter.EventRdNorm | waiter.EventRdHUp
+		}
+		if rd && wr {
+			r |= waiter.EventHUp
+		}
+	}
 	return r & (mask | waiter.EventErr | waiter.EventHUp)
+}
+
+// Poll bits a stream socket reports in the closed states.
+const (
+	readableShut = waiter.EventIn | waiter.EventRdNorm | waiter.EventRdHUp
+	writableAny  = waiter.EventOut | waiter.EventWrNorm
+)
+
+// tcpReadiness is Linux's tcp_poll: POLLHUP on a socket never connected
+// or shut both ways, POLLIN|POLLRDHUP once the receive side is shut (by
+// shutdown or the peer's FIN), POLLOUT once the send side is, and
+// POLLERR only with an error (netstack's "ready for anything" in its
+// closed states would report it after a graceful close too).
+func (s *Socket) tcpReadiness() uint32 {
+	rd, wr := s.shutdown()
+	state := tcp.EndpointState(s.ep.State())
+	netr := func() uint32 {
+		return linuxEvents(s.ep.Readiness(gwaiter.EventMaskFromLinux(waiter.EventIn | waiter.EventOut | waiter.EventRdHUp)))
+	}
+	switch state {
+	case tcp.StateListen, tcp.StateConnecting, tcp.StateSynSent, tcp.StateSynRecv:
+		return netr()
+	case tcp.StateInitial, tcp.StateBound:
+		// TCP_CLOSE: writable (nothing is queued), hung up.
+		r := waiter.EventHUp | writableAny
+		if rd {
+			r |= readableShut
+		}
+		return r
+	case tcp.StateClose, tcp.StateTimeWait:
+		return waiter.EventHUp | readableShut | writableAny
+	case tcp.StateError:
+		return waiter.EventHUp | readableShut | writableAny | waiter.EventErr
+	}
+	r := netr()
+	peerFin := state == tcp.StateCloseWait || state == tcp.StateLastAck || state == tcp.StateClosing
+	sent := wr || state == tcp.StateFinWait1 || state == tcp.StateFinWait2 || state == tcp.StateClosing || state == tcp.StateLastAck
+	if rd || peerFin {
+		r |= readableShut
+	}
+	if sent {
+		r |= writableAny
+	}
+	if (rd || peerFin) && sent {
+		r |= waiter.EventHUp
+	}
+	return r
 }
 
 // EventRegister implements waiter.Waitable.

@@ -36,6 +36,8 @@ const loopbackMTU = 65536
 // Stack is one sandbox's network stack.
 type Stack struct {
 	s *stack.Stack
+	// lite serves the UDP-Lite sockets (udplite.go).
+	lite *stack.Stack
 
 	mu sync.Mutex
 	// nextIndex is the interface index AddNIC gives next.
@@ -69,7 +71,12 @@ func NewStack() (*Stack, error) {
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
 	cc := tcpip.CongestionControlOption("cubic")
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &cc)
-	st := &Stack{s: s, nextIndex: LoopbackIndex + 1, extra: make(map[tcpip.NICID]*nicExtra)}
+	lite, err := newLiteStack()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	st := &Stack{s: s, lite: lite, nextIndex: LoopbackIndex + 1, extra: make(map[tcpip.NICID]*nicExtra)}
 	if err := s.CreateNICWithOptions(LoopbackIndex, loopback.New(), stack.NICOptions{Name: "lo"}); err != nil {
 		return nil, fmt.Errorf("inet: loopback interface: %s", err)
 	}
@@ -89,7 +96,9 @@ func NewStack() (*Stack, error) {
 // Close stops the stack's goroutines; every socket must be closed.
 func (st *Stack) Close() {
 	st.s.Close()
+	st.lite.Close()
 	st.s.Wait()
+	st.lite.Wait()
 }
 
 func (st *Stack) addAddress(nic tcpip.NICID, p netip.Prefix) error {

@@ -181,6 +181,10 @@ type Options struct {
 	LingerSecs         int32
 	RcvLowat           int32
 	RcvTimeo, SndTimeo time.Duration
+	// PeekOff is SO_PEEK_OFF: where a MSG_PEEK read starts, moved on by
+	// each peek and back by each read; -1 (the default) peeks from the
+	// start.
+	PeekOff int32
 	// Other holds the generic options Linux stores and reports without
 	// acting on them for AF_UNIX (SO_BROADCAST, SO_REUSEPORT, ...), by
 	// option number.
@@ -201,7 +205,7 @@ func (ns *Namespace) New(typ Type, cred Cred) *Socket {
 		uid:    cred.UID,
 		gid:    cred.GID,
 		cred:   cred,
-		opts:   Options{SndBuf: DefaultBuf, RcvBuf: DefaultBuf, RcvLowat: 1},
+		opts:   Options{SndBuf: DefaultBuf, RcvBuf: DefaultBuf, RcvLowat: 1, PeekOff: -1},
 	}
 	ns.liveMu.Lock()
 	ns.live[s] = struct{}{}
@@ -401,7 +405,9 @@ func (s *Socket) Connect(target *Socket, cred Cred) error {
 		ns.mu.Unlock()
 		return sys.EINVAL
 	}
-	if target.closed || target.state != listening {
+	if target.closed || target.state != listening || target.rcvShut {
+		// A listener shut for reading takes no more connections
+		// (unix_stream_connect checks RCV_SHUTDOWN).
 		ns.mu.Unlock()
 		return sys.ECONNREFUSED
 	}
@@ -468,7 +474,13 @@ func (s *Socket) Accept() (*Socket, error) {
 		return nil, sys.EINVAL
 	}
 	if len(s.acceptq) == 0 {
+		shut := s.rcvShut
 		ns.mu.Unlock()
+		if shut {
+			// Shut for reading, as a thread stops another's
+			// accept: unix_accept's receive ends, with EINVAL.
+			return nil, sys.EINVAL
+		}
 		return nil, sys.EAGAIN
 	}
 	c := s.acceptq[0]
@@ -695,7 +707,22 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 		ns.mu.Unlock()
 		return RecvResult{}, sys.ENOTCONN
 	}
-	if len(s.recvq) == 0 {
+	// skip is where a peek starts (SO_PEEK_OFF): whole datagrams or
+	// stream bytes it passes over are as good as not queued.
+	skip, qi := 0, 0
+	if peek && s.opts.PeekOff > 0 {
+		skip = int(s.opts.PeekOff)
+		for qi < len(s.recvq) {
+			seg := s.recvq[qi]
+			n := len(seg.data) - seg.off
+			if skip < n || (s.typ != Stream && n == 0 && skip == 0) {
+				break
+			}
+			skip -= n
+			qi++
+		}
+	}
+	if len(s.recvq) == qi {
 		if e := s.soErr; e != 0 {
 			s.soErr = 0
 			ns.mu.Unlock()
@@ -712,14 +739,16 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 	r.HasCred = s.opts.PassCred
 	var senders []*Socket
 	if s.typ != Stream {
-		seg := s.recvq[0]
-		r.N = copy(b, seg.data)
-		r.Len = len(seg.data)
+		seg := s.recvq[qi]
+		r.N = copy(b, seg.data[skip:])
+		r.Len = len(seg.data) - skip
 		r.Truncated = r.N < r.Len
 		r.Cred, r.From = seg.cred, seg.addr
 		if peek {
 			r.Rights = dupRights(seg.rights)
+			s.peekOffFwdLocked(r.N)
 		} else {
+			s.peekOffBwdLocked(len(seg.data))
 			r.Rights = seg.rights
 			s.recvq = s.recvq[1:]
 			s.queued -= len(seg.data)
@@ -731,13 +760,14 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 		notify(evOut, senders...)
 		return r, nil
 	}
-	i := 0
+	i := qi
 	for r.N < len(b) && i < len(s.recvq) {
 		seg := s.recvq[i]
 		if r.N == 0 {
 			r.Cred, r.From = seg.cred, seg.addr
 		}
-		c := copy(b[r.N:], seg.data[seg.off:])
+		c := copy(b[r.N:], seg.data[seg.off+skip:])
+		skip = 0
 		r.N += c
 		hadRights := seg.rights != nil
 		if peek {
@@ -765,9 +795,30 @@ func (s *Socket) Recv(b []byte, peek bool) (RecvResult, error) {
 		}
 	}
 	r.Len = r.N
+	if peek {
+		s.peekOffFwdLocked(r.N)
+	} else {
+		s.peekOffBwdLocked(r.N)
+	}
 	ns.mu.Unlock()
 	notify(evOut, senders...)
 	return r, nil
+}
+
+// peekOffFwdLocked moves SO_PEEK_OFF past n peeked bytes, as Linux's
+// sk_peek_offset_fwd; it stays off (negative) if it is.
+func (s *Socket) peekOffFwdLocked(n int) {
+	if s.opts.PeekOff >= 0 {
+		s.opts.PeekOff += int32(n)
+	}
+}
+
+// peekOffBwdLocked moves SO_PEEK_OFF back by n bytes read, not below 0
+// (sk_peek_offset_bwd).
+func (s *Socket) peekOffBwdLocked(n int) {
+	if s.opts.PeekOff >= 0 {
+		s.opts.PeekOff = max(s.opts.PeekOff-int32(n), 0)
+	}
 }
 
 // dupRights takes another reference on each description, for a peek.
@@ -826,6 +877,9 @@ func (s *Socket) Ioctl(req, arg uint64, mem vfs.Memory) (uint64, error) {
 			return 0, sys.EINVAL
 		}
 		v = s.inflight
+	case sys.SIOCATMARK:
+		// Never at an urgent mark: MSG_OOB is not taken here.
+		v = 0
 	default:
 		s.ns.mu.Unlock()
 		return 0, sys.ENOTTY

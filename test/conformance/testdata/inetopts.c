@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -125,6 +126,13 @@ int main(void)
 	EXPECT_ERR(setsockopt(t, IPPROTO_TCP, TCP_NODELAY, &v, 2), EINVAL);
 	EXPECT_ERR(getsockopt(u, IPPROTO_TCP, TCP_NODELAY, &v, &vl), EOPNOTSUPP);
 	EXPECT_ERR(setint(u, IPPROTO_TCP, TCP_NODELAY, 1), ENOPROTOOPT);
+	/* On AF_INET6 sockets ipv6_getsockopt answers first: ENOPROTOOPT. */
+	EXPECT_ERR(getsockopt(t6, 12345, 1, &v, &vl), ENOPROTOOPT);
+	EXPECT_ERR(getsockopt(t, 12345, 1, &v, &vl), EOPNOTSUPP);
+	int u6 = MUST(socket(AF_INET6, SOCK_DGRAM, 0));
+	EXPECT_ERR(getsockopt(u6, IPPROTO_TCP, TCP_NODELAY, &v, &vl), ENOPROTOOPT);
+	EXPECT_ERR(getsockopt(t6, IPPROTO_UDP, UDP_CORK, &v, &vl), ENOPROTOOPT);
+	close(u6);
 
 	close(t);
 	close(u);

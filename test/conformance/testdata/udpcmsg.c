@@ -69,6 +69,26 @@ static void recv1(int s, size_t ctlsize)
 	printf("\n");
 }
 
+/* recvcut receives one datagram into a control buffer of ctlsize bytes
+ * and prints msg_controllen and each record's type and cmsg_len: put_cmsg
+ * cuts the record that does not fit at the end of the buffer when its
+ * header fits, and drops the rest. */
+static void recvcut(int s, size_t ctlsize)
+{
+	char data[64], ctl[256];
+	memset(ctl, 0, sizeof(ctl));
+	struct iovec iov = {data, sizeof(data)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = ctlsize};
+	CHECK(recvmsg(s, &m, 0) == 5);
+	printf("  buffer %zu: controllen %zu, MSG_CTRUNC %s:", ctlsize, (size_t)m.msg_controllen, yesno(m.msg_flags & MSG_CTRUNC));
+	for (size_t off = 0; off + sizeof(struct cmsghdr) <= m.msg_controllen;) {
+		struct cmsghdr *c = (struct cmsghdr *)(ctl + off);
+		printf(" %s(len %zu)", name(c), (size_t)c->cmsg_len);
+		off += CMSG_ALIGN(c->cmsg_len);
+	}
+	printf("\n");
+}
+
 /* sendctl sends "hello" to a with one control message. */
 static ssize_t sendctl(int s, struct sockaddr_in *a, int level, int type, const void *v, size_t len)
 {
@@ -104,6 +124,12 @@ int main(void)
 	printf("a control buffer with room for one:\n");
 	MUST(sendto(s, "hello", 5, 0, (struct sockaddr *)&a, sizeof(a)));
 	recv1(r, CMSG_SPACE(sizeof(struct timeval)));
+	printf("control buffers that end inside a record:\n");
+	size_t cuts[] = {CMSG_SPACE(sizeof(struct timeval)) + 20, CMSG_SPACE(sizeof(struct timeval)) + 8, 20, 10};
+	for (int i = 0; i < 4; i++) {
+		MUST(sendto(s, "hello", 5, 0, (struct sockaddr *)&a, sizeof(a)));
+		recvcut(r, cuts[i]);
+	}
 
 	printf("sendmsg with IP_TTL 7:\n");
 	int ttl = 7;

@@ -6,7 +6,7 @@
  * path, a socket connected elsewhere), connect/disconnect (AF_UNSPEC), a
  * connected peer that closes, EMSGSIZE over the send buffer, a full
  * receive queue; sendmmsg/recvmmsg; seqpacket boundaries, EOF and EPIPE
- * without SIGPIPE.
+ * without SIGPIPE, a sendto address ignored; SO_PEEK_OFF.
  */
 #include "fs.h"
 #include <poll.h>
@@ -188,6 +188,11 @@ static void seqpacket(void)
 	CHECK(send(sv[0], "de", 2, 0) == 2);
 	CHECK(read(sv[1], buf, 2) == 2); /* the rest of "abc" is dropped */
 	CHECK(read(sv[1], buf, sizeof buf) == 2 && memcmp(buf, "de", 2) == 0);
+	/* An address given to a connected seqpacket socket is ignored. */
+	struct sockaddr_un nowhere = {.sun_family = AF_UNIX};
+	strcpy(nowhere.sun_path + 1, "unixdgram-nowhere");
+	CHECK(sendto(sv[0], "to", 2, 0, (struct sockaddr *)&nowhere, sizeof nowhere) == 2);
+	CHECK(read(sv[1], buf, sizeof buf) == 2 && memcmp(buf, "to", 2) == 0);
 	CHECK(send(sv[1], "last", 4, 0) == 4);
 	close(sv[1]);
 	CHECK(read(sv[0], buf, sizeof buf) == 4);
@@ -209,6 +214,38 @@ static void seqpacket(void)
 	puts("seqpacket: boundaries with truncation, EOF after the peer closed, EPIPE without SIGPIPE, ENOTCONN");
 }
 
+/* SO_PEEK_OFF on datagrams: a peek reads from the offset into the queue,
+ * passing whole datagrams; a read takes the first datagram whole and moves
+ * the offset back by its length. */
+static void peekoff(void)
+{
+	int sv[2], v = 2;
+	socklen_t l = sizeof v;
+	char buf[16];
+	MUST(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	CHECK(setsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, sizeof v) == 0);
+	CHECK(send(sv[0], "abc", 3, 0) == 3 && send(sv[0], "defg", 4, 0) == 4);
+	/* 2 into "abc" */
+	CHECK(recv(sv[1], buf, sizeof buf, MSG_PEEK) == 1 && buf[0] == 'c');
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 3);
+	/* 3: past "abc", the start of "defg"; a short buffer truncates */
+	struct iovec iov = {buf, 2};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	CHECK(recvmsg(sv[1], &m, MSG_PEEK) == 2 && memcmp(buf, "de", 2) == 0 && (m.msg_flags & MSG_TRUNC));
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 5);
+	CHECK(recv(sv[1], buf, sizeof buf, MSG_PEEK | MSG_TRUNC) == 2 && memcmp(buf, "fg", 2) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 7);
+	EXPECT_ERR(recv(sv[1], buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT), EAGAIN);
+	/* reads: whole datagrams from the start */
+	CHECK(recv(sv[1], buf, sizeof buf, 0) == 3 && memcmp(buf, "abc", 3) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 4);
+	CHECK(recv(sv[1], buf, sizeof buf, 0) == 4 && memcmp(buf, "defg", 4) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 0);
+	close(sv[0]);
+	close(sv[1]);
+	puts("SO_PEEK_OFF: datagram peeks from the offset, reads move it back");
+}
+
 int main(void)
 {
 	make_tmp("unixdgram");
@@ -217,6 +254,7 @@ int main(void)
 	unconnected();
 	mmsg();
 	seqpacket();
+	peekoff();
 	cleanup_tmp();
 	return check_done("unixdgram");
 }

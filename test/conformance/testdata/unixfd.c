@@ -4,7 +4,8 @@
  * and writes through them and shares the file offset; MSG_CMSG_CLOEXEC;
  * MSG_CTRUNC when the control buffer is short; EBADF and EINVAL for bad
  * control data; a stream read stops at the message carrying descriptions;
- * SCM_CREDENTIALS with SO_PASSCRED, given and defaulted.
+ * SCM_CREDENTIALS with SO_PASSCRED, given and defaulted (ESRCH for a pid no
+ * process has).
  */
 #include "fs.h"
 #include <stddef.h>
@@ -186,6 +187,13 @@ static void credentials(void)
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_CREDENTIALS;
 		c->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+		/* A pid no process has: ESRCH (for root, who may name
+		 * another process's; EPERM for anyone else). */
+		struct ucred none = {0x3ffffff0, getuid(), getgid()};
+		memcpy(CMSG_DATA(c), &none, sizeof none);
+		errno = 0;
+		if (sendmsg(sv[0], &m, 0) != -1 || errno != (geteuid() == 0 ? ESRCH : EPERM))
+			_exit(3);
 		struct ucred uc = {getpid(), getuid(), getgid()};
 		memcpy(CMSG_DATA(c), &uc, sizeof uc);
 		if (sendmsg(sv[0], &m, 0) != 1)

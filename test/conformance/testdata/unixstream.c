@@ -4,8 +4,9 @@
  * FIONREAD/SIOCOUTQ, fstat; shutdown in each direction with what poll and
  * epoll report; EPIPE with and without SIGPIPE; bind/listen/accept/connect
  * on a path in a scratch directory and on an abstract name, autobind,
- * getsockname/getpeername, SO_PEERCRED (a listener's own, none before), nonblocking accept and a full
- * backlog, connect errors, socket options and SO_RCVTIMEO.
+ * getsockname/getpeername, SO_PEERCRED (a listener's own, none before),
+ * nonblocking accept and a full backlog, connect errors, socket options
+ * and SO_RCVTIMEO, SO_PEEK_OFF.
  */
 #include "fs.h"
 #include <poll.h>
@@ -437,6 +438,74 @@ static void options(void)
 	puts("options: SO_SNDBUF doubled, flags, SO_LINGER, SO_RCVTIMEO honoured, ENOPROTOOPT, EINVAL, EDOM");
 }
 
+/* SO_PEEK_OFF: off (-1) by default; a peek starts at the offset and moves
+ * it on, a read moves it back, not below 0. */
+static void peekoff(void)
+{
+	int sv[2], v = 0;
+	socklen_t l = sizeof v;
+	char buf[16];
+	MUST(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == -1);
+	CHECK(send(sv[0], "abc", 3, 0) == 3 && send(sv[0], "def", 3, 0) == 3);
+	/* off: every peek sees the start */
+	CHECK(recv(sv[1], buf, 2, MSG_PEEK) == 2 && memcmp(buf, "ab", 2) == 0);
+	CHECK(recv(sv[1], buf, 2, MSG_PEEK) == 2 && memcmp(buf, "ab", 2) == 0);
+	v = 1;
+	CHECK(setsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, sizeof v) == 0);
+	/* from 1, across the segments */
+	CHECK(recv(sv[1], buf, 3, MSG_PEEK) == 3 && memcmp(buf, "bcd", 3) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 4);
+	CHECK(recv(sv[1], buf, sizeof buf, MSG_PEEK) == 2 && memcmp(buf, "ef", 2) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 6);
+	/* everything peeked: nothing more to peek */
+	EXPECT_ERR(recv(sv[1], buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT), EAGAIN);
+	/* a read takes from the start and moves the offset back */
+	CHECK(recv(sv[1], buf, 2, 0) == 2 && memcmp(buf, "ab", 2) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 4);
+	CHECK(recv(sv[1], buf, sizeof buf, 0) == 4 && memcmp(buf, "cdef", 4) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == 0);
+	/* any negative value turns it off, and reads back as set */
+	v = -5;
+	CHECK(setsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, sizeof v) == 0);
+	CHECK(getsockopt(sv[1], SOL_SOCKET, SO_PEEK_OFF, &v, &l) == 0 && v == -5);
+	CHECK(send(sv[0], "gh", 2, 0) == 2);
+	CHECK(recv(sv[1], buf, 1, MSG_PEEK) == 1 && buf[0] == 'g');
+	CHECK(recv(sv[1], buf, 1, MSG_PEEK) == 1 && buf[0] == 'g');
+	close(sv[0]);
+	close(sv[1]);
+	puts("SO_PEEK_OFF: peeks from the offset and moves it, reads move it back");
+}
+
+/* A listener shut for reading refuses connections, accepts what was
+ * queued, then says EINVAL: a blocked accept wakes up to it. */
+static void shutlistener(void)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	strcpy(a.sun_path + 1, "unixstream-shut");
+	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + strlen("unixstream-shut");
+	int l = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	MUST(bind(l, (struct sockaddr *)&a, al));
+	MUST(listen(l, 4));
+	int c1 = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	MUST(connect(c1, (struct sockaddr *)&a, al));
+	int n = 7;
+	MUST(ioctl(c1, SIOCATMARK, &n));
+	CHECK(n == 0);
+	MUST(shutdown(l, SHUT_RD));
+	int c2 = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
+	EXPECT_ERR(connect(c2, (struct sockaddr *)&a, al), ECONNREFUSED);
+	int s1 = accept(l, NULL, NULL);
+	CHECK(s1 >= 0);
+	/* blocking, nothing queued: EINVAL at once (it would wait forever) */
+	EXPECT_ERR(accept(l, NULL, NULL), EINVAL);
+	close(s1);
+	close(c1);
+	close(c2);
+	close(l);
+	puts("a listener shut for reading: ECONNREFUSED, EINVAL from accept once empty");
+}
+
 int main(void)
 {
 	make_tmp("unixstream");
@@ -446,6 +515,8 @@ int main(void)
 	named();
 	abstract();
 	options();
+	peekoff();
+	shutlistener();
 	cleanup_tmp();
 	return check_done("unixstream");
 }
