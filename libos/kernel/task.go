@@ -212,6 +212,16 @@ func (f *FSContext) clone() *FSContext {
 	return &FSContext{root: f.root, cwd: f.cwd, umask: f.umask}
 }
 
+// UnshareFS gives the task a root, cwd and umask of its own, as
+// unshare(CLONE_FS): later chdir, chroot and umask in other threads no
+// longer reach it, nor its in them.
+func (t *Task) UnshareFS() {
+	fs := t.FS.clone()
+	t.K.mu.Lock()
+	t.FS = fs
+	t.K.mu.Unlock()
+}
+
 // SignalHandlers are the actions of every signal, shared by CLONE_SIGHAND.
 type SignalHandlers struct {
 	actions [NumSignals]arch.SignalAction
