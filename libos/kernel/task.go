@@ -63,7 +63,10 @@ type Task struct {
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
-	memPolicy  MemPolicy
+	// personality is the execution domain and flags personality(2) set;
+	// clone copies it.
+	personality uint32
+	memPolicy   MemPolicy
 
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64
@@ -210,6 +213,21 @@ func (f *FSContext) clone() *FSContext {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &FSContext{root: f.root, cwd: f.cwd, umask: f.umask}
+}
+
+// Personality returns the task's personality and, unless p is
+// 0xffffffff (a query), replaces it with p, as Linux's ksys_personality.
+// Of the flags only PER_LINUX32 changes anything (uname's machine):
+// ADDR_NO_RANDOMIZE already holds, as the library OS lays out every
+// process the same way.
+func (t *Task) Personality(p uint32) uint32 {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	old := t.personality
+	if p != 0xffffffff {
+		t.personality = p
+	}
+	return old
 }
 
 // UnshareFS gives the task a root, cwd and umask of its own, as
