@@ -159,7 +159,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.creds = t.creds
 	child.sigMask = t.sigMask
 	child.affinity = t.affinity
-	child.persona = t.persona
+	child.personality = t.personality
 	child.sched = t.sched.forked()
 	child.seccomp.inherit(&t.seccomp)
 	child.memPolicy = t.memPolicy

@@ -63,10 +63,12 @@ type Task struct {
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
-	persona    uint32  // personality(2)'s execution domain and flags
-	memPolicy  MemPolicy
-	sched      schedState // nice, policy, I/O priority (sched.go)
-	pidIno     uint64     // the pidfs inode number of the task's pid (pidfd.go), 0 until a pidfd asks
+	// personality is the execution domain and flags personality(2) set;
+	// clone copies it.
+	personality uint32
+	memPolicy   MemPolicy
+	sched       schedState // nice, policy, I/O priority (sched.go)
+	pidIno      uint64     // the pidfs inode number of the task's pid (pidfd.go), 0 until a pidfd asks
 
 	// seccomp is the thread's seccomp mode and filters (seccomp.go);
 	// atomic, not under K.mu, for the check on every syscall.
@@ -221,6 +223,31 @@ func (f *FSContext) clone() *FSContext {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &FSContext{root: f.root, cwd: f.cwd, umask: f.umask}
+}
+
+// Personality returns the task's personality and, unless p is
+// 0xffffffff (a query), replaces it with p, as Linux's ksys_personality.
+// Of the flags only PER_LINUX32 changes anything (uname's machine):
+// ADDR_NO_RANDOMIZE already holds, as the library OS lays out every
+// process the same way.
+func (t *Task) Personality(p uint32) uint32 {
+	t.K.mu.Lock()
+	defer t.K.mu.Unlock()
+	old := t.personality
+	if p != 0xffffffff {
+		t.personality = p
+	}
+	return old
+}
+
+// UnshareFS gives the task a root, cwd and umask of its own, as
+// unshare(CLONE_FS): later chdir, chroot and umask in other threads no
+// longer reach it, nor its in them.
+func (t *Task) UnshareFS() {
+	fs := t.FS.clone()
+	t.K.mu.Lock()
+	t.FS = fs
+	t.K.mu.Unlock()
 }
 
 // SignalHandlers are the actions of every signal, shared by CLONE_SIGHAND.

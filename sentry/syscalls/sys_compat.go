@@ -10,15 +10,10 @@ import (
 )
 
 // Older or rarer calls that programs still make: the original getdents,
-// personality, readahead and syslog.
+// readahead and syslog (personality is in sys_proc.go).
 
 func init() {
 	register(SysGetdents, sysGetdents)
-	register(SysPersonality, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		// 0xffffffff queries without changing anything.
-		p := uint32(a[0])
-		return uint64(t.Personality(p, p != 0xffffffff)), nil
-	})
 	register(SysReadahead, sysReadahead)
 	register(SysSyslog, sysSyslog)
 }

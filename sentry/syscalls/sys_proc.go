@@ -30,6 +30,9 @@ func init() {
 	// unimplemented-syscall warning.
 	register(SysRseq, func(*kernel.Task, [6]uint64) (uint64, error) { return 0, unix.ENOSYS })
 	register(SysUname, sysUname)
+	register(SysPersonality, func(t *kernel.Task, a [6]uint64) (uint64, error) {
+		return uint64(t.Personality(uint32(a[0]))), nil
+	})
 	register(SysGetpid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TGID()), nil })
 	register(SysGettid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.TID), nil })
 	register(SysGetppid, func(t *kernel.Task, _ [6]uint64) (uint64, error) { return uint64(t.PPID()), nil })
@@ -112,6 +115,9 @@ func sysArchPrctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return 0, unix.EINVAL
 }
 
+// perLinux32 is PER_LINUX32 (linux/personality.h).
+const perLinux32 = 0x0008
+
 func sysUname(t *kernel.Task, a [6]uint64) (uint64, error) {
 	var u unix.Utsname
 	put := func(dst *[65]byte, s string) { copy(dst[:64], s) }
@@ -119,7 +125,11 @@ func sysUname(t *kernel.Task, a [6]uint64) (uint64, error) {
 	put(&u.Nodename, t.K.Hostname)
 	put(&u.Release, kernel.Release)
 	put(&u.Version, kernel.Version)
-	put(&u.Machine, kernel.Machine)
+	if t.Personality(0xffffffff)&0xff == perLinux32 {
+		put(&u.Machine, "i686") // override_architecture
+	} else {
+		put(&u.Machine, kernel.Machine)
+	}
 	put(&u.Domainname, t.K.Domainname)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(&u)), unsafe.Sizeof(u))
 	if _, err := t.MM.CopyOut(a[0], b); err != nil {

@@ -66,10 +66,18 @@ func init() {
 		return 0, t.Setpgid(int32(a[0]), int32(a[1]))
 	})
 	register(SysUnshare, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		// Unsharing what is already private is a no-op; new namespaces
-		// need privileges the container does not have.
+		// New namespaces need privileges the container does not have.
+		// CLONE_FILES and CLONE_FS give a thread that shares its fd table
+		// or root, cwd and umask a copy of its own (a private one stays);
+		// SysV undo lists are the process's here already.
 		if a[0]&^uint64(unix.CLONE_FILES|unix.CLONE_FS|unix.CLONE_SYSVSEM) != 0 {
 			return 0, unix.EPERM
+		}
+		if a[0]&unix.CLONE_FILES != 0 {
+			t.FDs = t.FDs.Unshare()
+		}
+		if a[0]&unix.CLONE_FS != 0 {
+			t.UnshareFS()
 		}
 		return 0, nil
 	})

@@ -3,11 +3,14 @@
  * symlinks (getcwd names the physical directory, ".." leaves it
  * physically), relative lookups from the new directory, cwd inherited by a
  * child, chroot in a child ("/" and "/.." are the new root), and the errors
- * (ENOENT, ENOTDIR, ERANGE, EBADF). Paths are printed relative to the
- * scratch directory.
+ * (ENOENT, ENOTDIR, ERANGE, EBADF); threads share the cwd, umask and fd
+ * table until one unshares them (unshare CLONE_FS, CLONE_FILES). Paths are
+ * printed relative to the scratch directory.
  */
 #include "check.h"
 #include "fs.h"
+#include <pthread.h>
+#include <sched.h>
 
 static char cwd[PATH_MAX];
 
@@ -16,6 +19,56 @@ static const char *where(void)
 	if (!getcwd(cwd, sizeof cwd))
 		return errname(errno);
 	return rel(cwd);
+}
+
+static char sub_path[PATH_MAX];
+static int thread_fd;
+
+static void *chdir_thread(void *arg)
+{
+	(void)arg;
+	return (void *)(long)chdir(sub_path);
+}
+
+static void *unshare_thread(void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_FS) != 0)
+		return (void *)1;
+	if (chdir(sub_path) != 0)
+		return (void *)2;
+	umask(077);
+	if (unshare(CLONE_FILES) != 0)
+		return (void *)3;
+	if (close(thread_fd) != 0)
+		return (void *)4;
+	if (fcntl(thread_fd, F_GETFD) != -1)
+		return (void *)5;
+	return NULL;
+}
+
+/* threads: a thread's chdir moves the whole process, until the thread
+ * unshares CLONE_FS; after CLONE_FILES its close is its own. */
+static void threads(void)
+{
+	void *ret;
+	pthread_t th;
+	snprintf(sub_path, sizeof sub_path, "%s", P("real/sub"));
+	CHECK(chdir(P("real")) == 0);
+	CHECK(pthread_create(&th, NULL, chdir_thread, NULL) == 0);
+	CHECK(pthread_join(th, &ret) == 0 && ret == NULL);
+	printf("thread's chdir: main in %s\n", where());
+	CHECK(chdir(P("real")) == 0);
+	mode_t old = umask(022);
+	thread_fd = MUST(open(P("real/marker"), O_RDONLY | O_CLOEXEC));
+	CHECK(pthread_create(&th, NULL, unshare_thread, NULL) == 0);
+	CHECK(pthread_join(th, &ret) == 0);
+	CHECKF(ret == NULL, "unshare thread step %ld", (long)ret);
+	printf("after unshare(CLONE_FS) and chdir in a thread: main in %s\n", where());
+	CHECK(umask(old) == 022);
+	CHECK(fcntl(thread_fd, F_GETFD) == FD_CLOEXEC);
+	close(thread_fd);
+	puts("unshare(CLONE_FILES): the thread's close left the main thread's fd open");
 }
 
 int main(void)
@@ -107,6 +160,8 @@ int main(void)
 	CHECK(wait_status(pid) == 0);
 	EXPECT_ERR(chroot(P("nothing")), ENOENT);
 	EXPECT_ERR(chroot(P("real/marker")), ENOTDIR);
+
+	threads();
 
 	close(top);
 	close(sub);

@@ -1,6 +1,10 @@
-/* uname: the fields are filled (the release is the library OS's, so not printed). */
+/* uname: the fields are filled (the release is the library OS's, so not
+ * printed); personality(2) queries and sets the persona, a child inherits
+ * it, and PER_LINUX32 makes uname's machine i686. */
 #include "check.h"
+#include <sys/personality.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 int main(void)
 {
@@ -16,5 +20,20 @@ int main(void)
 	printf("sysname=%s machine=%s\n", u.sysname, u.machine);
 	CHECK(strcmp(u.sysname, "Linux") == 0);
 	CHECK(strcmp(u.machine, "x86_64") == 0);
+
+	CHECK(personality(0xffffffff) == PER_LINUX);
+	CHECK(personality(PER_LINUX | ADDR_NO_RANDOMIZE) == PER_LINUX);
+	CHECK(personality(0xffffffff) == (PER_LINUX | ADDR_NO_RANDOMIZE));
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(personality(0xffffffff) == (PER_LINUX | ADDR_NO_RANDOMIZE) ? 0 : 1);
+	int st;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(personality(PER_LINUX32) == (PER_LINUX | ADDR_NO_RANDOMIZE));
+	CHECK(uname(&v) == 0);
+	printf("PER_LINUX32: machine=%s\n", v.machine);
+	CHECK(personality(PER_LINUX) == PER_LINUX32);
+	CHECK(uname(&v) == 0 && strcmp(v.machine, "x86_64") == 0);
+	puts("personality: queried, set, inherited by a child");
 	return check_done("uname");
 }
