@@ -132,6 +132,7 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.creds = t.creds
 	child.sigMask = t.sigMask
 	child.affinity = t.affinity
+	child.nice = t.nice
 	child.memPolicy = t.memPolicy
 	if f&unix.CLONE_VM == 0 || f&unix.CLONE_VFORK != 0 {
 		child.altStack = t.altStack

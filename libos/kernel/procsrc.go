@@ -173,6 +173,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 				SigPnd: t.pending.set,
 				SigBlk: t.sigMask,
 				CPUs:   t.affinity,
+				Nice:   t.nice,
 			})
 		}
 	}

@@ -63,6 +63,7 @@ type Task struct {
 	exited     bool    // the thread has finished exiting
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
+	nice       int32   // setpriority's nice value, -20..19 (prio.go)
 	memPolicy  MemPolicy
 
 	// CPU time in nanoseconds, charged by the run loop.

@@ -429,19 +429,11 @@ func init() {
 		return 0, putTimespec(t, a[1], unix.Timespec{Nsec: 100_000_000})
 	})
 	register(SysGetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
-			return 0, unix.EINVAL
-		}
-		return 20, nil // nice 0, as the kernel encodes it (20 - nice)
+		p, err := t.GetPriority(int32(a[0]), int32(a[1]))
+		return uint64(p), err // 20 - nice, as the kernel encodes it
 	})
 	register(SysSetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if intArg(a[0]) < unix.PRIO_PROCESS || intArg(a[0]) > unix.PRIO_USER {
-			return 0, unix.EINVAL
-		}
-		if c := t.Creds(); int32(a[2]) < 0 && !c.HasCap(kernel.CapSysNice) {
-			return 0, unix.EACCES
-		}
-		return 0, nil
+		return 0, t.SetPriority(int32(a[0]), int32(a[1]), int32(a[2]))
 	})
 	register(SysGetcpu, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		mask, _ := t.Affinity(0)
