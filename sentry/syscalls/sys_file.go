@@ -754,6 +754,9 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
 		defer d.DecRef()
 		return fcntlSeals(d, cmd, u32Arg(a[2]))
+	case unix.F_NOTIFY:
+		defer d.DecRef()
+		return 0, t.DirNotify(d, int32(fd), u32Arg(a[2]))
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		defer d.DecRef()
 		end, ok := vfs.Underlying(d.File).(*pipe.End)
