@@ -132,7 +132,13 @@ func (t *Task) Clone(a CloneArgs, fp []byte) (int32, error) {
 	child.creds = t.creds
 	child.sigMask = t.sigMask
 	child.affinity = t.affinity
-	child.nice = t.nice
+	child.nice, child.policy = t.nice, t.policy
+	if t.resetOnFork {
+		// SCHED_RESET_ON_FORK: a real-time policy (never recorded here)
+		// would become SCHED_NORMAL; a negative nice value becomes 0;
+		// the flag itself is not inherited.
+		child.nice = max(child.nice, 0)
+	}
 	child.memPolicy = t.memPolicy
 	if f&unix.CLONE_VM == 0 || f&unix.CLONE_VFORK != 0 {
 		child.altStack = t.altStack

@@ -174,6 +174,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 				SigBlk: t.sigMask,
 				CPUs:   t.affinity,
 				Nice:   t.nice,
+				Policy: t.policy,
 			})
 		}
 	}

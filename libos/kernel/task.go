@@ -64,7 +64,10 @@ type Task struct {
 	sigWaiting uint64  // signals rt_sigtimedwait is waiting for
 	affinity   uint64  // sched_setaffinity's CPU mask
 	nice       int32   // setpriority's nice value, -20..19 (prio.go)
-	memPolicy  MemPolicy
+	policy     uint32  // SCHED_NORMAL, SCHED_BATCH or SCHED_IDLE
+	// resetOnFork: children start with policy and nice reset (prio.go).
+	resetOnFork bool
+	memPolicy   MemPolicy
 
 	// CPU time in nanoseconds, charged by the run loop.
 	utime, stime atomic.Int64

@@ -345,6 +345,117 @@ const (
 	schedDeadline = 6
 )
 
+// schedSetParam is sched_setscheduler (policy, with SCHED_RESET_ON_FORK)
+// and sched_setparam (keepPolicy): a struct sched_param at addr.
+func schedSetParam(t *kernel.Task, pid, policy int32, addr uint64, keepPolicy bool) error {
+	if pid < 0 || addr == 0 {
+		return unix.EINVAL
+	}
+	var b [4]byte
+	if _, err := t.MM.CopyIn(addr, b[:]); err != nil {
+		return unix.EFAULT
+	}
+	if policy < 0 && !keepPolicy {
+		return unix.EINVAL
+	}
+	sa := kernel.SchedAttr{
+		Policy:      uint32(policy) &^ kernel.SchedResetOnFork,
+		ResetOnFork: policy&kernel.SchedResetOnFork != 0,
+		Priority:    binary.LittleEndian.Uint32(b[:]),
+	}
+	flags := uint64(kernel.SchedKeepNice)
+	if keepPolicy {
+		flags |= kernel.SchedFlagKeepPolicy
+	}
+	return t.SchedSetAttr(pid, sa, flags)
+}
+
+// struct sched_attr: the first version's size, and the one this kernel
+// knows (with the utilization clamps).
+const (
+	schedAttrSizeVer0 = 48
+	schedAttrSize     = 56
+	schedAttrMaxSize  = 4096 // a page
+)
+
+// sysSchedGetattr is sched_getattr(pid, attr, size, flags): the attributes
+// in the first min(size, 56) bytes, size among them, zeros after. The
+// runtime field (Linux reports the EEVDF slice of a normal thread) is 0.
+func sysSchedGetattr(t *kernel.Task, a [6]uint64) (uint64, error) {
+	pid, size := int32(a[0]), u32Arg(a[2])
+	if pid < 0 || a[1] == 0 || a[3] != 0 || size < schedAttrSizeVer0 || size > schedAttrMaxSize {
+		return 0, unix.EINVAL
+	}
+	sa, err := t.SchedGetAttr(pid)
+	if err != nil {
+		return 0, err
+	}
+	// The bytes past the kernel's struct are zeroed (copy_struct_to_user).
+	b := make([]byte, size)
+	binary.LittleEndian.PutUint32(b[0:], min(size, schedAttrSize))
+	binary.LittleEndian.PutUint32(b[4:], sa.Policy)
+	if sa.ResetOnFork {
+		binary.LittleEndian.PutUint64(b[8:], kernel.SchedFlagResetOnFork)
+	}
+	binary.LittleEndian.PutUint32(b[16:], uint32(sa.Nice))
+	binary.LittleEndian.PutUint32(b[20:], sa.Priority)
+	if _, err := t.MM.CopyOut(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	return 0, nil
+}
+
+// sysSchedSetattr is sched_setattr(pid, attr, flags). A size of 0 means
+// the first version; one below it or above a page is E2BIG, with the size
+// this kernel knows written back, as is a larger struct whose extra bytes
+// are not zero. Utilization clamps are EOPNOTSUPP (a kernel without
+// CONFIG_UCLAMP_TASK).
+func sysSchedSetattr(t *kernel.Task, a [6]uint64) (uint64, error) {
+	pid := int32(a[0])
+	if pid < 0 || a[1] == 0 || a[2] != 0 {
+		return 0, unix.EINVAL
+	}
+	var hdr [4]byte
+	if _, err := t.MM.CopyIn(a[1], hdr[:]); err != nil {
+		return 0, unix.EFAULT
+	}
+	size := binary.LittleEndian.Uint32(hdr[:])
+	if size == 0 {
+		size = schedAttrSizeVer0
+	}
+	if size < schedAttrSizeVer0 || size > schedAttrMaxSize {
+		binary.LittleEndian.PutUint32(hdr[:], schedAttrSize)
+		t.MM.CopyOut(a[1], hdr[:])
+		return 0, unix.E2BIG
+	}
+	b := make([]byte, size)
+	if _, err := t.MM.CopyIn(a[1], b); err != nil {
+		return 0, unix.EFAULT
+	}
+	for _, x := range b[min(size, schedAttrSize):] {
+		if x != 0 {
+			binary.LittleEndian.PutUint32(hdr[:], schedAttrSize)
+			t.MM.CopyOut(a[1], hdr[:])
+			return 0, unix.E2BIG
+		}
+	}
+	policy := int32(binary.LittleEndian.Uint32(b[4:]))
+	flags := binary.LittleEndian.Uint64(b[8:])
+	if policy < 0 || flags&^kernel.SchedFlagAll != 0 {
+		return 0, unix.EINVAL
+	}
+	if flags&kernel.SchedFlagUtilClamp != 0 {
+		return 0, unix.EOPNOTSUPP
+	}
+	sa := kernel.SchedAttr{
+		Policy:      uint32(policy),
+		ResetOnFork: flags&kernel.SchedFlagResetOnFork != 0,
+		Nice:        int32(binary.LittleEndian.Uint32(b[16:])),
+		Priority:    binary.LittleEndian.Uint32(b[20:]),
+	}
+	return 0, t.SchedSetAttr(pid, sa, flags)
+}
+
 // cpuMaskBytes is the size of the kernel's CPU mask (nr_cpu_ids rounded
 // up to a long).
 const cpuMaskBytes = 8
@@ -382,45 +493,37 @@ func sysSchedSetaffinity(t *kernel.Task, a [6]uint64) (uint64, error) {
 
 func init() {
 	register(SysSchedSetaffinity, sysSchedSetaffinity)
-	// Scheduling policy: every task is SCHED_OTHER at nice 0, as the
-	// library OS leaves scheduling to the host; real-time policies need a
-	// privilege the container does not have.
+	// Scheduling policy: the library OS records a thread's policy and nice
+	// value (prio.go) and leaves scheduling to the host; real-time
+	// policies need a privilege the sandbox does not grant.
 	register(SysSchedGetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 {
-			return 0, unix.EINVAL
-		}
-		if _, err := t.Affinity(int32(a[0])); err != nil {
+		sa, err := t.SchedGetAttr(int32(a[0]))
+		if err != nil {
 			return 0, err
 		}
-		return schedOther, nil
+		if sa.ResetOnFork {
+			return uint64(sa.Policy) | kernel.SchedResetOnFork, nil
+		}
+		return uint64(sa.Policy), nil
 	})
 	register(SysSchedGetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		if int32(a[0]) < 0 || a[1] == 0 {
 			return 0, unix.EINVAL
 		}
-		if _, err := t.Affinity(int32(a[0])); err != nil {
+		sa, err := t.SchedGetAttr(int32(a[0]))
+		if err != nil {
 			return 0, err
 		}
-		return 0, putU64(t, a[1], 0, 4)
+		return 0, putU64(t, a[1], uint64(sa.Priority), 4)
 	})
 	register(SysSchedSetscheduler, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 {
-			return 0, unix.EINVAL
-		}
-		switch intArg(a[1]) &^ 0x40000000 { // SCHED_RESET_ON_FORK
-		case schedOther, schedBatch, schedIdle:
-			return 0, nil
-		case schedFIFO, schedRR:
-			return 0, unix.EPERM
-		}
-		return 0, unix.EINVAL
+		return 0, schedSetParam(t, int32(a[0]), int32(a[1]), a[2], false)
 	})
 	register(SysSchedSetparam, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		if int32(a[0]) < 0 || a[1] == 0 {
-			return 0, unix.EINVAL
-		}
-		return 0, nil
+		return 0, schedSetParam(t, int32(a[0]), 0, a[1], true)
 	})
+	register(SysSchedGetattr, sysSchedGetattr)
+	register(SysSchedSetattr, sysSchedSetattr)
 	register(SysSchedGetPriorityMax, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		switch intArg(a[0]) {
 		case schedFIFO, schedRR:
