@@ -543,7 +543,14 @@ func init() {
 		return 0, unix.EINVAL
 	})
 	register(SysSchedRrGetInterval, func(t *kernel.Task, a [6]uint64) (uint64, error) {
-		return 0, putTimespec(t, a[1], unix.Timespec{Nsec: 100_000_000})
+		// The normal policies' interval is their time slice in whole
+		// ticks: with EEVDF's slice (0.75 ms per CPU doubling) shorter
+		// than a tick of a 250 Hz kernel, 0, as the host reports it. No
+		// thread here has SCHED_RR, whose interval would be 100 ms.
+		if _, err := t.SchedGetAttr(int32(a[0])); err != nil {
+			return 0, err
+		}
+		return 0, putTimespec(t, a[1], unix.Timespec{})
 	})
 	register(SysGetpriority, func(t *kernel.Task, a [6]uint64) (uint64, error) {
 		p, err := t.GetPriority(int32(a[0]), int32(a[1]))

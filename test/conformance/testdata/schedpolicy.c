@@ -12,7 +12,8 @@
  * short or non-zero-extended struct with E2BIG; sched_getattr fills the size
  * it is given, zeros past its own struct. Unprivileged: leaving SCHED_IDLE, clearing
  * reset-on-fork, lowering the nice value, a real-time policy and another
- * user's thread are EPERM.
+ * user's thread are EPERM. sched_rr_get_interval of a normal thread is
+ * below SCHED_RR's 100 ms and checks its pid.
  */
 #include "check.h"
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #ifndef SCHED_RESET_ON_FORK
 #define SCHED_RESET_ON_FORK 0x40000000
@@ -105,6 +107,13 @@ int main(void)
 	EXPECT_ERR(getsched(0x3ffffff), ESRCH);
 	EXPECT_ERR(setsched(0x3ffffff, SCHED_OTHER, 0), ESRCH);
 	CHECK(getsched(0) == SCHED_BATCH);
+	/* A normal policy's round-robin interval is its slice in whole ticks
+	 * (0 on a 250 Hz kernel with EEVDF's slice), not SCHED_RR's 100 ms. */
+	struct timespec ts = {9, 9};
+	CHECK(syscall(SYS_sched_rr_get_interval, 0, &ts) == 0 && ts.tv_sec == 0 && ts.tv_nsec < 100000000);
+	EXPECT_ERR(syscall(SYS_sched_rr_get_interval, -1, &ts), EINVAL);
+	EXPECT_ERR(syscall(SYS_sched_rr_get_interval, 0x3ffffff, &ts), ESRCH);
+	EXPECT_ERR(syscall(SYS_sched_rr_get_interval, 0, (void *)8), EFAULT);
 	puts("policies and priorities: ok");
 
 	/* Reset on fork: the child keeps the policy, loses a negative nice
