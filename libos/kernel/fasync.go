@@ -15,6 +15,7 @@ import (
 const (
 	pollIn  = 1
 	pollOut = 2
+	pollMsg = 3
 	pollErr = 4
 	pollPri = 5
 	pollHup = 6
@@ -189,6 +190,8 @@ func (k *Kernel) sigioLocked(d *vfs.FileDescription, fd int32, events uint32) {
 // Linux's band_table has them.
 func pollReason(events uint32) (int32, uint32) {
 	switch {
+	case events == waiter.EventMsg: // dnotify's POLL_MSG
+		return pollMsg, waiter.EventIn | waiter.EventRdNorm | waiter.EventMsg
 	case events&(waiter.EventIn|waiter.EventRdNorm) != 0:
 		return pollIn, waiter.EventIn | waiter.EventRdNorm | waiter.EventMsg
 	case events&(waiter.EventOut|waiter.EventWrNorm) != 0:
@@ -200,4 +203,20 @@ func pollReason(events uint32) (int32, uint32) {
 	default:
 		return pollPri, waiter.EventPri | waiter.EventRdBand
 	}
+}
+
+// DirNotify implements fcntl(fd, F_NOTIFY, mask) on d (see vfs.DirNotify):
+// each event the registration asks for sends the signal F_SETSIG chose
+// (SIGIO by default) with si_code POLL_MSG and si_fd fd to the caller's
+// process, which becomes d's owner, as fcntl_dirnotify's __f_setown makes
+// it.
+func (t *Task) DirNotify(d *vfs.FileDescription, fd int32, mask uint32) error {
+	k := t.K
+	err := vfs.DirNotify(d, t.FDs, fd, mask, func(d *vfs.FileDescription, fd int32) {
+		k.sigio(d, fd, waiter.EventMsg)
+	})
+	if err == nil && mask&^vfs.DnMultishot != 0 {
+		d.SetOwner(ownerPID, t.TGID())
+	}
+	return err
 }

@@ -222,7 +222,9 @@ func (t *Task) SetSchedAttr(tid int32, a SchedAttr, keepNice bool) error {
 	if err != nil {
 		return err
 	}
-	if keepNice {
+	// Only the fair policies take a nice value (Linux's fair_policy:
+	// SCHED_IDLE keeps the one it has).
+	if keepNice || a.Policy == SchedIdle {
 		a.Nice = o.sched.nice
 	}
 	if !t.creds.HasCap(CapSysNice) {

@@ -87,9 +87,11 @@ func (t *FDTable) CloseOnExecAll() {
 
 // closed drops the table's reference to d after an fd of it was closed,
 // and with it the table's record locks on the file (POSIX: a close of any
-// fd of a file releases the process's locks on it).
+// fd of a file releases the process's locks on it) and its F_NOTIFY
+// registration.
 func (t *FDTable) closed(d *FileDescription) {
 	Locks.closedByTable(d, t)
+	notify.dnotifyFlush(d, t)
 	d.DecRef()
 }
 

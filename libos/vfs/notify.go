@@ -142,6 +142,11 @@ type notifier struct {
 	// Per user: instances and watches, for the fs.inotify limits.
 	userInstances map[uint32]int
 	userWatches   map[uint32]int
+
+	// dn are the F_NOTIFY registrations on each directory (dnotify.go);
+	// dnCount counts them, so a close looks no further without one.
+	dn      map[FileKey][]*dnotify
+	dnCount atomic.Int64
 }
 
 var notify = notifier{
@@ -311,11 +316,15 @@ func (n *notifier) removeLocked(w *watch, ignored bool) {
 	}
 }
 
-// sendLocked gives the event mask to every watch on key that wants it
-// (name is "" for the file's own watches). A watch with IN_ONESHOT is
-// removed after its first event; one with IN_EXCL_UNLINK hears nothing
-// of a file through a name that is gone.
+// sendLocked gives the event mask to the F_NOTIFY registrations on key
+// and to every watch on key that wants it (name is "" for the file's own
+// watches). A watch with IN_ONESHOT is removed after its first event; one
+// with IN_EXCL_UNLINK hears nothing of a file through a name that is
+// gone.
 func (n *notifier) sendLocked(key FileKey, mask, cookie uint32, name string, unlinked bool) {
+	if n.dnCount.Load() != 0 {
+		n.dnotifySendLocked(key, mask)
+	}
 	ws := n.byKey[key]
 	if len(ws) == 0 {
 		return

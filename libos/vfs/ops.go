@@ -806,13 +806,22 @@ func (t *MountTable) Readlink(ctx *Context, d *Dentry) (string, error) {
 	return d.inode.Readlink()
 }
 
-// Statfs describes the file system holding d, marked read-only when its
-// mount is.
+// stValid is ST_VALID: statfs's f_flags are meaningful (glibc's statvfs
+// otherwise reads /proc/mounts).
+const stValid = 0x20
+
+// Statfs describes the file system holding d, with its mount's flags.
 func Statfs(d *Dentry) (unix.Statfs_t, error) {
 	st, err := d.inode.Statfs()
 	if err != nil {
 		return st, err
 	}
+	// f_flags are the mount's, as Linux's calculate_f_flags has them:
+	// ST_VALID always, relatime (every mount here is, as /proc/mounts
+	// says), and the read-only, nosuid, nodev and noexec options; of
+	// what the file system says, only that it is read-only as a whole
+	// (a host's flags behind a bind mount are not this mount's).
+	st.Flags = st.Flags&unix.ST_RDONLY | stValid | unix.ST_RELATIME
 	if d.mount.ReadOnly() {
 		st.Flags |= unix.ST_RDONLY
 	}

@@ -711,13 +711,43 @@ func sysIoctl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 }
 
+// fDupfdQuery is F_DUPFD_QUERY (Linux 6.10): 1 if the fd in the argument
+// refers to the same open description, else 0.
+const fDupfdQuery = 1027
+
+// oPathFcntl reports whether fcntl's cmd works on an O_PATH descriptor
+// (Linux's check_fcntl_cmd); every other command is EBADF there.
+func oPathFcntl(cmd int) bool {
+	switch cmd {
+	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC, unix.F_GETFD, unix.F_SETFD, unix.F_GETFL, fDupfdQuery:
+		return true
+	}
+	return false
+}
+
 func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	fd := fdArg(a[0])
 	d, err := t.FDs.Get(fd)
 	if err != nil {
 		return 0, err
 	}
-	switch cmd := intArg(a[1]); cmd {
+	cmd := intArg(a[1])
+	if d.Flags()&unix.O_PATH != 0 && !oPathFcntl(cmd) {
+		d.DecRef()
+		return 0, unix.EBADF
+	}
+	switch cmd {
+	case fDupfdQuery:
+		defer d.DecRef()
+		o, err := t.FDs.Get(intArg(a[2]))
+		if err != nil {
+			return 0, err
+		}
+		o.DecRef()
+		if o == d {
+			return 1, nil
+		}
+		return 0, nil
 	case unix.F_DUPFD, unix.F_DUPFD_CLOEXEC:
 		min := intArg(a[2])
 		if min < 0 || min >= t.NoFileLimit() {
@@ -762,6 +792,9 @@ func sysFcntl(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case unix.F_ADD_SEALS, unix.F_GET_SEALS:
 		defer d.DecRef()
 		return fcntlSeals(d, cmd, u32Arg(a[2]))
+	case unix.F_NOTIFY:
+		defer d.DecRef()
+		return 0, t.DirNotify(d, int32(fd), u32Arg(a[2]))
 	case unix.F_GETPIPE_SZ, unix.F_SETPIPE_SZ:
 		defer d.DecRef()
 		end, ok := vfs.Underlying(d.File).(*pipe.End)

@@ -7,7 +7,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"exokernelul.dev/exo/libos/fs/pipe"
 	"exokernelul.dev/exo/libos/kernel"
+	unixsock "exokernelul.dev/exo/libos/net/unix"
 	"exokernelul.dev/exo/libos/vfs"
 )
 
@@ -363,6 +365,9 @@ func copyOutStatfs(t *kernel.Task, addr uint64, st unix.Statfs_t) (uint64, error
 	return 0, nil
 }
 
+// stValid is statfs's ST_VALID flag.
+const stValid = 0x20
+
 func sysFstatfs(t *kernel.Task, a [6]uint64) (uint64, error) {
 	d, err := t.FDs.Get(fdArg(a[0]))
 	if err != nil {
@@ -376,9 +381,15 @@ func sysFstatfs(t *kernel.Task, a [6]uint64) (uint64, error) {
 	case ok:
 		st, err = s.Statfs("")
 	default:
-		// A pipe, eventfd or epoll: their pseudo file systems hold no
-		// data.
-		st = unix.Statfs_t{Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax}
+		// A pipe, socket, eventfd or epoll: their pseudo file systems
+		// hold no data; their internal mounts' f_flags are ST_VALID.
+		st = unix.Statfs_t{Type: unix.ANON_INODE_FS_MAGIC, Bsize: 4096, Frsize: 4096, Namelen: vfs.NameMax, Flags: stValid}
+		switch vfs.Underlying(d.File).(type) {
+		case *pipe.End:
+			st.Type = unix.PIPEFS_MAGIC
+		case *unixsock.Socket, netSocket:
+			st.Type = unix.SOCKFS_MAGIC
+		}
 	}
 	if err != nil {
 		return 0, err

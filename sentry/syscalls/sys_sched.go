@@ -236,19 +236,30 @@ func sysSchedSetattr(t *kernel.Task, a [6]uint64) (uint64, error) {
 	b = append(b, make([]byte, max(0, schedAttrSize-int(size)))...)
 	policy, flags := int32(le.Uint32(b[4:])), le.Uint64(b[8:])
 	nice, prio := int32(le.Uint32(b[16:])), int32(le.Uint32(b[20:]))
-	utilMin, utilMax := le.Uint32(b[48:]), le.Uint32(b[52:])
 	if policy < 0 || flags&^schedFlagAll != 0 {
 		return 0, unix.EINVAL
 	}
-	if flags&schedFlagUtilClamp != 0 && (utilMin > 1024 || utilMax > 1024 || utilMin > utilMax) {
-		return 0, unix.EINVAL
+	if flags&schedFlagUtilClamp != 0 {
+		// Utilization clamps: as a kernel without CONFIG_UCLAMP_TASK,
+		// which this host's is (sched_getattr shows no clamps).
+		return 0, unix.EOPNOTSUPP
 	}
 	cur, err := t.SchedAttr(int32(a[0]))
 	if err != nil {
 		return 0, err
 	}
-	if flags&schedFlagKeepPolicy != 0 {
-		policy = cur.Policy
+	reset := flags&schedFlagResetOnFork != 0
+	switch {
+	case flags&schedFlagKeepParams != 0:
+		// Neither the policy nor its parameters change, only the
+		// reset-on-fork flag (Linux skips __setscheduler_params).
+		policy, nice = cur.Policy, cur.Nice
+		if flags&schedFlagKeepPolicy != 0 {
+			reset = cur.ResetOnFork
+		}
+	case flags&schedFlagKeepPolicy != 0:
+		// SETPARAM_POLICY: the policy and its reset-on-fork flag stay.
+		policy, reset = cur.Policy, cur.ResetOnFork
 	}
 	if !validPolicy(policy) {
 		return 0, unix.EINVAL
@@ -260,6 +271,6 @@ func sysSchedSetattr(t *kernel.Task, a [6]uint64) (uint64, error) {
 			return 0, err
 		}
 	}
-	want := kernel.SchedAttr{Policy: policy, ResetOnFork: flags&schedFlagResetOnFork != 0, Nice: nice}
-	return 0, t.SetSchedAttr(int32(a[0]), want, flags&schedFlagKeepParams != 0)
+	want := kernel.SchedAttr{Policy: policy, ResetOnFork: reset, Nice: nice}
+	return 0, t.SetSchedAttr(int32(a[0]), want, false)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"exokernelul.dev/exo/libos/fs/tmpfs"
 	"exokernelul.dev/exo/libos/mm"
 )
@@ -137,7 +139,11 @@ func NewCgroup1(mem *mm.MemoryFile, dev uint64, controller string, l Limits) (*C
 }
 
 func buildCgroup(mem *mm.MemoryFile, dev uint64, name string, files map[string]string) (*CgroupFS, error) {
-	fs := &CgroupFS{FS: tmpfs.New(mem, tmpfs.Options{Mode: 0o755, Dev: dev}), name: name}
+	magic := int64(unix.CGROUP_SUPER_MAGIC)
+	if name == "cgroup2" {
+		magic = unix.CGROUP2_SUPER_MAGIC
+	}
+	fs := &CgroupFS{FS: tmpfs.New(mem, tmpfs.Options{Mode: 0o755, Dev: dev, Magic: magic}), name: name}
 	for p, content := range files {
 		if strings.Contains(p, "/") {
 			return nil, fmt.Errorf("cgroup: %s: nested file", p)

@@ -35,7 +35,7 @@ func (*FS) Name() string { return "sysfs" }
 
 // New builds the tree in frames of mem.
 func New(mem *mm.MemoryFile, opts Options) (*FS, error) {
-	fs := &FS{tmpfs.New(mem, tmpfs.Options{Mode: 0o755, Dev: opts.Dev})}
+	fs := &FS{tmpfs.New(mem, tmpfs.Options{Mode: 0o755, Dev: opts.Dev, Magic: unix.SYSFS_MAGIC})}
 	cpus := max(opts.CPUs, 1)
 	cpuList := "0\n"
 	if cpus > 1 {

@@ -79,6 +79,10 @@ type Options struct {
 	Inodes uint64
 	// Dev is the device number reported as st_dev.
 	Dev uint64
+	// Magic is the f_type statfs reports; 0 means TMPFS_MAGIC. A file
+	// system built on tmpfs (sysfs, cgroup) names itself, and reports no
+	// blocks or inodes, as Linux's simple_statfs does for them.
+	Magic int64
 }
 
 // FS is one tmpfs instance. It implements vfs.FS.
@@ -87,6 +91,7 @@ type FS struct {
 	dev       uint64
 	limit     int64 // pages
 	maxInodes int64 // 0: unbounded
+	magic     int64 // statfs f_type (Options.Magic)
 	inodes    atomic.Int64
 	nextIno   atomic.Uint64
 	// renameMu serializes renames; see the package comment.
@@ -111,6 +116,7 @@ func New(mem *mm.MemoryFile, opts Options) *FS {
 	fs := &FS{
 		acct:      &account{mem: mem},
 		dev:       opts.Dev,
+		magic:     opts.Magic,
 		limit:     limit / pageSize,
 		maxInodes: int64(opts.Inodes),
 	}
@@ -147,6 +153,12 @@ func (fs *FS) statfs() unix.Statfs_t {
 	// really available may be less than what the size limit leaves.
 	if quota := int64(fs.acct.mem.FreeBytes() / pageSize); quota < free {
 		free = quota
+	}
+	if fs.magic != 0 && fs.magic != Magic {
+		st := unix.Statfs_t{Type: fs.magic, Bsize: pageSize, Namelen: nameMax, Frsize: pageSize}
+		st.Fsid.Val[0] = int32(uint32(fs.dev))
+		st.Fsid.Val[1] = int32(uint32(fs.dev >> 32))
+		return st
 	}
 	st := unix.Statfs_t{
 		Type:    Magic,

@@ -2,7 +2,8 @@
  * openflags: open/openat flags in a scratch directory under /tmp:
  * O_CREAT|O_EXCL (also on a dangling symlink), O_TRUNC, O_APPEND (pwrite
  * appends too; two processes appending at once lose nothing), O_DIRECTORY,
- * O_NOFOLLOW, O_PATH (fstat works, I/O is EBADF), O_TMPFILE (unnamed, then
+ * O_NOFOLLOW, O_PATH (fstat works, I/O and most fcntl commands are
+ * EBADF), O_TMPFILE (unnamed, then
  * linked in with linkat AT_EMPTY_PATH; O_EXCL forbids that), O_CLOEXEC,
  * O_LARGEFILE (set by every open, openat and openat2 but O_PATH ones, not
  * on pipes, sockets or eventfds, as F_GETFL and fdinfo show), and the
@@ -72,6 +73,7 @@ static void largefile(void)
 	close(fd);
 	puts("O_LARGEFILE: on opened files (not O_PATH), not on pipes, eventfds, sockets");
 }
+#include <signal.h>
 
 static void creat_excl(void)
 {
@@ -266,6 +268,24 @@ static void opath(void)
 	CHECK(fstatat(fd, "", &est, AT_EMPTY_PATH) == 0 && est.st_ino == st.st_ino);
 	int d = MUST(dup(fd));
 	CHECK(fstat(d, &est) == 0 && est.st_ino == st.st_ino);
+	/* fcntl: F_DUPFD(_CLOEXEC), F_GETFD/F_SETFD, F_GETFL and
+	 * F_DUPFD_QUERY work; every other command is EBADF. (Raw calls: libc
+	 * turns some commands into others.) */
+	CHECK(syscall(SYS_fcntl, fd, F_SETFD, 0) == 0 && syscall(SYS_fcntl, fd, F_GETFD) == 0);
+	CHECK(syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC) == 0);
+	int d2 = MUST(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0));
+	CHECK(syscall(SYS_fcntl, fd, 1027 /* F_DUPFD_QUERY */, d2) == 1);
+	close(d2);
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_SETFL, O_NONBLOCK), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GETLK, &fl), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_SETSIG, SIGIO), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GETSIG), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_SETOWN, getpid()), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GETOWN), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GETLEASE), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GETPIPE_SZ), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, fd, F_GET_SEALS), EBADF);
 	close(d);
 	close(fd);
 	CHECK(file_is(P("t"), "XY123456"));
@@ -277,8 +297,9 @@ static void opath(void)
 	close(fd);
 	static char dents[4096];
 	EXPECT_ERR(syscall(SYS_getdents64, dfd, dents, sizeof dents), EBADF);
+	EXPECT_ERR(syscall(SYS_fcntl, dfd, F_NOTIFY, DN_CREATE), EBADF);
 	close(dfd);
-	puts("O_PATH: fstat, fstatat(AT_EMPTY_PATH), dup and openat work; read, write, fchmod, mmap, getdents: EBADF");
+	puts("O_PATH: fstat, fstatat(AT_EMPTY_PATH), dup, openat and fcntl F_DUPFD/F_GETFD/F_SETFD/F_GETFL work; read, write, fchmod, mmap, getdents, other fcntl commands: EBADF");
 }
 
 static void o_tmpfile(void)

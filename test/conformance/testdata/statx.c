@@ -3,15 +3,25 @@
  * a scratch directory under /tmp (basic fields, nanosecond times, device
  * numbers, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, sync flags), its errors; and
  * statfs/fstatfs/statvfs: the same answer by path and by descriptor, a
- * writable file system with 255-byte names, /proc's magic, and errors.
+ * writable file system with 255-byte names, ST_VALID in f_flags, the magic
+ * numbers of /proc, /sys, pipes, sockets and anonymous files, and errors.
  */
 #include "check.h"
 #include "fs.h"
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
 
 #define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+#define PIPEFS_MAGIC 0x50495045
+#define SOCKFS_MAGIC 0x534F434B
+#define ANON_INODE_FS_MAGIC 0x09041934
+#ifndef ST_VALID
+#define ST_VALID 0x0020
+#endif
 
 static int same(const struct exo_statx *x, const struct stat *st)
 {
@@ -110,6 +120,28 @@ static void statfs_checks(void)
 	CHECK(statfs("/proc", &p) == 0 && p.f_type == PROC_SUPER_MAGIC);
 	CHECK(statfs("/proc/self", &p) == 0 && p.f_type == PROC_SUPER_MAGIC);
 	printf("statfs(/proc): f_type 0x%lx\n", (unsigned long)p.f_type);
+	CHECK(statfs("/sys", &p) == 0 && p.f_type == SYSFS_MAGIC);
+
+	/* f_flags always carry ST_VALID (glibc's statvfs reads /proc/mounts
+	 * without it); the pseudo file systems of pipes, sockets and anonymous
+	 * files have their own magic numbers. */
+	CHECK((a.f_flags & ST_VALID) != 0 && (b.f_flags & ST_VALID) != 0);
+	CHECK(statfs("/proc", &p) == 0 && (p.f_flags & ST_VALID) != 0);
+	int pp[2];
+	CHECK(pipe(pp) == 0);
+	CHECK(fstatfs(pp[0], &p) == 0 && p.f_type == PIPEFS_MAGIC && p.f_flags == ST_VALID);
+	close(pp[0]);
+	close(pp[1]);
+	int s = MUST(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	CHECK(fstatfs(s, &p) == 0 && p.f_type == SOCKFS_MAGIC && p.f_flags == ST_VALID);
+	close(s);
+	s = MUST(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	CHECK(fstatfs(s, &p) == 0 && p.f_type == SOCKFS_MAGIC);
+	close(s);
+	int e = MUST(eventfd(0, EFD_CLOEXEC));
+	CHECK(fstatfs(e, &p) == 0 && p.f_type == ANON_INODE_FS_MAGIC && p.f_flags == ST_VALID);
+	close(e);
+	puts("statfs: ST_VALID; sysfs, pipefs, sockfs and anon_inodefs magic numbers");
 
 	EXPECT_ERR(statfs(P("nothing"), &p), ENOENT);
 	EXPECT_ERR(statfs(P("f/x"), &p), ENOTDIR);
