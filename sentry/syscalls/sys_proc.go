@@ -179,13 +179,12 @@ func getTimespec(t *kernel.Task, addr uint64) (unix.Timespec, error) {
 }
 
 func sysClockGettime(t *kernel.Task, a [6]uint64) (uint64, error) {
-	switch int32(a[0]) {
-	case unix.CLOCK_PROCESS_CPUTIME_ID:
-		u := t.ProcessUsage()
-		return 0, putTimespec(t, a[1], unix.NsecToTimespec((u.User + u.Sys).Nanoseconds()))
-	case unix.CLOCK_THREAD_CPUTIME_ID:
-		u := t.ThreadUsage()
-		return 0, putTimespec(t, a[1], unix.NsecToTimespec((u.User + u.Sys).Nanoseconds()))
+	if clock := int32(a[0]); kernel.IsCPUClock(clock) {
+		d, _, err := t.CPUClock(clock)
+		if err != nil {
+			return 0, err
+		}
+		return 0, putTimespec(t, a[1], unix.NsecToTimespec(d.Nanoseconds()))
 	}
 	id, ok := hostClock(int32(a[0]))
 	if !ok {
@@ -198,17 +197,32 @@ func sysClockGettime(t *kernel.Task, a [6]uint64) (uint64, error) {
 	return 0, putTimespec(t, a[1], ts)
 }
 
+// cpuClockTick is the resolution Linux reports for a CPU-time clock that
+// counts in ticks (PROF, VIRT): one jiffy, at the usual CONFIG_HZ=250.
+const cpuClockTick = 4 * time.Millisecond
+
 func sysClockGetres(t *kernel.Task, a [6]uint64) (uint64, error) {
-	id, ok := hostClock(int32(a[0]))
-	if !ok {
-		return 0, unix.EINVAL
+	var ts unix.Timespec
+	if clock := int32(a[0]); kernel.IsCPUClock(clock) {
+		_, sched, err := t.CPUClock(clock)
+		if err != nil {
+			return 0, err
+		}
+		ts.Nsec = 1
+		if !sched {
+			ts.Nsec = int64(cpuClockTick)
+		}
+	} else {
+		id, ok := hostClock(clock)
+		if !ok {
+			return 0, unix.EINVAL
+		}
+		if err := unix.ClockGetres(id, &ts); err != nil {
+			return 0, err
+		}
 	}
 	if a[1] == 0 {
 		return 0, nil
-	}
-	var ts unix.Timespec
-	if err := unix.ClockGetres(id, &ts); err != nil {
-		return 0, err
 	}
 	return 0, putTimespec(t, a[1], ts)
 }
