@@ -6,7 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"exokernelul.dev/exo/libos/kernel"
-	"exokernelul.dev/exo/libos/mm"
 )
 
 // Older or rarer calls that programs still make: the original getdents,
@@ -23,25 +22,15 @@ func init() {
 // which ends the record. Both layouts give a name the same record size, so
 // each record is rewritten in place.
 func sysGetdents(t *kernel.Task, a [6]uint64) (uint64, error) {
-	d, err := t.FDs.Get(fdArg(a[0]))
-	if err != nil {
-		return 0, err
-	}
-	defer d.DecRef()
-	count := int(min(a[2], maxIO))
-	if t.MM.Accessible(a[1], count, mm.ProtWrite) < count {
-		return 0, unix.EFAULT
-	}
-	buf, pooled := ioBuf(count)
-	defer putIOBuf(pooled)
-	n, err := d.File.Getdents(buf)
-	if err != nil {
-		return 0, err
-	}
-	for off := 0; off+19 < n; {
+	return getdents(t, a, toLinuxDirents)
+}
+
+// toLinuxDirents rewrites getdents64 records as struct linux_dirent ones.
+func toLinuxDirents(buf []byte) {
+	for off := 0; off+19 < len(buf); {
 		rec := buf[off:]
 		reclen := int(binary.LittleEndian.Uint16(rec[16:]))
-		if reclen < 20 || off+reclen > n {
+		if reclen < 20 || off+reclen > len(buf) {
 			break
 		}
 		typ := rec[18]
@@ -55,8 +44,6 @@ func sysGetdents(t *kernel.Task, a [6]uint64) (uint64, error) {
 		rec[reclen-1] = typ
 		off += reclen
 	}
-	t.MM.CopyOut(a[1], buf[:n])
-	return uint64(n), nil
 }
 
 func indexZero(b []byte) int {

@@ -634,6 +634,12 @@ func sysLseek(t *kernel.Task, a [6]uint64) (uint64, error) {
 }
 
 func sysGetdents64(t *kernel.Task, a [6]uint64) (uint64, error) {
+	return getdents(t, a, nil)
+}
+
+// getdents reads directory records (struct linux_dirent64) of fd a[0]
+// into the a[2] bytes at a[1], rewritten in place by convert if set.
+func getdents(t *kernel.Task, a [6]uint64, convert func([]byte)) (uint64, error) {
 	d, err := t.FDs.Get(fdArg(a[0]))
 	if err != nil {
 		return 0, err
@@ -651,6 +657,9 @@ func sysGetdents64(t *kernel.Task, a [6]uint64) (uint64, error) {
 	}
 	// Linux reports every successful getdents, the one at the end too.
 	vfs.NotifyAccess(d)
+	if convert != nil {
+		convert(buf[:n])
+	}
 	t.MM.CopyOut(a[1], buf[:n])
 	return uint64(n), nil
 }
