@@ -39,6 +39,7 @@ func (s *Sandbox) runTask(t *kernel.Task, ctx platform.Context) {
 			return
 		}
 		start := time.Now()
+		t.EnterUser(start)
 		exit, err := ctx.Switch(t.AS.(platform.AddressSpace), &t.Regs)
 		t.ChargeUser(time.Since(start))
 		if err != nil {

@@ -168,7 +168,7 @@ func (s procSource) Process(tgid int32) (*proc.Process, bool) {
 				TID:    t.TID,
 				Comm:   t.Comm,
 				State:  taskState(t, tg),
-				Utime:  time.Duration(t.utime.Load()),
+				Utime:  t.ThreadUsage().User,
 				Stime:  time.Duration(t.stime.Load()),
 				Start:  t.Start.Sub(k.Boot),
 				SigPnd: t.pending.set,

@@ -74,8 +74,12 @@ type Task struct {
 	// atomic, not under K.mu, for the check on every syscall.
 	seccomp seccompState
 
-	// CPU time in nanoseconds, charged by the run loop.
+	// CPU time in nanoseconds, charged by the run loop; runStart is when
+	// the current run in the workload began (zero outside one). clockMu
+	// makes the pair one reading for ThreadUsage.
 	utime, stime atomic.Int64
+	clockMu      sync.Mutex
+	runStart     time.Time
 	blocked      atomic.Int64 // nanoseconds asleep in Block
 
 	// interrupt wakes the task from Block; buffered so a wake-up is never

@@ -13,8 +13,23 @@ import (
 // Linux would count. (The platform does not report the host's per-thread CPU time, and
 // the sentry cannot read it from a /proc it does not have.)
 
-// ChargeUser adds workload running time to the task.
-func (t *Task) ChargeUser(d time.Duration) { t.utime.Add(int64(d)) }
+// EnterUser records that the thread runs workload code from now on, so
+// that its clock advances while it runs (a thread spinning without
+// syscalls returns to the run loop rarely).
+func (t *Task) EnterUser(now time.Time) {
+	t.clockMu.Lock()
+	t.runStart = now
+	t.clockMu.Unlock()
+}
+
+// ChargeUser adds workload running time to the task, which has left the
+// workload.
+func (t *Task) ChargeUser(d time.Duration) {
+	t.clockMu.Lock()
+	t.utime.Add(int64(d))
+	t.runStart = time.Time{}
+	t.clockMu.Unlock()
+}
 
 // ChargeSys adds syscall serving time to the task.
 func (t *Task) ChargeSys(d time.Duration) { t.stime.Add(int64(d)) }
@@ -22,9 +37,15 @@ func (t *Task) ChargeSys(d time.Duration) { t.stime.Add(int64(d)) }
 // Usage is a pair of CPU times.
 type Usage struct{ User, Sys time.Duration }
 
-// ThreadUsage is the calling thread's CPU time.
+// ThreadUsage is the thread's CPU time, the run it is in included.
 func (t *Task) ThreadUsage() Usage {
-	return Usage{time.Duration(t.utime.Load()), time.Duration(t.stime.Load())}
+	t.clockMu.Lock()
+	user := time.Duration(t.utime.Load())
+	if !t.runStart.IsZero() {
+		user += max(0, time.Since(t.runStart))
+	}
+	t.clockMu.Unlock()
+	return Usage{user, time.Duration(t.stime.Load())}
 }
 
 // ProcessUsage is the CPU time of every thread of the process, live or
