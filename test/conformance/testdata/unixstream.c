@@ -481,9 +481,12 @@ static void peekoff(void)
  * queued, then says EINVAL: a blocked accept wakes up to it. */
 static void shutlistener(void)
 {
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	strcpy(a.sun_path + 1, "unixstream-shut");
-	socklen_t al = offsetof(struct sockaddr_un, sun_path) + 1 + strlen("unixstream-shut");
+	/* The name is the pid's: natively the abstract namespace is the
+	 * host's, which the other flavours' runs share at the same time. */
+	struct sockaddr_un a;
+	char name[40];
+	snprintf(name, sizeof name, "exo-unixstream-shut-%d", (int)getpid());
+	socklen_t al = mkabstract(&a, name);
 	int l = MUST(socket(AF_UNIX, SOCK_STREAM, 0));
 	MUST(bind(l, (struct sockaddr *)&a, al));
 	MUST(listen(l, 4));
