@@ -409,6 +409,28 @@ func HasXstateMagic2(b []byte) bool {
 	return len(b) >= 4 && le.Uint32(b) == fpXstateMagic2
 }
 
+// MergeFPState writes the FP state src (an fxsave or xsave image, from a
+// signal frame or a new thread's initial state) into dst, the image a
+// platform will load: the legacy area but the software-reserved words
+// (dst's kernel wrote those), MXCSR cut to the bits dst's CPU takes (its
+// MXCSR_MASK; rt_sigreturn and PTRACE_SET* refuse the others), then the
+// extended state as MergeXstate does when dst is an xsave image.
+func MergeFPState(dst, src []byte) {
+	if len(dst) < FPStateSize || len(src) < FPStateSize {
+		return
+	}
+	mask := le.Uint32(dst[fxMXCSRMask:])
+	if mask == 0 {
+		mask = 0xffbf
+	}
+	copy(dst[:fxSWReserved], src)
+	le.PutUint32(dst[fxMXCSR:], le.Uint32(src[fxMXCSR:])&mask)
+	le.PutUint32(dst[fxMXCSRMask:], mask)
+	if len(dst) >= xsaveMinSize {
+		MergeXstate(dst, src)
+	}
+}
+
 // MergeXstate writes src's extended state into dst, an xsave image the
 // host kernel wrote and will load (its software words and size stay
 // dst's). The header is made loadable as the kernel checks it on

@@ -747,3 +747,38 @@ func TestKernelSigreturnEflags(t *testing.T) {
 		t.Errorf("unedited frame: eflags after sigreturn %#x", got)
 	}
 }
+
+// TestMergeFPState: a frame's FP state goes into the platform's image as
+// the kernel will load it: dst's software words and MXCSR_MASK kept,
+// MXCSR cut to the mask, extended features only those dst's kernel
+// enabled, the header's reserved bytes cleared; a legacy source leaves
+// only x87 and SSE present.
+func TestMergeFPState(t *testing.T) {
+	dst := make([]byte, 1024)
+	le.PutUint32(dst[fxMXCSRMask:], 0xffbf)
+	le.PutUint32(dst[fxSWReserved:], fpXstateMagic1)
+	le.PutUint64(dst[swXfeatures:], 0x7) // x87, SSE, AVX
+	src := make([]byte, 1024)
+	le.PutUint32(src[fxMXCSR:], 0xffff)
+	le.PutUint32(src[fxSWReserved:], 0xdeadbeef)
+	le.PutUint64(src[xsaveHeader:], 0xff) // asks for features dst lacks
+	le.PutUint64(src[xsaveHeader+8:], 1)  // xcomp_bv
+	src[600] = 0x42                       // in the AVX component
+	MergeFPState(dst, src)
+	if got := le.Uint32(dst[fxMXCSR:]); got != 0xffbf {
+		t.Errorf("MXCSR %#x, want %#x", got, 0xffbf)
+	}
+	if le.Uint32(dst[fxSWReserved:]) != fpXstateMagic1 || le.Uint32(dst[fxMXCSRMask:]) != 0xffbf {
+		t.Error("dst's software words or MXCSR_MASK were overwritten")
+	}
+	if bv := le.Uint64(dst[xsaveHeader:]); bv != 0x7 {
+		t.Errorf("xstate_bv %#x, want 0x7", bv)
+	}
+	if le.Uint64(dst[xsaveHeader+8:]) != 0 || dst[600] != 0x42 {
+		t.Error("xcomp_bv kept, or the AVX state not copied")
+	}
+	MergeFPState(dst, src[:FPStateSize])
+	if bv := le.Uint64(dst[xsaveHeader:]); bv != 0x3 {
+		t.Errorf("after a legacy source, xstate_bv %#x, want 0x3", bv)
+	}
+}

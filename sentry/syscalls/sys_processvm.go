@@ -12,8 +12,9 @@ func init() {
 	register(SysProcessVmWritev, func(t *kernel.Task, a [6]uint64) (uint64, error) { return processVM(t, a, true) })
 }
 
-// processVMChunk bounds the bounce buffer of one copy.
-const processVMChunk = 1 << 20
+// processVMChunk bounds the bounce buffer of one copy: the largest pooled
+// one (iobuf.go).
+const processVMChunk = maxPooledIO
 
 // processVM is process_vm_readv (write false) and process_vm_writev: bytes
 // move between the caller's local iovecs and the remote ones in process
@@ -56,7 +57,7 @@ func processVM(t *kernel.Task, a [6]uint64, write bool) (uint64, error) {
 				li, loff = li+1, 0
 				continue
 			}
-			buf := make([]byte, n)
+			buf, pooled := ioBuf(int(n))
 			raddr, laddr := rv.base+rdone, local[li].base+loff
 			var src, dst *mm.MemoryManager = other, t.MM
 			from, to := raddr, laddr
@@ -65,6 +66,7 @@ func processVM(t *kernel.Task, a [6]uint64, write bool) (uint64, error) {
 			}
 			got, _ := src.CopyIn(from, buf)
 			put, _ := dst.CopyOut(to, buf[:got])
+			putIOBuf(pooled)
 			if uint64(put) < n {
 				return partial(done + uint64(put))
 			}

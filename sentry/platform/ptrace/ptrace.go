@@ -523,15 +523,7 @@ func (c *context) SetFPState(fp []byte) error {
 		return nil
 	}
 	if cur, err := c.xstate(); err == nil {
-		// The legacy area as given, MXCSR within what the CPU takes,
-		// the extended state merged as the kernel will accept it.
-		mask := binary.LittleEndian.Uint32(cur[28:])
-		if mask == 0 {
-			mask = 0xffbf
-		}
-		copy(cur[:464], fp)
-		binary.LittleEndian.PutUint32(cur[24:], binary.LittleEndian.Uint32(fp[24:])&mask)
-		arch.MergeXstate(cur, fp)
+		arch.MergeFPState(cur, fp)
 		xcr0 := binary.LittleEndian.Uint64(cur[472:])
 		clear(cur[464:512])
 		binary.LittleEndian.PutUint64(cur[464:], xcr0)

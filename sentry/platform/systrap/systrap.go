@@ -262,11 +262,9 @@ type sigcontext struct {
 const (
 	ucMcontext = 40
 	ucSize     = ucMcontext + 256 + 8 // with uc_sigmask
-	// fpSize is what the platform exchanges (the fxsave layout);
-	// fpSWBytes on are the kernel's own words in a signal frame.
-	fpSize    = 512
-	fpSWBytes = 464
-	xsaveHdr  = 512 // xstate_bv, in the header after the legacy area
+	// fpSize is the legacy (fxsave) part of a frame's FP area; an
+	// xsave image says its own size (arch.XstateSize).
+	fpSize = 512
 )
 
 // addressSpace is one stub process.
@@ -945,28 +943,8 @@ func (c *context) SetFPState(fp []byte) error {
 	if err != nil {
 		return err
 	}
-	// Keep the kernel's words at 464..511 (they describe the xsave
-	// frame), take only MXCSR bits the CPU supports (rt_sigreturn
-	// refuses others).
-	mask := le32(dst[28:])
-	if mask == 0 {
-		mask = 0xffbf
-	}
-	copy(dst[:fpSWBytes], fp)
-	putLE32(dst[24:], le32(fp[24:])&mask)
-	putLE32(dst[28:], mask)
-	if len(dst) > fpSize {
-		arch.MergeXstate(dst, fp)
-	}
+	arch.MergeFPState(dst, fp)
 	return nil
-}
-
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-
-func putLE32(b []byte, v uint32) {
-	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 
 // Release implements platform.Context.
